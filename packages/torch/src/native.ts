@@ -3,6 +3,7 @@
 import { createRequire } from 'node:module';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { TorchError } from './errors.js';
 
@@ -79,11 +80,48 @@ function loadFailure(cause: unknown): Error {
   );
 }
 
+/**
+ * OpenBLAS 0.3.21 (Debian bookworm) does not recognise recent Xeons (Sapphire Rapids here) and
+ * falls back to its Prescott SSE3 kernels: a 1024² matmul takes 40-60 ms instead of 9 ms
+ * (BENCHMARKS.md). Unless OPENBLAS_CORETYPE is already set (by the user or the machine, which
+ * wins), name the kernel family the CPU supports. It must be set before libblas loads, i.e.
+ * before the addon does. ADASEG_BLAS_CORETYPE=off leaves OpenBLAS to detect on its own.
+ */
+function chooseBlasKernels(): void {
+  if (process.env.OPENBLAS_CORETYPE !== undefined || process.env.ADASEG_BLAS_CORETYPE === 'off') return;
+  if (process.env.ADASEG_BLAS_CORETYPE) {
+    process.env.OPENBLAS_CORETYPE = process.env.ADASEG_BLAS_CORETYPE;
+    return;
+  }
+  if (process.platform !== 'linux' || process.arch !== 'x64') return;
+  let flags: Set<string>;
+  try {
+    const line = readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => l.startsWith('flags'));
+    flags = new Set((line ?? '').split(':')[1]?.trim().split(/\s+/) ?? []);
+  } catch {
+    return;
+  }
+  if (['avx512f', 'avx512dq', 'avx512bw', 'avx512vl'].every((f) => flags.has(f))) process.env.OPENBLAS_CORETYPE = 'SkylakeX';
+  else if (flags.has('avx2') && flags.has('fma')) process.env.OPENBLAS_CORETYPE = 'Haswell';
+}
+
+/**
+ * libtorch here starts with one intra-op thread on a 2-core machine; using every core made a
+ * conv2d forward+backward 1.6x faster (BENCHMARKS.md). OMP_NUM_THREADS, when set, wins, and
+ * setNumThreads changes it at any time.
+ */
+function chooseThreads(addon: NativeAddon): void {
+  if (process.env.OMP_NUM_THREADS !== undefined) return;
+  addon.setNumThreads(Math.max(1, availableParallelism()));
+}
+
 function load(): NativeAddon {
+  chooseBlasKernels();
   try {
     const require = createRequire(import.meta.url);
     const addon = require(addonPath) as NativeAddon;
     addon.setErrorClass(TorchError);
+    chooseThreads(addon);
     return addon;
   } catch (cause) {
     throw loadFailure(cause);
