@@ -9,6 +9,7 @@ export * from './creation.js';
 export { cat, stack, matmul, type Reduction, type Pair } from './functional.js';
 export * as functional from './functional.js';
 export * as autograd from './autograd.js';
+export * as nn from './nn/index.js';
 export { noGrad, enableGrad, inferenceMode, isGradEnabled, setGradEnabled } from './autograd.js';
 export { tidy, asyncScope, keep, dispose, memory, type MemoryInfo } from './scope.js';
 export { call as callOp, opSchema } from './dispatch.js';
