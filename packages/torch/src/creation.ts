@@ -124,7 +124,7 @@ export function arange(start: number, end?: number, step = 1, options: TensorOpt
   }
   if (step === 0) argError('arange', 'step must be non-zero');
   if ((end - start) / step < 0) argError('arange', `an empty or backwards range: start ${start}, end ${end}, step ${step}`);
-  return factory('arange', 'arange.start_step', [start, end, step], { dtype: 'float32', ...options });
+  return factory('arange', 'arange.start_step', [start, end, step], { ...options, dtype: options.dtype ?? 'float32' });
 }
 
 export function linspace(start: number, end: number, steps: number, options: TensorOptions = {}): Tensor {
@@ -146,12 +146,12 @@ export function randint(low: number, high: number, shape: number[], options: Ten
   checkInt('randint', 'low', low);
   checkInt('randint', 'high', high);
   if (high <= low) argError('randint', `high (${high}) must be greater than low (${low})`);
-  return factory('randint', 'randint.low', [low, high, checkShape('randint', shape)], { dtype: 'int64', ...options });
+  return factory('randint', 'randint.low', [low, high, checkShape('randint', shape)], { ...options, dtype: options.dtype ?? 'int64' });
 }
 /** A random permutation of 0..n-1 (int64). */
 export function randperm(n: number, options: TensorOptions = {}): Tensor {
   checkInt('randperm', 'n', n);
-  return factory('randperm', 'randperm', [n], { dtype: 'int64', ...options });
+  return factory('randperm', 'randperm', [n], { ...options, dtype: options.dtype ?? 'int64' });
 }
 
 function likeOptions(op: string, t: Tensor, options: TensorOptions): TensorOptions {

@@ -8,10 +8,34 @@ const THRESHOLD = 1000;
 const EDGE_ITEMS = 3;
 const LINE_WIDTH = 80;
 
+/**
+ * A finite value as Python's '{:.Nf}' (or '{:.Ne}') writes it: unlike JS's toFixed and
+ * toExponential, exact ties round half to even (0.03125 -> '0.0312') and -0 keeps its sign.
+ */
+function pythonRound(value: number, digits: number, exp: boolean): string {
+  const sign = value < 0 || Object.is(value, -0) ? '-' : '';
+  const abs = Math.abs(value);
+  let s = exp ? abs.toExponential(digits) : abs.toFixed(digits);
+  const exact = exp ? abs.toExponential(100) : abs.toFixed(100); // every digit of a double
+  const e = exact.indexOf('e');
+  if (exp || e < 0) {
+    const mantissa = exp ? exact.slice(0, e) : exact;
+    const point = mantissa.indexOf('.');
+    const kept = mantissa.slice(0, digits === 0 ? point : point + 1 + digits);
+    const rest = mantissa.slice(point + 1 + digits);
+    if (/^50*$/.test(rest) && Number(kept[kept.length - 1]) % 2 === 0) s = kept + (exp ? exact.slice(e) : '');
+  }
+  return sign + s;
+}
+
 /** A value as Python's '{:.4e}' writes it (two-digit exponent at least). */
 function pythonExp(value: number, digits: number): string {
-  const s = value.toExponential(digits);
+  const s = pythonRound(value, digits, true);
   return s.replace(/e([+-])(\d)$/, 'e$10$2');
+}
+
+function pythonFixed(value: number, digits: number): string {
+  return pythonRound(value, digits, false);
 }
 
 function pythonFloat(value: number, digits: number): string {
@@ -46,13 +70,13 @@ class Formatter {
         this.sciMode = true;
         for (const v of finite) this.maxWidth = Math.max(this.maxWidth, pythonExp(v, PRECISION).length);
       } else {
-        for (const v of finite) this.maxWidth = Math.max(this.maxWidth, v.toFixed(0).length + 1);
+        for (const v of finite) this.maxWidth = Math.max(this.maxWidth, pythonFixed(v, 0).length + 1);
       }
     } else if (max / min > 1000 || max > 1e8 || min < 1e-4) {
       this.sciMode = true;
       for (const v of finite) this.maxWidth = Math.max(this.maxWidth, pythonExp(v, PRECISION).length);
     } else {
-      for (const v of finite) this.maxWidth = Math.max(this.maxWidth, v.toFixed(PRECISION).length);
+      for (const v of finite) this.maxWidth = Math.max(this.maxWidth, pythonFixed(v, PRECISION).length);
     }
   }
 
@@ -70,8 +94,8 @@ class Formatter {
     if (!this.floating) s = this.plain(v);
     else if (!Number.isFinite(v)) s = pythonFloat(v, 0);
     else if (this.sciMode) s = pythonExp(v, PRECISION);
-    else if (this.intMode) s = `${v.toFixed(0)}.`;
-    else s = v.toFixed(PRECISION);
+    else if (this.intMode) s = `${pythonFixed(v, 0)}.`;
+    else s = pythonFixed(v, PRECISION);
     return s.padStart(this.maxWidth, ' ');
   }
 }
@@ -141,6 +165,8 @@ export function formatTensor(t: Tensor): string {
   if (numel === 0) {
     body = '[]';
     if (shape.length !== 1) suffixes.push(`size=(${shape.join(', ')}${shape.length === 1 ? ',' : ''})`);
+    // No values to tell int64 or bool by: Python names every dtype but float32 here.
+    if (dtype !== 'float32') suffixes.push(`dtype=torch.${dtype}`);
   } else {
     const source = dtype === 'float16' || dtype === 'bfloat16' ? t.to('float32') : t;
     const data = source.toTypedArray();
@@ -158,7 +184,7 @@ export function formatTensor(t: Tensor): string {
     const fmt = new Formatter(isFloating(dtype), dtype === 'bool', values);
     body = tensorStr(view, 'tensor('.length, summarize, fmt);
   }
-  if (!DEFAULT_DTYPES.includes(dtype)) suffixes.push(`dtype=torch.${dtype}`);
+  if (numel > 0 && !DEFAULT_DTYPES.includes(dtype)) suffixes.push(`dtype=torch.${dtype}`);
   const gradFn = t.gradFn;  // already without its C++ namespace
   if (gradFn !== null) suffixes.push(`grad_fn=<${gradFn}>`);
   else if (t.requiresGrad) suffixes.push('requires_grad=True');

@@ -10,6 +10,23 @@ export { cat, stack, matmul, type Reduction, type Pair } from './functional.js';
 export * as functional from './functional.js';
 export * as autograd from './autograd.js';
 export * as nn from './nn/index.js';
+export * as optim from './optim/index.js';
+export {
+  SafetensorsError,
+  saveSafetensors,
+  saveSafetensorsSync,
+  loadSafetensors,
+  loadSafetensorsSync,
+  readSafetensorsHeader,
+  readSafetensorsHeaderSync,
+  serializeSafetensors,
+  deserializeSafetensors,
+  type SafetensorsHeader,
+  type SafetensorsTensorInfo,
+  type SafetensorsDType,
+  type LoadOptions as SafetensorsLoadOptions,
+  type TensorDict,
+} from './serialization.js';
 export { noGrad, enableGrad, inferenceMode, isGradEnabled, setGradEnabled } from './autograd.js';
 export { tidy, asyncScope, keep, dispose, memory, type MemoryInfo } from './scope.js';
 export { call as callOp, opSchema } from './dispatch.js';

@@ -165,6 +165,13 @@ export class Tensor {
   }
   /** Nested arrays of numbers (booleans for bool tensors), like Python's tolist. */
   tolist(): NestedArray<number | boolean> {
+    if (this.dtype === 'float16' || this.dtype === 'bfloat16') {
+      // Their typed arrays hold raw 16-bit patterns: read the values through float32.
+      const wide = this.float();
+      const list = wide.tolist();
+      wide.dispose();
+      return list;
+    }
     const flat = this.toTypedArray();
     const dtype = this.dtype;
     const read = (i: number): number | boolean =>
@@ -585,7 +592,12 @@ export class Tensor {
 /** Elements of x where condition holds, else y (scalars allowed on either side). */
 export function where(condition: Tensor, x: Tensor | Scalar, y: Tensor | Scalar): Tensor {
   checkTensor('where', 'condition', condition);
-  if (isScalar(x) && isScalar(y)) return call('where.Scalar', [condition, x, y]);
+  if (isScalar(x) && isScalar(y)) {
+    // With no tensor to take a dtype from, numbers are floats (float32), as in full(): JS has
+    // no int literals, and an integer-valued number alone would otherwise make int64.
+    const float = (v: Scalar) => (typeof v === 'number' ? { float: v } : v);
+    return call('where.Scalar', [condition, float(x), float(y)]);
+  }
   if (isScalar(x)) return call('where.ScalarSelf', [condition, x, y]);
   if (isScalar(y)) return call('where.ScalarOther', [condition, x, y]);
   return call('where.self', [condition, x, y]);
