@@ -3,6 +3,10 @@
 skip concatenation, dropout off) built after torch.manual_seed(0), then trained for 20 steps with
 SGD (momentum, weight decay) and with Adam from the same initial weights and data.
 
+Convolutions before BatchNorm have no bias, as usual: BN removes a constant, so such a bias has a
+zero true gradient and Adam would turn its rounding noise into full-size steps (a test of noise,
+not of parity).
+
 Run with Debian's PyTorch:  /usr/bin/python3 scripts/gen_nn_fixtures.py
 Writes test/fixtures/nn/small_cnn.json.
 """
@@ -21,12 +25,12 @@ OUT = os.path.join(HERE, '..', 'test', 'fixtures', 'nn', 'small_cnn.json')
 class SmallCNN(nn.Module):
     def __init__(self):
         super().__init__()
-        self.enc1 = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU())
+        self.enc1 = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1, bias=False), nn.BatchNorm2d(8), nn.ReLU())
         self.pool = nn.MaxPool2d(2)
-        self.enc2 = nn.Sequential(nn.Conv2d(8, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU())
+        self.enc2 = nn.Sequential(nn.Conv2d(8, 16, 3, padding=1, bias=False), nn.BatchNorm2d(16), nn.ReLU())
         self.drop = nn.Dropout2d(0.0)
         self.up = nn.Upsample(scale_factor=2, mode='bilinear', align_corners=False)
-        self.dec = nn.Sequential(nn.Conv2d(24, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU())
+        self.dec = nn.Sequential(nn.Conv2d(24, 8, 3, padding=1, bias=False), nn.BatchNorm2d(8), nn.ReLU())
         self.head = nn.Conv2d(8, 4, 1)
 
     def forward(self, x):

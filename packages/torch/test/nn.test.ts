@@ -193,3 +193,46 @@ test('modules leave no tensors behind once disposed', () => {
   model.dispose();
   assert.equal(torch.memory().tensors, start);
 });
+
+const training = JSON.parse(readFileSync(new URL('./fixtures/nn/small_cnn.json', import.meta.url), 'utf8')) as Record<
+  'sgd' | 'adam',
+  { losses: number[]; final: Record<string, TensorJson> }
+>;
+
+for (const which of ['sgd', 'adam'] as const) {
+  test(`20 training steps with ${which === 'sgd' ? 'SGD (momentum, weight decay)' : 'Adam'} give PyTorch's losses and weights`, () => {
+    const model = new SmallCNN();
+    torch.tidy(() => {
+      model.loadStateDict(Object.fromEntries(Object.entries(fixture.initial).map(([k, v]) => [k, fromJson(v)])));
+    });
+    model.train();
+    const opt =
+      which === 'sgd'
+        ? new torch.optim.SGD(model.parameters(), { lr: 0.05, momentum: 0.9, weightDecay: 5e-4 })
+        : new torch.optim.Adam(model.parameters(), { lr: 1e-3 });
+    const x = fromJson(fixture.x);
+    const y = fromJson(fixture.y).long();
+    const losses: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      torch.tidy(() => {
+        opt.zeroGrad();
+        const loss = torch.functional.crossEntropy(model.forward(x), y, { ignoreIndex: 255 });
+        loss.backward();
+        opt.step();
+        losses.push(loss.item() as number);
+      });
+    }
+    const expected = training[which];
+    losses.forEach((l, i) => assert.ok(Math.abs(l - expected.losses[i]) <= 1e-4 * Math.max(1, Math.abs(expected.losses[i])), `step ${i}: loss ${l} vs PyTorch ${expected.losses[i]}`));
+    torch.tidy(() => {
+      const sd = model.stateDict();
+      for (const [k, v] of Object.entries(expected.final)) {
+        assert.ok(closeness(sd[k], v, 1e-4, 1e-5) <= 1, `${k} after 20 steps differs from PyTorch beyond 1e-4`);
+      }
+    });
+    opt.dispose();
+    model.dispose();
+    x.dispose();
+    y.dispose();
+  });
+}
