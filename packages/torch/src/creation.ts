@@ -1,7 +1,7 @@
 // Tensor creation, with PyTorch's defaults: float32 for factories, the default CPU generator for
 // random numbers (so a manualSeed gives the same numbers as torch.manual_seed).
 import { call } from './dispatch.js';
-import { argError } from './errors.js';
+import { argError, describe } from './errors.js';
 import { type DType, dtypeOfTypedArray, isDType, typedArrayFrom } from './dtype.js';
 import { native } from './native.js';
 import { checkInt, checkShape, checkTensor, type Device, type NestedArray, type Scalar, Tensor } from './tensor.js';
@@ -183,6 +183,6 @@ export function randintLike(t: Tensor, low: number, high: number, options: Tenso
 
 /** Seeds the default generators, as torch.manual_seed does: same seed, same numbers as PyTorch. */
 export function manualSeed(seed: number): void {
-  if (typeof seed !== 'number' || !Number.isInteger(seed) || seed < 0) argError('manualSeed', `seed must be a non-negative integer, got ${seed}`);
+  if (typeof seed !== 'number' || !Number.isInteger(seed) || seed < 0) argError('manualSeed', `seed must be a non-negative integer, got ${describe(seed)}`);
   native.manualSeed(seed);
 }

@@ -1,3 +1,5 @@
+import { argError } from './errors.js';
+
 export type DType = 'float32' | 'float64' | 'float16' | 'bfloat16' | 'int64' | 'int32' | 'int16' | 'int8' | 'uint8' | 'bool';
 export const DTYPES: readonly DType[] = ['float32', 'float64', 'float16', 'bfloat16', 'int64', 'int32', 'int16', 'int8', 'uint8', 'bool'];
 
@@ -83,7 +85,7 @@ export function typedArrayFrom(values: ArrayLike<number | boolean>, dtype: DType
       const out = new BigInt64Array(n);
       for (let i = 0; i < n; i++) {
         const v = Number(values[i]);
-        if (!Number.isInteger(v)) throw new TypeError(`${op}: value ${values[i]} at index ${i} is not an integer (dtype int64)`);
+        if (!Number.isInteger(v)) argError(op, `value ${values[i]} at index ${i} is not an integer (dtype int64)`);
         out[i] = BigInt(v);
       }
       return out;
@@ -95,7 +97,7 @@ export function typedArrayFrom(values: ArrayLike<number | boolean>, dtype: DType
       const out = dtype === 'int32' ? new Int32Array(n) : dtype === 'int16' ? new Int16Array(n) : dtype === 'int8' ? new Int8Array(n) : new Uint8Array(n);
       for (let i = 0; i < n; i++) {
         const v = Number(values[i]);
-        if (!Number.isInteger(v)) throw new TypeError(`${op}: value ${values[i]} at index ${i} is not an integer (dtype ${dtype})`);
+        if (!Number.isInteger(v)) argError(op, `value ${values[i]} at index ${i} is not an integer (dtype ${dtype})`);
         out[i] = v;
       }
       return out;
@@ -107,6 +109,6 @@ export function typedArrayFrom(values: ArrayLike<number | boolean>, dtype: DType
     }
     case 'float16':
     case 'bfloat16':
-      throw new TypeError(`${op}: create ${dtype} tensors from float32 data and convert with .to('${dtype}')`);
+      argError(op, `create ${dtype} tensors from float32 data and convert with .to('${dtype}')`);
   }
 }

@@ -15,3 +15,14 @@ export function argError(op: string, message: string): never {
   err.op = op;
   throw err;
 }
+
+/** A value as an error message should show it: strings quoted, with the type when it misleads. */
+export function describe(value: unknown): string {
+  if (typeof value === 'string') return `the string '${value}'`;
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return `an array of length ${value.length}`;
+  if (typeof value === 'object') return (value as { isTensor?: unknown }).isTensor === true ? 'a Tensor' : 'an object';
+  if (typeof value === 'function') return 'a function';
+  if (typeof value === 'bigint') return `${value}n (a bigint)`;
+  return String(value);
+}

@@ -1,6 +1,7 @@
 // torch.nn.functional: the layers' maths as functions, with PyTorch's argument names and defaults.
 import { call } from './dispatch.js';
-import { argError } from './errors.js';
+import { argError, TorchError } from './errors.js';
+import { isFloating } from './dtype.js';
 import { checkInt, checkTensor, type Tensor } from './tensor.js';
 
 export type Pair = number | [number, number];
@@ -154,7 +155,7 @@ export interface InterpolateOptions {
 }
 
 /** Resizes [N,C,H,W] by size or scale factor, as F.interpolate (nearest or bilinear). */
-export function interpolate(input: Tensor, options: InterpolateOptions): Tensor {
+export function interpolate(input: Tensor, options: InterpolateOptions = {}): Tensor {
   const op = 'interpolate';
   checkTensor(op, 'input', input);
   const mode = options.mode ?? 'nearest';
@@ -249,14 +250,40 @@ export function crossEntropy(input: Tensor, target: Tensor, options: CrossEntrop
   checkTensor(op, 'target', target);
   const smoothing = options.labelSmoothing ?? 0;
   if (!(smoothing >= 0 && smoothing <= 1)) argError(op, `labelSmoothing must be in [0, 1], got ${smoothing}`);
-  return call('cross_entropy_loss', [
-    input,
-    target,
-    options.weight ?? null,
-    reduction(op, options.reduction),
-    checkInt(op, 'ignoreIndex', options.ignoreIndex ?? -100),
-    smoothing,
-  ]);
+  checkTarget(op, input, target, true);
+  const ignoreIndex = checkInt(op, 'ignoreIndex', options.ignoreIndex ?? -100);
+  return explainTargetRange(input, ignoreIndex, () =>
+    call('cross_entropy_loss', [input, target, options.weight ?? null, reduction(op, options.reduction), ignoreIndex, smoothing]),
+  );
+}
+
+/** Class-index targets must be int64; crossEntropy also takes float probabilities shaped like input. */
+function checkTarget(op: string, input: Tensor, target: Tensor, probabilities: boolean): void {
+  if (isFloating(target.dtype)) {
+    const same = target.ndim === input.ndim && target.shape.every((d, i) => d === input.shape[i]);
+    if (probabilities && same) return;
+    argError(
+      op,
+      `target must hold int64 class indices of shape [${input.ndim > 1 ? [input.shape[0], ...input.shape.slice(2)] : []}]` +
+        (probabilities ? ` or ${target.dtype} class probabilities of the input's shape [${input.shape}]` : '') +
+        `, got ${target.dtype} of shape [${target.shape}] (convert indices with .long())`,
+    );
+  }
+  if (target.dtype !== 'int64') argError(op, `target class indices must be int64, got ${target.dtype} (convert with .long())`);
+}
+
+/** libtorch reports 'Target 7 is out of bounds.': add the number of classes and the ignore index. */
+function explainTargetRange(input: Tensor, ignoreIndex: number, fn: () => Tensor): Tensor {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof TorchError && /Target -?\d+ is out of bounds/.test(err.message)) {
+      const classes = input.ndim > 1 ? input.shape[1] : input.shape[0];
+      const detail = err.message.slice(err.op.length + 2).replace(/\.$/, '');
+      throw new TorchError(`${detail}: the input has ${classes} classes, so targets must be in [0, ${classes - 1}] or equal ignoreIndex (${ignoreIndex})`, err.op);
+    }
+    throw err;
+  }
 }
 
 export interface NllLossOptions {
@@ -269,7 +296,11 @@ export function nllLoss(input: Tensor, target: Tensor, options: NllLossOptions =
   const op = 'nllLoss';
   checkTensor(op, 'input', input);
   checkTensor(op, 'target', target);
-  return call('nll_loss_nd', [input, target, options.weight ?? null, reduction(op, options.reduction), checkInt(op, 'ignoreIndex', options.ignoreIndex ?? -100)]);
+  checkTarget(op, input, target, false);
+  const ignoreIndex = checkInt(op, 'ignoreIndex', options.ignoreIndex ?? -100);
+  return explainTargetRange(input, ignoreIndex, () =>
+    call('nll_loss_nd', [input, target, options.weight ?? null, reduction(op, options.reduction), ignoreIndex]),
+  );
 }
 
 export interface BceWithLogitsOptions {

@@ -1,5 +1,6 @@
 // Deterministic memory management, after tfjs-core's tidy: every tensor made inside a scope is
 // freed when the scope ends unless it is returned or kept. Garbage collection is only a safety net.
+import { argError } from './errors.js';
 import { native } from './native.js';
 import type { Tensor } from './tensor.js';
 
@@ -14,6 +15,7 @@ export function track(t: Tensor): void {
 
 /** Exempts a tensor from disposal by the enclosing scopes (it must then be disposed by hand). */
 export function keep<T extends Tensor>(t: T): T {
+  if (t === null || typeof t !== 'object' || (t as { isTensor?: unknown }).isTensor !== true) argError('keep', 'expected a Tensor');
   kept.add(t);
   for (const scope of scopes) scope.delete(t);
   return t;
@@ -45,7 +47,7 @@ function collect(value: unknown, into: Set<Tensor>, seen: Set<unknown>): void {
  * fn must be synchronous: use `asyncScope` for async work.
  */
 export function tidy<T>(fn: () => T): T {
-  if (typeof fn !== 'function') throw new TypeError('tidy: expected a function');
+  if (typeof fn !== 'function') argError('tidy', 'expected a function');
   const scope = new Set<Tensor>();
   scopes.push(scope);
   let result: T;
@@ -59,7 +61,7 @@ export function tidy<T>(fn: () => T): T {
   scopes.pop();
   if (result instanceof Promise) {
     for (const t of scope) t.dispose();
-    throw new TypeError('tidy: fn returned a Promise; use asyncScope for async functions');
+    argError('tidy', 'fn returned a Promise; use asyncScope for async functions');
   }
   const returned = new Set<Tensor>();
   collect(result, returned, new Set());

@@ -2,7 +2,7 @@
 // name (see dispatch.ts); TypeScript checks what libtorch would report less clearly.
 import { inspect } from 'node:util';
 import { call } from './dispatch.js';
-import { argError } from './errors.js';
+import { argError, describe, TorchError } from './errors.js';
 import { type AnyTypedArray, type DType, isDType, typedArrayView } from './dtype.js';
 import { formatTensor } from './format.js';
 import { native, type NativeTensor } from './native.js';
@@ -21,12 +21,12 @@ export interface ToOptions {
 }
 
 export function checkInt(op: string, name: string, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isInteger(value)) argError(op, `${name} must be an integer, got ${String(value)}`);
+  if (typeof value !== 'number' || !Number.isInteger(value)) argError(op, `${name} must be an integer, got ${describe(value)}`);
   return value as number;
 }
 
 export function checkIntList(op: string, name: string, value: unknown): number[] {
-  if (!Array.isArray(value)) argError(op, `${name} must be an array of integers, got ${String(value)}`);
+  if (!Array.isArray(value)) argError(op, `${name} must be an array of integers, got ${describe(value)}`);
   for (const [i, v] of (value as unknown[]).entries()) checkInt(op, `${name}[${i}]`, v);
   return value as number[];
 }
@@ -37,8 +37,16 @@ export function checkShape(op: string, shape: unknown): number[] {
   return shape as number[];
 }
 
+/** A boolean mask: libtorch 1.13 silently ignores a float mask in masked_fill. */
+function checkMask(op: string, mask: unknown): Tensor {
+  checkTensor(op, 'mask', mask);
+  const dtype = (mask as Tensor).dtype;
+  if (dtype !== 'bool') argError(op, `mask must be a bool tensor, got ${dtype} (compare, or convert with .bool())`);
+  return mask as Tensor;
+}
+
 export function checkTensor(op: string, name: string, value: unknown): Tensor {
-  if (!(value instanceof Tensor)) argError(op, `${name} must be a Tensor, got ${value === null ? 'null' : typeof value}`);
+  if (!(value instanceof Tensor)) argError(op, `${name} must be a Tensor, got ${describe(value)}`);
   return value as Tensor;
 }
 
@@ -52,6 +60,16 @@ function dimsArg(op: string, dims: (number | number[])[]): number[] {
 function isScalar(v: unknown): v is Scalar {
   return typeof v === 'number' || typeof v === 'boolean';
 }
+
+/** For arguments that may be a Tensor or a number: true for a number or boolean, else checks for a Tensor. */
+function scalarOperand(op: string, name: string, v: unknown): v is Scalar {
+  if (isScalar(v)) return true;
+  if (!(v instanceof Tensor)) argError(op, `${name} must be a Tensor, a number or a boolean, got ${describe(v)}`);
+  return false;
+}
+
+/** Largest tensor tolist() turns into JS arrays; beyond it V8 can abort the process (heap or array size). */
+const TOLIST_MAX_ELEMENTS = 2 ** 25;
 
 export class Tensor {
   /** Marks tensors for structural checks without importing this class. */
@@ -100,6 +118,10 @@ export class Tensor {
   get isDisposed(): boolean {
     return this.native.isDisposed();
   }
+  /** Throws the TorchError that a disposed tensor gives, naming the op the caller asked for. */
+  private checkLive(op: string): void {
+    if (this.native.isDisposed()) throw new TorchError('the tensor is a disposed tensor', op);
+  }
   /** Frees the native tensor now. Idempotent. */
   dispose(): void {
     this.native.dispose();
@@ -122,7 +144,11 @@ export class Tensor {
     return g === null ? null : new Tensor(g);
   }
   set grad(value: Tensor | null) {
-    if (value !== null) checkTensor('grad', 'the gradient', value);
+    if (value !== null) {
+      checkTensor('grad', 'the gradient', value);
+      // PyTorch refuses this too; libtorch's setter would keep a grad that backward cannot fill.
+      if (value.dtype !== this.dtype) argError('grad', `the gradient must have the tensor's dtype ${this.dtype}, got ${value.dtype}`);
+    }
     this.native.setGrad(value === null ? null : value.native);
   }
   get isLeaf(): boolean {
@@ -160,17 +186,23 @@ export class Tensor {
     return this.toTypedArray();
   }
   item(): number | boolean {
+    this.checkLive('item');
     if (this.numel() !== 1) argError('item', `only one-element tensors can become a number, this one has ${this.numel()}`);
     return this.native.item();
   }
   /** Nested arrays of numbers (booleans for bool tensors), like Python's tolist. */
   tolist(): NestedArray<number | boolean> {
+    this.checkLive('tolist');
     if (this.dtype === 'float16' || this.dtype === 'bfloat16') {
       // Their typed arrays hold raw 16-bit patterns: read the values through float32.
       const wide = this.float();
       const list = wide.tolist();
       wide.dispose();
       return list;
+    }
+    const numel = this.numel();
+    if (numel > TOLIST_MAX_ELEMENTS) {
+      argError('tolist', `the tensor has ${numel} elements, more than the ${TOLIST_MAX_ELEMENTS} that nested JS arrays can hold safely; read it with toTypedArray()`);
     }
     const flat = this.toTypedArray();
     const dtype = this.dtype;
@@ -196,6 +228,9 @@ export class Tensor {
 
   // ---- conversion ----
   to(target: DType | Device | ToOptions): Tensor {
+    if (typeof target === 'string' && !isDType(target) && !/^(cpu|cuda(:\d+)?)$/.test(target)) {
+      argError('to', `'${target}' is neither a dtype (float32, float64, float16, bfloat16, int64, int32, int16, int8, uint8, bool) nor a device (cpu, cuda, cuda:N)`);
+    }
     const opts: ToOptions = typeof target === 'string' ? (isDType(target) ? { dtype: target } : { device: target as Device }) : target;
     return call('to.dtype_layout', [this], {
       dtype: opts.dtype ?? this.dtype,
@@ -234,16 +269,17 @@ export class Tensor {
 
   // ---- pointwise arithmetic ----
   add(other: Tensor | Scalar, alpha: Scalar = 1): Tensor {
-    return isScalar(other) ? call('add.Scalar', [this, other, alpha]) : call('add.Tensor', [this, other, alpha]);
+    return scalarOperand('add', 'other', other) ? call('add.Scalar', [this, other, alpha]) : call('add.Tensor', [this, other, alpha]);
   }
   sub(other: Tensor | Scalar, alpha: Scalar = 1): Tensor {
-    return isScalar(other) ? call('sub.Scalar', [this, other, alpha]) : call('sub.Tensor', [this, other, alpha]);
+    return scalarOperand('sub', 'other', other) ? call('sub.Scalar', [this, other, alpha]) : call('sub.Tensor', [this, other, alpha]);
   }
   mul(other: Tensor | Scalar): Tensor {
-    return isScalar(other) ? call('mul.Scalar', [this, other]) : call('mul.Tensor', [this, other]);
+    return scalarOperand('mul', 'other', other) ? call('mul.Scalar', [this, other]) : call('mul.Tensor', [this, other]);
   }
   /** True division; roundingMode 'trunc' or 'floor' as in PyTorch. */
   div(other: Tensor | Scalar, roundingMode?: 'trunc' | 'floor'): Tensor {
+    scalarOperand('div', 'other', other);
     if (roundingMode !== undefined) {
       return isScalar(other) ? call('div.Scalar_mode', [this, other, roundingMode]) : call('div.Tensor_mode', [this, other, roundingMode]);
     }
@@ -253,7 +289,7 @@ export class Tensor {
     return call('neg', [this]);
   }
   pow(exponent: Tensor | Scalar): Tensor {
-    return isScalar(exponent) ? call('pow.Tensor_Scalar', [this, exponent]) : call('pow.Tensor_Tensor', [this, exponent]);
+    return scalarOperand('pow', 'exponent', exponent) ? call('pow.Tensor_Scalar', [this, exponent]) : call('pow.Tensor_Tensor', [this, exponent]);
   }
   exp(): Tensor {
     return call('exp', [this]);
@@ -381,27 +417,28 @@ export class Tensor {
     return call('normal_', [this, mean, std]);
   }
   maskedFill_(mask: Tensor, value: Scalar | Tensor): this {
-    return isScalar(value) ? call('masked_fill_.Scalar', [this, mask, value]) : call('masked_fill_.Tensor', [this, mask, value]);
+    checkMask('maskedFill_', mask);
+    return scalarOperand('maskedFill_', 'value', value) ? call('masked_fill_.Scalar', [this, mask, value]) : call('masked_fill_.Tensor', [this, mask, value]);
   }
 
   // ---- comparisons and logic ----
   eq(other: Tensor | Scalar): Tensor {
-    return isScalar(other) ? call('eq.Scalar', [this, other]) : call('eq.Tensor', [this, other]);
+    return scalarOperand('eq', 'other', other) ? call('eq.Scalar', [this, other]) : call('eq.Tensor', [this, other]);
   }
   ne(other: Tensor | Scalar): Tensor {
-    return isScalar(other) ? call('ne.Scalar', [this, other]) : call('ne.Tensor', [this, other]);
+    return scalarOperand('ne', 'other', other) ? call('ne.Scalar', [this, other]) : call('ne.Tensor', [this, other]);
   }
   lt(other: Tensor | Scalar): Tensor {
-    return isScalar(other) ? call('lt.Scalar', [this, other]) : call('lt.Tensor', [this, other]);
+    return scalarOperand('lt', 'other', other) ? call('lt.Scalar', [this, other]) : call('lt.Tensor', [this, other]);
   }
   le(other: Tensor | Scalar): Tensor {
-    return isScalar(other) ? call('le.Scalar', [this, other]) : call('le.Tensor', [this, other]);
+    return scalarOperand('le', 'other', other) ? call('le.Scalar', [this, other]) : call('le.Tensor', [this, other]);
   }
   gt(other: Tensor | Scalar): Tensor {
-    return isScalar(other) ? call('gt.Scalar', [this, other]) : call('gt.Tensor', [this, other]);
+    return scalarOperand('gt', 'other', other) ? call('gt.Scalar', [this, other]) : call('gt.Tensor', [this, other]);
   }
   ge(other: Tensor | Scalar): Tensor {
-    return isScalar(other) ? call('ge.Scalar', [this, other]) : call('ge.Tensor', [this, other]);
+    return scalarOperand('ge', 'other', other) ? call('ge.Scalar', [this, other]) : call('ge.Tensor', [this, other]);
   }
   logicalAnd(other: Tensor): Tensor {
     return call('logical_and', [this, other]);
@@ -426,8 +463,8 @@ export class Tensor {
     return where(condition, this, other);
   }
   maskedFill(mask: Tensor, value: Scalar | Tensor): Tensor {
-    checkTensor('maskedFill', 'mask', mask);
-    return isScalar(value) ? call('masked_fill.Scalar', [this, mask, value]) : call('masked_fill.Tensor', [this, mask, value]);
+    checkMask('maskedFill', mask);
+    return scalarOperand('maskedFill', 'value', value) ? call('masked_fill.Scalar', [this, mask, value]) : call('masked_fill.Tensor', [this, mask, value]);
   }
 
   // ---- reductions ----
@@ -468,6 +505,11 @@ export class Tensor {
   topk(k: number, dim = -1, largest = true, sorted = true): [Tensor, Tensor] {
     checkInt('topk', 'k', k);
     if (k < 0) argError('topk', `k must be non-negative, got ${k}`);
+    checkInt('topk', 'dim', dim);
+    const shape = this.shape;
+    const size = shape.length === 0 ? 1 : shape[dim < 0 ? dim + shape.length : dim];
+    // (A dim out of range is left to libtorch, which names the valid range.)
+    if (size !== undefined && k > size) argError('topk', `k (${k}) must not exceed the size of dim ${dim} (${size}) of a tensor of shape [${shape}]`);
     return call('topk', [this, k, dim, largest, sorted]);
   }
   sort(dim = -1, descending = false, stable = false): [Tensor, Tensor] {
@@ -549,7 +591,21 @@ export class Tensor {
     return call('select.int', [this, checkInt('select', 'dim', dim), checkInt('select', 'index', index)]);
   }
   indexSelect(dim: number, index: Tensor): Tensor {
-    return call('index_select', [this, checkInt('indexSelect', 'dim', dim), checkTensor('indexSelect', 'index', index)]);
+    try {
+      return call('index_select', [this, checkInt('indexSelect', 'dim', dim), checkTensor('indexSelect', 'index', index)]);
+    } catch (err) {
+      // libtorch says only 'index out of range in self' (or 'INDICES element is out of DATA
+      // bounds'): name the index and the valid range.
+      if (err instanceof TorchError && /index out of range|out of DATA bounds/.test(err.message) && index.numel() > 0) {
+        const size = this.size(dim) as number;
+        const [lo, hi] = [index.min(), index.max()];
+        const bad = (lo.item() as number) < 0 ? lo.item() : hi.item();
+        lo.dispose();
+        hi.dispose();
+        throw new TorchError(`index ${bad} is out of range for dimension ${dim} with size ${size} (expected indices in [0, ${size - 1}])`, err.op);
+      }
+      throw err;
+    }
   }
   /** Python's t[mask] for a boolean mask: a 1-d tensor of the selected values. */
   maskedSelect(mask: Tensor): Tensor {
