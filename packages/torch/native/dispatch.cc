@@ -262,6 +262,22 @@ Napi::Value CallOp(const Napi::CallbackInfo& info) {
                                    std::to_string(args.Length()));
   }
 
+  if (!kwargs.IsEmpty()) {
+    // A misspelt keyword would otherwise be ignored and its default used without a word.
+    Napi::Array names = kwargs.GetPropertyNames();
+    for (uint32_t i = 0; i < names.Length(); i++) {
+      std::string name = names.Get(i).ToString().Utf8Value();
+      if (kwargs.Get(name).IsUndefined()) continue;
+      bool known = false;
+      for (const auto& arg : formals) known = known || arg.name() == name;
+      if (!known) {
+        std::string valid;
+        for (const auto& arg : formals) valid += (valid.empty() ? "" : ", ") + arg.name();
+        ThrowTypeError(env, label, "unknown keyword argument '" + name + "' (valid: " + valid + ")");
+      }
+    }
+  }
+
   torch::jit::Stack stack;
   stack.reserve(formals.size());
   std::vector<std::pair<at::Tensor, Napi::Value>> tensorInputs;

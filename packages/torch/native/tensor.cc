@@ -216,6 +216,10 @@ Napi::Value NativeTensor::SetGrad(const Napi::CallbackInfo& info) {
       const at::Tensor& g = NativeTensor::FromJs(env, info[0], "setGrad", "the gradient");
       TORCH_CHECK(g.sizes() == t.sizes(), "gradient shape ", g.sizes(), " does not match the tensor's shape ",
                   t.sizes());
+      TORCH_CHECK(g.scalar_type() == t.scalar_type(), "gradient dtype ", DtypeName(g.scalar_type()),
+                  " does not match the tensor's dtype ", DtypeName(t.scalar_type()));
+      TORCH_CHECK(g.device() == t.device(), "gradient device ", g.device(), " does not match the tensor's device ",
+                  t.device());
       t.mutable_grad() = g;
     }
     return env.Undefined();

@@ -358,3 +358,12 @@ describe('after all the bad calls', () => {
     assert.equal(now.bytes, startMemory.bytes);
   });
 });
+
+test('a misspelt keyword argument is an error, not a silent default', () => {
+  torch.tidy(() => {
+    assert.throws(
+      () => torch.callOp('sum.dim_IntList', [torch.ones([2, 2]), [0]], { keepdimm: true }),
+      (e: unknown) => e instanceof TypeError && /sum\.dim_IntList: unknown keyword argument 'keepdimm' \(valid: self, dim, keepdim, dtype\)/.test((e as Error).message),
+    );
+  });
+});
