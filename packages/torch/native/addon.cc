@@ -1,5 +1,6 @@
 // Module entry of the @adaseg/torch addon: state, errors, tensor creation from JS memory,
 // autograd, random seeding, threads, grad/inference modes and memory accounting.
+#include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
 #include <c10/core/InferenceMode.h>
 #include <c10/core/GradMode.h>
@@ -161,6 +162,28 @@ Napi::Value ManualSeed(const Napi::CallbackInfo& info) {
   });
 }
 
+// The default CPU generator's state as a uint8 tensor (torch.get_rng_state), for exact resumption.
+Napi::Value GetRngState(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guarded(env, "getRngState", [&]() -> Napi::Value {
+    at::Generator gen = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    return NativeTensor::Wrap(env, gen.get_state());
+  });
+}
+
+Napi::Value SetRngState(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const at::Tensor& state = NativeTensor::FromJs(env, info[0], "setRngState", "the state");
+  return Guarded(env, "setRngState", [&]() -> Napi::Value {
+    TORCH_CHECK(state.scalar_type() == at::kByte && state.dim() == 1, "the state must be a 1-d uint8 tensor from getRngState");
+    at::Generator gen = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    gen.set_state(state);
+    return env.Undefined();
+  });
+}
+
 Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsNumber() || info[0].As<Napi::Number>().Int32Value() < 1) {
@@ -240,6 +263,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("backward", Napi::Function::New(env, Backward, "backward"));
   exports.Set("autogradGrad", Napi::Function::New(env, AutogradGrad, "autogradGrad"));
   exports.Set("manualSeed", Napi::Function::New(env, ManualSeed, "manualSeed"));
+  exports.Set("getRngState", Napi::Function::New(env, GetRngState, "getRngState"));
+  exports.Set("setRngState", Napi::Function::New(env, SetRngState, "setRngState"));
   exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads, "setNumThreads"));
   exports.Set("getNumThreads", Napi::Function::New(env, GetNumThreads, "getNumThreads"));
   exports.Set("setGradEnabled", Napi::Function::New(env, SetGradEnabled, "setGradEnabled"));

@@ -186,3 +186,14 @@ export function manualSeed(seed: number): void {
   if (typeof seed !== 'number' || !Number.isInteger(seed) || seed < 0) argError('manualSeed', `seed must be a non-negative integer, got ${describe(seed)}`);
   native.manualSeed(seed);
 }
+
+/** The default CPU generator's state (torch.get_rng_state): a uint8 tensor to save with a checkpoint. */
+export function getRngState(): Tensor {
+  return new Tensor(native.getRngState());
+}
+
+/** Restores a state from getRngState, so random numbers continue exactly where they were. */
+export function setRngState(state: Tensor): void {
+  checkTensor('setRngState', 'state', state);
+  native.setRngState(state.native);
+}

@@ -48,6 +48,8 @@ export interface NativeAddon {
     allowUnused: boolean,
   ): (NativeTensor | null)[];
   manualSeed(seed: number): void;
+  getRngState(): NativeTensor;
+  setRngState(state: NativeTensor): void;
   setNumThreads(n: number): void;
   getNumThreads(): number;
   setGradEnabled(flag: boolean): void;
