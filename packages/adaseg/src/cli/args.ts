@@ -1,0 +1,77 @@
+// A small argument parser for the CLI: declared options only, --name value / --name=value,
+// booleans as flags; anything else is a usage error (exit code 2).
+
+export type OptionType = 'string' | 'boolean' | 'integer';
+
+export interface OptionSpec {
+  name: string;
+  type: OptionType;
+  description: string;
+  /** Value placeholder for help, e.g. DIR. */
+  value?: string;
+  choices?: readonly string[];
+}
+
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+export interface Parsed {
+  positionals: string[];
+  options: Record<string, string | boolean | number | undefined>;
+}
+
+export function parseArgs(argv: readonly string[], specs: readonly OptionSpec[]): Parsed {
+  const byName = new Map(specs.map((s) => [s.name, s]));
+  const options: Parsed['options'] = {};
+  const positionals: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === '--') {
+      positionals.push(...argv.slice(i + 1));
+      break;
+    }
+    if (!arg.startsWith('--') || arg === '--') {
+      if (arg.startsWith('-') && arg !== '-') {
+        if (arg === '-h') {
+          options.help = true;
+          continue;
+        }
+        throw new UsageError(`unknown option ${arg}`);
+      }
+      positionals.push(arg);
+      continue;
+    }
+    const eq = arg.indexOf('=');
+    const name = arg.slice(2, eq < 0 ? undefined : eq);
+    const spec = byName.get(name);
+    if (spec === undefined) throw new UsageError(`unknown option --${name}`);
+    if (spec.type === 'boolean') {
+      if (eq >= 0) throw new UsageError(`--${name} takes no value`);
+      options[name] = true;
+      continue;
+    }
+    let value: string | undefined;
+    if (eq >= 0) value = arg.slice(eq + 1);
+    else {
+      value = argv[++i];
+      if (value === undefined || value.startsWith('--')) throw new UsageError(`--${name} needs a value${spec.value ? ` (${spec.value})` : ''}`);
+    }
+    if (spec.choices && !spec.choices.includes(value)) throw new UsageError(`--${name} must be one of ${spec.choices.join(', ')}, got '${value}'`);
+    if (spec.type === 'integer') {
+      const n = Number(value);
+      if (!Number.isInteger(n) || n < 0) throw new UsageError(`--${name} must be a non-negative integer, got '${value}'`);
+      options[name] = n;
+    } else options[name] = value;
+  }
+  return { positionals, options };
+}
+
+export function formatOptions(specs: readonly OptionSpec[]): string {
+  const rows = specs.map((s) => [`--${s.name}${s.type === 'boolean' ? '' : ` ${s.value ?? s.type.toUpperCase()}`}`, s.description + (s.choices ? ` (${s.choices.join('|')})` : '')]);
+  const w = Math.max(...rows.map((r) => r[0].length));
+  return rows.map(([a, b]) => `  ${a.padEnd(w)}  ${b}`).join('\n');
+}

@@ -1,0 +1,53 @@
+// Cityscapes: leftImg8bit/{split}/{city}/{city}_{seq}_{frame}_leftImg8bit.png with
+// gtFine/{split}/{city}/{city}_{seq}_{frame}_gtFine_labelIds.png (8-bit label ids 0..33), mapped to
+// the 19 train ids, or to the 16/13 classes of the SYNTHIA protocols.
+import { join } from 'node:path';
+import { CITYSCAPES_CLASSES, CITYSCAPES_MAPPING, cityscapesClasses, type CityscapesProtocol, projectMapping } from '../classes.js';
+import type { DatasetConfig } from '../config.js';
+import type { DatasetDescription, Sample } from '../dataset.js';
+import { existingFiles, finish, isDir, listDir, listImages, pairSamples } from './common.js';
+
+const IMAGE_SUFFIX = '_leftImg8bit.png';
+const LABEL_SUFFIX = '_gtFine_labelIds.png';
+
+/** The mapping of Cityscapes label ids (also GTA5's) for a protocol. */
+export function cityscapesMapping(protocol: CityscapesProtocol) {
+  return protocol === 19 ? CITYSCAPES_MAPPING : projectMapping(CITYSCAPES_MAPPING, CITYSCAPES_CLASSES.names, cityscapesClasses(protocol).names);
+}
+
+export async function loadCityscapes(config: Extract<DatasetConfig, { format: 'cityscapes' }>): Promise<DatasetDescription> {
+  const imagesRoot = join(config.root, 'leftImg8bit', config.split);
+  const labelsRoot = join(config.root, 'gtFine', config.split);
+  const cities = [];
+  for (const c of await listDir(imagesRoot, `Cityscapes keeps images in leftImg8bit/${config.split}/{city}/`)) {
+    if (await isDir(join(imagesRoot, c))) cities.push(c);
+  }
+  const samples: Sample[] = [];
+  for (const city of cities) {
+    const names = await listImages(join(imagesRoot, city), 'a Cityscapes city folder', IMAGE_SUFFIX);
+    const labelDir = join(labelsRoot, city);
+    samples.push(
+      ...pairSamples(
+        names.map((n) => ({ id: n.slice(0, -IMAGE_SUFFIX.length), image: join(imagesRoot, city, n) })),
+        (id) => join(labelDir, `${id}${LABEL_SUFFIX}`),
+        await existingFiles(labelDir),
+        config,
+      ),
+    );
+  }
+  const protocol = config.classes ?? 19;
+  return finish(
+    {
+      name: protocol === 19 ? 'cityscapes' : `cityscapes-${protocol}`,
+      format: 'cityscapes',
+      split: config.split,
+      root: config.root,
+      classes: cityscapesClasses(protocol),
+      mapping: cityscapesMapping(protocol),
+      encoding: { kind: 'value', channel: 0 },
+    },
+    samples,
+    config,
+    imagesRoot,
+  );
+}

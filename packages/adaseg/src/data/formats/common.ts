@@ -1,0 +1,98 @@
+// Helpers shared by the format readers: listing folders, split lists, pairing images with labels.
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { basename, extname, join } from 'node:path';
+import type { CommonOptions } from '../config.js';
+import type { DatasetDescription, Sample } from '../dataset.js';
+import { DataError } from '../errors.js';
+
+export const IMAGE_EXTENSIONS = ['.png', '.jpg', '.jpeg', '.webp', '.tif', '.tiff', '.bmp'];
+
+export async function isDir(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+export async function isFile(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** Sorted entry names of a folder; a missing folder is a not-found error saying what was expected. */
+export async function listDir(dir: string, expected: string): Promise<string[]> {
+  try {
+    return (await readdir(dir)).sort();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new DataError('not-found', `no folder ${dir} (${expected})${code && code !== 'ENOENT' ? `: ${code}` : ''}`, { file: dir, cause: err });
+  }
+}
+
+/** Image files of a folder, sorted; names ending in `suffix` only when given. */
+export async function listImages(dir: string, expected: string, suffix = ''): Promise<string[]> {
+  return (await listDir(dir, expected)).filter((n) => IMAGE_EXTENSIONS.includes(extname(n).toLowerCase()) && n.endsWith(suffix));
+}
+
+export function stem(name: string): string {
+  return basename(name, extname(name));
+}
+
+/** Lines of a split list (blank lines and # comments skipped); missing list is not-found. */
+export async function readList(file: string): Promise<string[]> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new DataError('not-found', `no split list ${file}`, { file, cause: err });
+  }
+  return text
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l.length > 0 && !l.startsWith('#'));
+}
+
+/**
+ * Pairs images with label files by the policy: `labelFor` gives the expected label path, and
+ * `labelNames` the label files that exist (one listing, not a stat per image).
+ */
+export function pairSamples(
+  images: { id: string; image: string }[],
+  labelFor: (id: string, image: string) => string,
+  existing: Set<string>,
+  options: CommonOptions,
+): Sample[] {
+  const policy = options.labels ?? 'required';
+  return images.map(({ id, image }) => {
+    if (policy === 'none') return { id, image: { kind: 'file', path: image }, label: { kind: 'none' } };
+    const label = labelFor(id, image);
+    if (existing.has(label)) return { id, image: { kind: 'file', path: image }, label: { kind: 'file', path: label } };
+    if (policy === 'optional') return { id, image: { kind: 'file', path: image }, label: { kind: 'none' } };
+    throw new DataError('missing-label', `image ${image} has no label: expected ${label}`, { file: image });
+  });
+}
+
+/** Label files of a folder as full paths (an absent folder is an empty set). */
+export async function existingFiles(dir: string): Promise<Set<string>> {
+  try {
+    return new Set((await readdir(dir)).map((n) => join(dir, n)));
+  } catch {
+    return new Set();
+  }
+}
+
+/** Applies `limit`, refuses an empty split, and fills in the common fields. */
+export function finish(
+  base: Omit<DatasetDescription, 'samples' | 'ignoreIndex' | 'onUndeclared'>,
+  samples: Sample[],
+  options: CommonOptions,
+  where: string,
+): DatasetDescription {
+  if (samples.length === 0) throw new DataError('empty-split', `split '${base.split}' of ${base.format} dataset ${base.root ?? base.name} has no images (looked in ${where})`, { file: where });
+  const kept = options.limit !== undefined ? samples.slice(0, options.limit) : samples;
+  return { ...base, ignoreIndex: 255, onUndeclared: options.onUndeclared ?? 'error', samples: kept };
+}
