@@ -63,7 +63,8 @@ export interface NativeAddon {
 }
 
 const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
-const addonPath = join(packageRoot, 'build', 'Release', 'torch_native.node');
+// ADASEG_TORCH_ADDON points at another build of the addon (e.g. one linked against a CUDA libtorch).
+const addonPath = process.env.ADASEG_TORCH_ADDON ?? join(packageRoot, 'build', 'Release', 'torch_native.node');
 
 function loadFailure(cause: unknown): Error {
   const reason = cause instanceof Error ? cause.message : String(cause);
