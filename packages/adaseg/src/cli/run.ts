@@ -5,6 +5,7 @@ import { VERSION } from '../version.js';
 import { formatOptions, type OptionSpec, UsageError } from './args.js';
 import type { Command, Io } from './command.js';
 import { dataCommand } from './data.js';
+import { trainCommands } from './train.js';
 
 const GLOBAL_OPTIONS: OptionSpec[] = [
   { name: 'help', type: 'boolean', description: 'show help for the command' },
@@ -16,7 +17,7 @@ const ROOT: Command = {
   name: 'adaseg',
   summary: 'active domain adaptation for semantic segmentation',
   usage: 'adaseg <command> [options]',
-  subcommands: [dataCommand],
+  subcommands: [dataCommand, ...trainCommands],
 };
 
 function help(cmd: Command, path: string[]): string {

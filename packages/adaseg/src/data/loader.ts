@@ -307,13 +307,25 @@ export class DataLoader implements AsyncIterable<Batch> {
     return this.stream(this.plans(e));
   }
 
-  /** Batches forever, epoch after epoch, for iteration-based training. */
-  batches(): AsyncGenerator<Batch> {
+  /**
+   * Batches forever, epoch after epoch, for iteration-based training. `fromBatch` skips that many
+   * batches of the stream without decoding them, so a resumed run sees exactly the batches (order
+   * and augmentation) that the interrupted run would have seen next.
+   */
+  batches(fromBatch = 0): AsyncGenerator<Batch> {
+    if (!Number.isInteger(fromBatch) || fromBatch < 0) throw new DataError('bad-config', `DataLoader.batches: fromBatch must be a non-negative integer, got ${fromBatch}`);
     const self = this;
     function* all(): Generator<BatchPlan> {
+      let skip = fromBatch;
       for (;;) {
         const e = self.nextEpoch++;
-        yield* self.plans(e);
+        for (const plan of self.plans(e)) {
+          if (skip > 0) {
+            skip--;
+            continue;
+          }
+          yield plan;
+        }
       }
     }
     return this.stream(all());

@@ -1,7 +1,7 @@
 // Checkpoints: model, optimiser, schedule, RNG state and iteration in one safetensors file, written
 // to a temp file and renamed, so a crash never leaves a half-written checkpoint. The model's
 // tensors keep PyTorch's names under `model.`, so a checkpoint is also a plain weights file.
-import { existsSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as torch from '@adaseg/torch';
 
@@ -180,6 +180,7 @@ export class CheckpointManager {
   }
 
   save(parts: CheckpointParts, info: CheckpointInfo, metric?: number): string {
+    mkdirSync(this.dir, { recursive: true });
     const file = `ckpt-${String(info.iteration).padStart(7, '0')}.safetensors`;
     saveCheckpoint(join(this.dir, file), parts, info);
     const index = this.index();

@@ -1,0 +1,109 @@
+// `adaseg train` and `adaseg eval`. The engine is imported lazily, so `adaseg --help` and the data
+// commands start without loading libtorch.
+import { resolve } from 'node:path';
+import { parseArgs, type OptionSpec, UsageError } from './args.js';
+import type { Command, Io } from './command.js';
+import { DATASET_OPTIONS, datasetConfigFromArgs } from './data.js';
+
+const TRAIN_OPTIONS: OptionSpec[] = [
+  { name: 'config', type: 'string', value: 'FILE', description: 'training config (YAML or JSON); see configs/ and the README' },
+  { name: 'output', type: 'string', value: 'DIR', description: 'run directory (overrides the config)' },
+  { name: 'iterations', type: 'integer', value: 'N', description: 'training iterations (overrides the config)' },
+  { name: 'seed', type: 'integer', value: 'N', description: 'seed (overrides the config)' },
+  { name: 'no-resume', type: 'boolean', description: 'start over even if the run directory has checkpoints' },
+  { name: 'no-progress', type: 'boolean', description: 'no progress bar' },
+];
+
+/** Ctrl-C once: finish the iteration, write a checkpoint and stop (resume later); twice: exit now. */
+function interruptSignal(io: Io): { signal: AbortSignal; dispose(): void } {
+  const controller = new AbortController();
+  const onSigint = () => {
+    if (controller.signal.aborted) process.exit(130);
+    io.err('\nstopping after this iteration (a checkpoint will be written; run the same command to resume). Ctrl-C again to quit now.');
+    controller.abort();
+  };
+  process.on('SIGINT', onSigint);
+  return { signal: controller.signal, dispose: () => process.off('SIGINT', onSigint) };
+}
+
+const train: Command = {
+  name: 'train',
+  summary: 'train a segmentation model (source-only baseline); resumes from the run directory',
+  usage: 'adaseg train --config FILE [options]\n\nInterrupt with Ctrl-C: a checkpoint is written and the same command resumes exactly.',
+  options: TRAIN_OPTIONS,
+  async run(argv: string[], io: Io): Promise<number> {
+    const { positionals, options } = parseArgs(argv, [...TRAIN_OPTIONS, ...io.globalOptions]);
+    if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
+    if (options.config === undefined) throw new UsageError('--config FILE is required');
+    const { loadTrainConfig } = await import('../train/config.js');
+    const { trainSupervised } = await import('../train/supervised.js');
+    const { formatMetrics } = await import('../eval/evaluate.js');
+    const config = loadTrainConfig(resolve(options.config as string), (c) => {
+      if (options.output !== undefined) c.output = resolve(options.output as string);
+      if (options.seed !== undefined) c.seed = options.seed;
+      if (options.iterations !== undefined) c.train = { ...((c.train as object) ?? {}), iterations: options.iterations };
+    });
+    const interrupt = interruptSignal(io);
+    try {
+      const result = await trainSupervised(config, {
+        resume: !options['no-resume'],
+        signal: interrupt.signal,
+        progress: !options['no-progress'] && !io.json,
+        log: (line) => io.err(line),
+      });
+      if (io.json) {
+        io.out(JSON.stringify({ output: result.output, iteration: result.iteration, stopped: result.stopped, seconds: result.seconds, evaluations: Object.fromEntries(Object.entries(result.evaluations).map(([k, r]) => [k, { mIoU: r.mIoU, pixelAccuracy: r.pixelAccuracy, iou: r.iou, classNames: r.classNames }])) }, null, 2));
+      } else {
+        for (const [name, r] of Object.entries(result.evaluations)) io.out(formatMetrics(r, `${name}:`));
+        io.out(result.stopped ? `stopped at iteration ${result.iteration}; run the same command to resume (${result.output})` : `done: ${result.iteration} iterations in ${result.seconds.toFixed(0)} s; run directory ${result.output}`);
+      }
+      return 0;
+    } finally {
+      interrupt.dispose();
+    }
+  },
+};
+
+const EVAL_OPTIONS: OptionSpec[] = [
+  { name: 'checkpoint', type: 'string', value: 'FILE', description: 'a checkpoint (or weights file) from adaseg train, or a run directory (its best checkpoint)' },
+  { name: 'model', type: 'string', value: 'JSON', description: 'model config when the checkpoint has no run directory beside it, e.g. \'{"kind":"unet"}\'' },
+  ...DATASET_OPTIONS,
+  { name: 'flip', type: 'boolean', description: 'flip test-time augmentation' },
+  { name: 'predictions', type: 'string', value: 'DIR', description: 'write predictions as palette PNGs here' },
+  { name: 'batch-size', type: 'integer', value: 'N', description: 'images per batch (default 4)' },
+];
+
+const evalCommand: Command = {
+  name: 'eval',
+  summary: 'evaluate a checkpoint on a dataset: per-class IoU, mIoU, pixel accuracy',
+  usage: 'adaseg eval --checkpoint FILE|RUN_DIR <dataset> [options]\n\n<dataset> as for `adaseg data inspect`.',
+  options: EVAL_OPTIONS,
+  async run(argv: string[], io: Io): Promise<number> {
+    const { positionals, options } = parseArgs(argv, [...EVAL_OPTIONS, ...io.globalOptions]);
+    if (options.checkpoint === undefined) throw new UsageError('--checkpoint is required');
+    if (positionals.length > 1) throw new UsageError(`one dataset at a time, got: ${positionals.join(' ')}`);
+    const datasetConfig = await datasetConfigFromArgs(positionals[0], options);
+    const { loadDataset } = await import('../data/formats/index.js');
+    const { numClasses } = await import('../data/dataset.js');
+    const { evaluate, formatMetrics } = await import('../eval/evaluate.js');
+    const { restoreModel } = await import('../train/restore.js');
+    const dataset = await loadDataset(datasetConfig);
+    const { model, checkpoint, normalize } = restoreModel(resolve(options.checkpoint as string), numClasses(dataset), options.model as string | undefined);
+    try {
+      const result = await evaluate(model, dataset, {
+        flip: Boolean(options.flip),
+        batchSize: (options['batch-size'] as number | undefined) ?? 4,
+        ...(normalize ? { normalize } : {}),
+        ...(options.predictions ? { predictionsDir: resolve(options.predictions as string) } : {}),
+        progress: !io.json,
+      });
+      if (io.json) io.out(JSON.stringify({ checkpoint, dataset: dataset.name, split: dataset.split, ...result }, null, 2));
+      else io.out(formatMetrics(result, `${dataset.name} (${dataset.split}) with ${checkpoint}:`));
+      return 0;
+    } finally {
+      model.dispose();
+    }
+  },
+};
+
+export const trainCommands: Command[] = [train, evalCommand];

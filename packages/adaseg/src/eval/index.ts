@@ -1,0 +1,3 @@
+// Evaluation: confusion-matrix metrics and whole-dataset evaluation.
+export * from './metrics.js';
+export * from './evaluate.js';

@@ -1,0 +1,149 @@
+// Weights in and out of models as safetensors files, with PyTorch's dotted state-dict names.
+// A PyTorch checkpoint becomes safetensors with CONVERT_SNIPPET (plain Python + torch, no
+// `safetensors` package) or scripts/pth_to_safetensors.py.
+import * as torch from '@adaseg/torch';
+
+type Tensor = torch.Tensor;
+
+export interface LoadWeightsOptions {
+  /**
+   * Load into this submodule (a dotted path such as 'backbone'), e.g. ImageNet ResNet weights into
+   * a DeepLabV3's backbone. Default: the whole model.
+   */
+  module?: string;
+  /** Strip this prefix from the file's keys when present (e.g. 'module.' from DataParallel). */
+  stripPrefix?: string;
+  /** Skip tensors whose shape differs from the model's (e.g. a classifier for other classes) and report them. Default false: a shape mismatch is an error. */
+  skipMismatched?: boolean;
+  /** Throw when keys are missing or unexpected (as PyTorch's strict=True). Default false: report them. */
+  strict?: boolean;
+}
+
+export interface LoadWeightsReport {
+  file: string;
+  /** Tensors copied into the model. */
+  loaded: number;
+  /** Model tensors not loaded (absent from the file, or skipped for their shape), in the model's order; they keep their values. */
+  missingKeys: string[];
+  /** File tensors the model has no place for (ignored), sorted. */
+  unexpectedKeys: string[];
+  /** Tensors skipped for a shape mismatch (skipMismatched), as 'key: file [..], model [..]'. */
+  skippedMismatched: string[];
+}
+
+/** Finds a submodule by dotted path ('' is the model itself). */
+function submodule(model: torch.nn.Module, path: string): torch.nn.Module {
+  if (path === '') return model;
+  for (const [name, m] of model.namedModules()) if (name === path) return m;
+  const names = [...model.namedModules()].map(([n]) => n).filter((n) => n !== '' && !n.includes('.'));
+  throw new Error(`loadWeights: the model has no submodule '${path}' (top-level modules: ${names.join(', ')})`);
+}
+
+/**
+ * Loads a safetensors file into a model (or one of its submodules) and reports what did not match.
+ * Values are converted to the model's dtype; the model's memory format is kept.
+ */
+export function loadWeights(model: torch.nn.Module, file: string, options: LoadWeightsOptions = {}): LoadWeightsReport {
+  const target = submodule(model, options.module ?? '');
+  return torch.tidy(() => {
+    const raw = torch.loadSafetensorsSync(file);
+    const entries = new Map<string, Tensor>();
+    const prefix = options.stripPrefix;
+    for (const [k, t] of Object.entries(raw)) entries.set(prefix !== undefined && prefix !== '' && k.startsWith(prefix) ? k.slice(prefix.length) : k, t);
+    const own = target.stateDict();
+    // Shape mismatches, in the model's order.
+    const mismatched = Object.keys(own).filter((k) => entries.has(k) && !sameShape(own[k], entries.get(k)!));
+    const described = mismatched.map((k) => `${k}: file [${entries.get(k)!.shape.join(', ')}], model [${own[k].shape.join(', ')}]`);
+    if (mismatched.length > 0 && !options.skipMismatched) {
+      throw new Error(`loadWeights: ${file}: ${mismatched.length} tensor(s) have another shape than the model's (use skipMismatched to skip them):\n  ${described.join('\n  ')}`);
+    }
+    for (const k of mismatched) entries.delete(k);
+    const skippedMismatched = described;
+    const result = target.loadStateDict(entries, { strict: false });
+    const report: LoadWeightsReport = {
+      file,
+      loaded: [...entries.keys()].filter((k) => own[k] !== undefined).length,
+      missingKeys: result.missingKeys,
+      unexpectedKeys: [...result.unexpectedKeys].sort(),
+      skippedMismatched,
+    };
+    if (options.strict && (report.missingKeys.length > 0 || report.unexpectedKeys.length > 0)) {
+      throw new Error(`loadWeights: ${file} does not match the model exactly:\n${formatLoadReport(report)}`);
+    }
+    return report;
+  });
+}
+
+function sameShape(a: Tensor, b: Tensor): boolean {
+  return a.shape.length === b.shape.length && a.shape.every((d, i) => d === b.shape[i]);
+}
+
+/** Lists shown in full up to this many entries, then summarised. */
+const SHOW = 20;
+
+function list(title: string, keys: string[]): string {
+  if (keys.length === 0) return '';
+  const shown = keys.slice(0, SHOW).map((k) => `    ${k}`);
+  if (keys.length > SHOW) shown.push(`    ... and ${keys.length - SHOW} more`);
+  return `  ${title} (${keys.length}):\n${shown.join('\n')}\n`;
+}
+
+/** A human-readable report: counts, then the keys (BatchNorm's num_batches_tracked noted as harmless). */
+export function formatLoadReport(report: LoadWeightsReport): string {
+  const harmless = report.missingKeys.filter((k) => k.endsWith('num_batches_tracked'));
+  const missing = report.missingKeys.filter((k) => !k.endsWith('num_batches_tracked'));
+  let out = `loaded ${report.loaded} tensors from ${report.file}`;
+  if (missing.length === 0 && report.unexpectedKeys.length === 0 && report.skippedMismatched.length === 0) {
+    out += harmless.length > 0 ? ` (all weights matched; ${harmless.length} num_batches_tracked counters absent, harmless)` : ' (exact match)';
+    return out;
+  }
+  out += '\n';
+  out += list('missing from the file, left as initialised', missing);
+  out += list('unexpected in the file, ignored', report.unexpectedKeys);
+  out += list('skipped for a shape mismatch', report.skippedMismatched);
+  if (harmless.length > 0) out += `  (${harmless.length} num_batches_tracked counters absent, harmless)\n`;
+  return out.trimEnd();
+}
+
+/** Saves a model's state dict (parameters and persistent buffers) as safetensors, contiguous. */
+export function saveWeights(model: torch.nn.Module, file: string, metadata?: Record<string, string>): void {
+  torch.tidy(() => {
+    const sd = model.stateDict();
+    const out: Record<string, Tensor> = {};
+    for (const [k, t] of Object.entries(sd)) out[k] = t.isContiguous() ? t : t.contiguous();
+    torch.saveSafetensorsSync(file, out, metadata);
+  });
+}
+
+/**
+ * Python that turns a PyTorch checkpoint (.pth/.pt, a state dict or a dict holding one) into
+ * safetensors, with nothing but torch: the safetensors format written by hand.
+ */
+export const CONVERT_SNIPPET = `import json, struct, sys, torch
+
+def save_safetensors(tensors, path):
+    header, chunks, offset = {}, [], 0
+    for name, t in tensors.items():
+        t = t.detach().cpu().contiguous()
+        data = t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b''
+        dtype = {torch.float32: 'F32', torch.float16: 'F16', torch.bfloat16: 'BF16', torch.float64: 'F64',
+                 torch.int64: 'I64', torch.int32: 'I32', torch.uint8: 'U8', torch.bool: 'BOOL'}[t.dtype]
+        header[name] = {'dtype': dtype, 'shape': list(t.shape), 'data_offsets': [offset, offset + len(data)]}
+        chunks.append(data)
+        offset += len(data)
+    text = json.dumps(header).encode()
+    text += b' ' * (-len(text) % 8)
+    with open(path, 'wb') as f:
+        f.write(struct.pack('<Q', len(text)) + text + b''.join(chunks))
+
+src, dst = sys.argv[1], sys.argv[2]
+ckpt = torch.load(src, map_location='cpu')
+for key in ('state_dict', 'model', 'model_state'):        # common wrappers
+    if isinstance(ckpt, dict) and isinstance(ckpt.get(key), dict):
+        ckpt = ckpt[key]
+if isinstance(ckpt, torch.nn.Module):
+    ckpt = ckpt.state_dict()
+tensors = {k: v for k, v in ckpt.items() if torch.is_tensor(v)}
+save_safetensors(tensors, dst)
+print(f'{len(tensors)} tensors -> {dst}')
+`;

@@ -1,0 +1,212 @@
+// The training config (`adaseg train --config train.yaml`): typed, with every field checked when the
+// file is loaded and documented defaults. Dataset and model parts are the data and models areas'
+// own unions.
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { type DatasetConfig, parseDatasetConfig } from '../data/config.js';
+import { type Normalize, parseNormalize, parseTransforms, type Transform } from '../data/transforms.js';
+import { type ModelConfig, resolveModelConfig } from '../models/config.js';
+import { ConfigError, ConfigReader } from '../util/config-reader.js';
+
+export type OptimizerConfig =
+  | { kind: 'sgd'; lr: number; momentum: number; weightDecay: number; nesterov: boolean }
+  | { kind: 'adam' | 'adamw'; lr: number; betas: [number, number]; weightDecay: number };
+
+export type ScheduleConfig =
+  /** lr = base * (1 - t/T)^power, the segmentation default. */
+  | { kind: 'poly'; power: number; minLr: number }
+  | { kind: 'step'; stepSize: number; gamma: number }
+  | { kind: 'cosine'; minLr: number }
+  | { kind: 'constant' };
+
+export interface NamedDataset {
+  name: string;
+  dataset: DatasetConfig;
+}
+
+export interface DataSection {
+  train: DatasetConfig;
+  /** Evaluated every `train.evalEvery` iterations and at the end; the first one picks the best checkpoint. */
+  val: NamedDataset[];
+  batchSize: number;
+  workers: number;
+  transforms: Transform[];
+  /** Transforms for evaluation (default none: full images). */
+  evalTransforms: Transform[];
+  normalize: Normalize;
+  cache: boolean;
+}
+
+export interface TrainSection {
+  iterations: number;
+  optimizer: OptimizerConfig;
+  schedule: ScheduleConfig;
+  warmupIterations: number;
+  /** LR multiplier of decoder/heads relative to the backbone (10 is usual for pretrained ResNets). */
+  headLrMultiplier: number;
+  /** 'none', 'all' or 'backbone': BatchNorm layers use running stats and are not trained. */
+  freezeBatchNorm: 'none' | 'all' | 'backbone';
+  gradAccumulation: number;
+  /** Weight of auxiliary-head losses (FCN/DeepLab aux, DeepLabV2 layer3 output). */
+  auxWeight: number;
+  evalEvery: number;
+  checkpointEvery: number;
+  keepLast: number;
+  logEvery: number;
+}
+
+export interface EvalSection {
+  /** Average predictions with the horizontally flipped image. */
+  flip: boolean;
+  batchSize: number;
+}
+
+export interface TrainConfig {
+  name: string;
+  /** Run directory: checkpoints, train.jsonl, metrics.json. */
+  output: string;
+  seed: number;
+  model: ModelConfig;
+  /** Initial weights (safetensors, PyTorch names), e.g. converted ImageNet weights. */
+  weights?: string;
+  data: DataSection;
+  train: TrainSection;
+  eval: EvalSection;
+}
+
+const DEFAULT_TRANSFORMS: Transform[] = [{ kind: 'hflip' }];
+
+function parseOptimizer(r: ConfigReader): OptimizerConfig {
+  const kind = r.oneOf('kind', ['sgd', 'adam', 'adamw'] as const);
+  if (kind === 'sgd') {
+    r.only(['kind', 'lr', 'momentum', 'weightDecay', 'nesterov']);
+    return { kind, lr: r.positive('lr', 0.01), momentum: r.number('momentum', 0.9, { min: 0, max: 1 }), weightDecay: r.number('weightDecay', 5e-4, { min: 0 }), nesterov: r.boolean('nesterov', false) };
+  }
+  r.only(['kind', 'lr', 'betas', 'weightDecay']);
+  const betas = (r.raw('betas') ?? [0.9, 0.999]) as unknown;
+  if (!Array.isArray(betas) || betas.length !== 2 || !betas.every((b) => typeof b === 'number' && b >= 0 && b < 1)) r.fail('betas', `must be two numbers in [0, 1), got ${JSON.stringify(betas)}`);
+  return { kind, lr: r.positive('lr', 1e-4), betas: betas as [number, number], weightDecay: r.number('weightDecay', kind === 'adamw' ? 1e-2 : 0, { min: 0 }) };
+}
+
+function parseSchedule(r: ConfigReader | undefined): ScheduleConfig {
+  if (r === undefined) return { kind: 'poly', power: 0.9, minLr: 0 };
+  const kind = r.oneOf('kind', ['poly', 'step', 'cosine', 'constant'] as const);
+  switch (kind) {
+    case 'poly':
+      r.only(['kind', 'power', 'minLr']);
+      return { kind, power: r.positive('power', 0.9), minLr: r.number('minLr', 0, { min: 0 }) };
+    case 'step':
+      r.only(['kind', 'stepSize', 'gamma']);
+      return { kind, stepSize: r.integer('stepSize', undefined, 1), gamma: r.positive('gamma', 0.1) };
+    case 'cosine':
+      r.only(['kind', 'minLr']);
+      return { kind, minLr: r.number('minLr', 0, { min: 0 }) };
+    case 'constant':
+      r.only(['kind']);
+      return { kind };
+  }
+}
+
+function datasetAt(r: ConfigReader, key: string, baseDir: string): DatasetConfig {
+  const raw = r.raw(key);
+  try {
+    return resolveDatasetPaths(parseDatasetConfig(raw), baseDir);
+  } catch (e) {
+    throw new ConfigError(`${r.path}.${key}: ${(e as Error).message}`);
+  }
+}
+
+/** Relative dataset roots are relative to the config file's folder. */
+export function resolveDatasetPaths(d: DatasetConfig, baseDir: string): DatasetConfig {
+  if ('root' in d && !isAbsolute(d.root)) return { ...d, root: resolve(baseDir, d.root) };
+  return d;
+}
+
+/** Checks a config object (from YAML, JSON or code) and fills in the defaults. */
+export function parseTrainConfig(value: unknown, baseDir = process.cwd()): TrainConfig {
+  const r = ConfigReader.root(value, 'config');
+  r.only(['name', 'output', 'seed', 'model', 'weights', 'data', 'train', 'eval']);
+  let model: ModelConfig;
+  try {
+    model = resolveModelConfig(r.raw('model') ?? { kind: 'unet' }) as ModelConfig;
+  } catch (e) {
+    throw new ConfigError(`config.model: ${(e as Error).message}`);
+  }
+  const d = r.object('data');
+  d.only(['train', 'val', 'batchSize', 'workers', 'transforms', 'evalTransforms', 'normalize', 'cache']);
+  const val: NamedDataset[] = [];
+  if (d.has('val')) {
+    d.array('val').forEach((entry, i) => {
+      const e = ConfigReader.root(entry, `config.data.val[${i}]`);
+      e.only(['name', 'dataset']);
+      val.push({ name: e.string('name'), dataset: datasetAt(e, 'dataset', baseDir) });
+    });
+  }
+  const wrap = <T>(what: string, f: () => T): T => {
+    try {
+      return f();
+    } catch (e) {
+      throw new ConfigError(`config.data.${what}: ${(e as Error).message}`);
+    }
+  };
+  const data: DataSection = {
+    train: datasetAt(d, 'train', baseDir),
+    val,
+    batchSize: d.integer('batchSize', 8, 1),
+    workers: d.integer('workers', 2, 0),
+    transforms: d.has('transforms') ? wrap('transforms', () => parseTransforms(d.raw('transforms'))) : DEFAULT_TRANSFORMS,
+    evalTransforms: d.has('evalTransforms') ? wrap('evalTransforms', () => parseTransforms(d.raw('evalTransforms'))) : [],
+    normalize: d.has('normalize') ? wrap('normalize', () => parseNormalize(d.raw('normalize'))) : parseNormalize('imagenet'),
+    cache: d.boolean('cache', true),
+  };
+  const t = r.object('train', true) ?? ConfigReader.root({}, 'config.train');
+  t.only(['iterations', 'optimizer', 'schedule', 'warmupIterations', 'headLrMultiplier', 'freezeBatchNorm', 'gradAccumulation', 'auxWeight', 'evalEvery', 'checkpointEvery', 'keepLast', 'logEvery']);
+  const iterations = t.integer('iterations', 1000, 1);
+  const train: TrainSection = {
+    iterations,
+    optimizer: parseOptimizer(t.object('optimizer', true) ?? ConfigReader.root({ kind: 'sgd' }, 'config.train.optimizer')),
+    schedule: parseSchedule(t.object('schedule', true)),
+    warmupIterations: t.integer('warmupIterations', 0, 0),
+    headLrMultiplier: t.positive('headLrMultiplier', 1),
+    freezeBatchNorm: t.oneOf('freezeBatchNorm', ['none', 'all', 'backbone'] as const, 'none'),
+    gradAccumulation: t.integer('gradAccumulation', 1, 1),
+    auxWeight: t.number('auxWeight', 0.4, { min: 0 }),
+    evalEvery: t.integer('evalEvery', Math.max(1, Math.floor(iterations / 4)), 1),
+    checkpointEvery: t.integer('checkpointEvery', Math.max(1, Math.floor(iterations / 4)), 1),
+    keepLast: t.integer('keepLast', 2, 1),
+    logEvery: t.integer('logEvery', 10, 1),
+  };
+  if (train.warmupIterations >= iterations) t.fail('warmupIterations', `must be smaller than iterations (${iterations})`);
+  const e = r.object('eval', true) ?? ConfigReader.root({}, 'config.eval');
+  e.only(['flip', 'batchSize']);
+  const output = r.string('output', `runs/${r.has('name') ? r.string('name') : 'train'}`);
+  return {
+    name: r.string('name', 'train'),
+    output: isAbsolute(output) ? output : resolve(baseDir, output),
+    seed: r.integer('seed', 0, 0),
+    model,
+    ...(r.has('weights') ? { weights: resolve(baseDir, r.string('weights')) } : {}),
+    data,
+    train,
+    eval: { flip: e.boolean('flip', false), batchSize: e.integer('batchSize', 4, 1) },
+  };
+}
+
+/** Reads a YAML or JSON config file; relative paths in it are relative to the file. */
+export function loadTrainConfig(file: string, overrides: (c: Record<string, unknown>) => void = () => {}): TrainConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`cannot read config ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (e as Error).message}`);
+  }
+  let value: unknown;
+  try {
+    value = parseYaml(text);
+  } catch (e) {
+    throw new ConfigError(`config ${file} is not valid YAML/JSON: ${(e as Error).message}`);
+  }
+  if (value !== null && typeof value === 'object') overrides(value as Record<string, unknown>);
+  return parseTrainConfig(value, dirname(resolve(file)));
+}

@@ -1,0 +1,102 @@
+// Reading user configs (YAML/JSON/flags) into typed values, with errors that name the exact field
+// (`train.optimizer.lr must be a positive number, got -1`).
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+type Obj = Record<string, unknown>;
+
+export class ConfigReader {
+  constructor(
+    private readonly value: Obj,
+    readonly path: string,
+  ) {}
+
+  static root(value: unknown, what: string): ConfigReader {
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new ConfigError(`${what} must be an object, got ${JSON.stringify(value)}`);
+    return new ConfigReader(value as Obj, what);
+  }
+
+  private where(key: string): string {
+    return `${this.path}.${key}`;
+  }
+
+  fail(key: string, message: string): never {
+    throw new ConfigError(`${this.where(key)} ${message}`);
+  }
+
+  has(key: string): boolean {
+    return this.value[key] !== undefined;
+  }
+
+  raw(key: string): unknown {
+    return this.value[key];
+  }
+
+  /** Rejects keys other than those listed (typos must not pass silently). */
+  only(keys: string[]): void {
+    for (const k of Object.keys(this.value)) {
+      if (!keys.includes(k)) throw new ConfigError(`${this.path} has an unknown key '${k}' (allowed: ${keys.join(', ')})`);
+    }
+  }
+
+  object(key: string): ConfigReader;
+  object(key: string, optional: true): ConfigReader | undefined;
+  object(key: string, optional = false): ConfigReader | undefined {
+    const v = this.value[key];
+    if (v === undefined && optional) return undefined;
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) this.fail(key, `must be an object, got ${JSON.stringify(v)}`);
+    return new ConfigReader(v as Obj, this.where(key));
+  }
+
+  string(key: string, fallback?: string): string {
+    const v = this.value[key] ?? fallback;
+    if (typeof v !== 'string' || v.length === 0) this.fail(key, `must be a non-empty string, got ${JSON.stringify(v)}`);
+    return v;
+  }
+
+  optionalString(key: string): string | undefined {
+    return this.value[key] === undefined ? undefined : this.string(key);
+  }
+
+  oneOf<T extends string>(key: string, values: readonly T[], fallback?: T): T {
+    const v = this.value[key] ?? fallback;
+    if (!values.includes(v as T)) this.fail(key, `must be one of ${values.join(', ')}, got ${JSON.stringify(v)}`);
+    return v as T;
+  }
+
+  number(key: string, fallback?: number, range: { min?: number; max?: number; exclusiveMin?: boolean } = {}): number {
+    const v = this.value[key] ?? fallback;
+    if (typeof v !== 'number' || !Number.isFinite(v)) this.fail(key, `must be a number, got ${JSON.stringify(v)}`);
+    if (range.min !== undefined && (range.exclusiveMin ? v <= range.min : v < range.min)) {
+      this.fail(key, `must be ${range.exclusiveMin ? '>' : '>='} ${range.min}, got ${v}`);
+    }
+    if (range.max !== undefined && v > range.max) this.fail(key, `must be <= ${range.max}, got ${v}`);
+    return v;
+  }
+
+  positive(key: string, fallback?: number): number {
+    return this.number(key, fallback, { min: 0, exclusiveMin: true });
+  }
+
+  integer(key: string, fallback?: number, min = 0): number {
+    const v = this.value[key] ?? fallback;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) this.fail(key, `must be an integer >= ${min}, got ${JSON.stringify(v)}`);
+    return v;
+  }
+
+  boolean(key: string, fallback?: boolean): boolean {
+    const v = this.value[key] ?? fallback;
+    if (typeof v !== 'boolean') this.fail(key, `must be true or false, got ${JSON.stringify(v)}`);
+    return v;
+  }
+
+  array(key: string): unknown[] {
+    const v = this.value[key];
+    if (!Array.isArray(v)) this.fail(key, `must be a list, got ${JSON.stringify(v)}`);
+    return v;
+  }
+}
