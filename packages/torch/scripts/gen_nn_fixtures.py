@@ -13,6 +13,8 @@ Writes test/fixtures/nn/small_cnn.json.
 import json
 import os
 
+import sys
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -65,6 +67,18 @@ def train(make_optimizer, initial, x, y):
     return {'losses': losses, 'final': state_json(model)}
 
 
+sys.path.insert(0, HERE)
+from safetensors_peer import serialize  # noqa: E402  (our pure-Python writer; no safetensors package here)
+
+ROUNDTRIP = os.path.join(HERE, '..', 'test', 'fixtures', 'nn', 'small_cnn_from_pytorch.safetensors')
+
+
+def forward_json(model, x):
+    model.eval()
+    with torch.no_grad():
+        return tensor_json(model(x))
+
+
 def main():
     torch.manual_seed(0)
     model = SmallCNN()
@@ -86,11 +100,36 @@ def main():
         'sgd': train(lambda m: torch.optim.SGD(m.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4), initial, x, y),
         'adam': train(lambda m: torch.optim.Adam(m.parameters(), lr=1e-3), initial, x, y),
     }
+    # PyTorch -> ours: weights after the SGD run, written by PyTorch, and their eval output.
+    trained = SmallCNN()
+    trained.load_state_dict({k: torch.tensor(v['values'], dtype=getattr(torch, v['dtype'])).reshape(v['shape']) for k, v in out['sgd']['final'].items()})
+    with open(ROUNDTRIP, 'wb') as f:
+        f.write(serialize({k: v.contiguous() for k, v in trained.state_dict().items()}))
+    out['roundtrip_output'] = forward_json(trained, x)
     os.makedirs(os.path.dirname(OUT), exist_ok=True)
     with open(OUT, 'w') as f:
         json.dump(out, f)
     print('wrote', OUT, os.path.getsize(OUT), 'bytes')
 
 
+
+
+
+def run_peer(weights_file, x_json):
+    """Ours -> PyTorch: load a safetensors file written by @adaseg/torch and print the eval output."""
+    from safetensors_peer import deserialize
+    with open(weights_file, 'rb') as f:
+        tensors, _ = deserialize(f.read())
+    model = SmallCNN()
+    model.load_state_dict(tensors)
+    with open(x_json) as f:
+        xj = json.load(f)
+    x = torch.tensor(xj['values'], dtype=torch.float32).reshape(xj['shape'])
+    print(json.dumps(forward_json(model, x)))
+
+
 if __name__ == '__main__':
-    main()
+    if len(sys.argv) == 4 and sys.argv[1] == 'forward':
+        run_peer(sys.argv[2], sys.argv[3])
+    else:
+        main()

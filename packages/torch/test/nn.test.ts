@@ -1,6 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import * as torch from '../src/index.js';
 import { closeness, fromJson, SmallCNN, type TensorJson } from './helpers/small_cnn.js';
 
@@ -236,3 +240,44 @@ for (const which of ['sgd', 'adam'] as const) {
     y.dispose();
   });
 }
+
+test('weights written by PyTorch (safetensors) load here and give PyTorch\'s outputs', () => {
+  const fx = JSON.parse(readFileSync(new URL('./fixtures/nn/small_cnn.json', import.meta.url), 'utf8')) as { roundtrip_output: TensorJson; x: TensorJson };
+  const model = new SmallCNN();
+  torch.tidy(() => {
+    const result = model.loadStateDict(torch.loadSafetensorsSync(fileURLToPath(new URL('./fixtures/nn/small_cnn_from_pytorch.safetensors', import.meta.url))));
+    assert.deepEqual(result, { missingKeys: [], unexpectedKeys: [] });
+    model.eval();
+    const out = torch.noGrad(() => model.forward(fromJson(fx.x)));
+    assert.ok(closeness(out, fx.roundtrip_output, 1e-5, 1e-5) <= 1);
+  });
+  model.dispose();
+});
+
+const python = '/usr/bin/python3';
+const hasTorch = existsSync(python) && spawnSync(python, ['-c', 'import torch'], { encoding: 'utf8' }).status === 0;
+
+test('weights written here load in PyTorch and give our outputs', { skip: hasTorch ? false : 'needs /usr/bin/python3 with torch' }, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'adaseg-nn-'));
+  const model = new SmallCNN();
+  try {
+    torch.manualSeed(7);
+    const trained = new SmallCNN(); // fresh random weights, also in the BN statistics after one step
+    torch.tidy(() => {
+      trained.train();
+      trained.forward(fromJson(fixture.x));
+      const file = join(dir, 'ours.safetensors');
+      torch.saveSafetensorsSync(file, trained.stateDict());
+      writeFileSync(join(dir, 'x.json'), JSON.stringify(fixture.x));
+      trained.eval();
+      const ours = torch.noGrad(() => trained.forward(fromJson(fixture.x)));
+      const r = spawnSync(python, [fileURLToPath(new URL('../scripts/gen_nn_fixtures.py', import.meta.url)), 'forward', file, join(dir, 'x.json')], { encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+      assert.ok(closeness(ours, JSON.parse(r.stdout) as TensorJson, 1e-5, 1e-5) <= 1);
+    });
+    trained.dispose();
+  } finally {
+    model.dispose();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
