@@ -9,3 +9,4 @@ export * as data from './data/index.js';
 export * as models from './models/index.js';
 export * as train from './train/index.js';
 export * as evaluation from './eval/index.js';
+export * as adapt from './adapt/index.js';

@@ -87,9 +87,9 @@ describe('adaseg data inspect', () => {
     }
     assert.equal((await inProcess([])).code, 2);
     assert.equal((await inProcess(['data'])).code, 2);
-    const unknown = await inProcess(['train']);
+    const unknown = await inProcess(['trian']);
     assert.equal(unknown.code, 2);
-    assert.match(unknown.err, /unknown command 'train'/);
+    assert.match(unknown.err, /unknown command 'trian'/);
     assert.equal((await inProcess(['data', 'inspect', fx.folder.root, '--bogus'])).code, 2);
     assert.equal((await inProcess(['data', 'inspect', '--format', 'pascal', '--root', dir])).code, 2);
     assert.equal((await inProcess(['data', 'inspect', 'synthetic', '--size', 'big'])).code, 2);

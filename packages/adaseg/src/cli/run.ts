@@ -6,6 +6,7 @@ import { formatOptions, type OptionSpec, UsageError } from './args.js';
 import type { Command, Io } from './command.js';
 import { dataCommand } from './data.js';
 import { trainCommands } from './train.js';
+import { adaptCommand } from './adapt.js';
 
 const GLOBAL_OPTIONS: OptionSpec[] = [
   { name: 'help', type: 'boolean', description: 'show help for the command' },
@@ -17,7 +18,7 @@ const ROOT: Command = {
   name: 'adaseg',
   summary: 'active domain adaptation for semantic segmentation',
   usage: 'adaseg <command> [options]',
-  subcommands: [dataCommand, ...trainCommands],
+  subcommands: [dataCommand, ...trainCommands, adaptCommand],
 };
 
 function help(cmd: Command, path: string[]): string {

@@ -5,7 +5,7 @@ import { parseArgs, type OptionSpec, UsageError } from './args.js';
 import type { Command, Io } from './command.js';
 import { DATASET_OPTIONS, datasetConfigFromArgs } from './data.js';
 
-const TRAIN_OPTIONS: OptionSpec[] = [
+export const TRAIN_OPTIONS: OptionSpec[] = [
   { name: 'config', type: 'string', value: 'FILE', description: 'training config (YAML or JSON); see configs/ and the README' },
   { name: 'output', type: 'string', value: 'DIR', description: 'run directory (overrides the config)' },
   { name: 'iterations', type: 'integer', value: 'N', description: 'training iterations (overrides the config)' },
@@ -15,7 +15,7 @@ const TRAIN_OPTIONS: OptionSpec[] = [
 ];
 
 /** Ctrl-C once: finish the iteration, write a checkpoint and stop (resume later); twice: exit now. */
-function interruptSignal(io: Io): { signal: AbortSignal; dispose(): void } {
+export function interruptSignal(io: Io): { signal: AbortSignal; dispose(): void } {
   const controller = new AbortController();
   const onSigint = () => {
     if (controller.signal.aborted) process.exit(130);

@@ -2,6 +2,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import * as torch from '@adaseg/torch';
+import { maskedCrossEntropy } from '../adapt/losses.js';
 import { numClasses, type DatasetDescription } from '../data/dataset.js';
 import { loadDataset } from '../data/formats/index.js';
 import { DataLoader, type Batch } from '../data/loader.js';
@@ -40,12 +41,15 @@ export function prepareModel(config: TrainConfig, classes: number, log: (line: s
   return model;
 }
 
-/** Cross-entropy on the main output plus weighted auxiliary outputs, ignoring 255. */
+/**
+ * Cross-entropy on the main output plus weighted auxiliary outputs, ignoring 255; a batch with no
+ * labelled pixel (possible with partial labels) gives 0, not NaN.
+ */
 export function segmentationLoss(model: SegmentationModel, images: torch.Tensor, labels: torch.Tensor, auxWeight: number): torch.Tensor {
   const out = model.forward(images);
-  let loss = torch.functional.crossEntropy(out.logits, labels, { ignoreIndex: 255 });
+  let loss = maskedCrossEntropy(out.logits, labels);
   for (const aux of out.aux ?? []) {
-    if (auxWeight > 0) loss = loss.add(torch.functional.crossEntropy(aux, labels, { ignoreIndex: 255 }).mul(auxWeight));
+    if (auxWeight > 0) loss = loss.add(maskedCrossEntropy(aux, labels).mul(auxWeight));
   }
   return loss;
 }

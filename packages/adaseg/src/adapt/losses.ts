@@ -1,0 +1,72 @@
+// The losses of unsupervised domain adaptation: segmentation cross-entropy that stays finite on
+// batches without a labelled pixel, ADVENT's weighted self-information and entropy, and the GAN
+// objectives of the output-space discriminators (AdaptSegNet, AdvEnt).
+import * as torch from '@adaseg/torch';
+
+type Tensor = torch.Tensor;
+const F = torch.functional;
+
+/** The discriminator's label for the source domain (AdaptSegNet, ADVENT). */
+export const SOURCE_LABEL = 0;
+/** The discriminator's label for the target domain. */
+export const TARGET_LABEL = 1;
+
+/** 'vanilla': binary cross-entropy on the logits; 'ls': least squares (LSGAN), as AdaptSegNet's --gan LS. */
+export type GanObjective = 'vanilla' | 'ls';
+
+/**
+ * Cross-entropy over the labelled pixels (255 = ignore), averaged over them: the usual mean, but 0
+ * (with a zero gradient) instead of NaN when a batch has no labelled pixel, as can happen with
+ * partial labels, crops or pseudo-labels.
+ */
+export function maskedCrossEntropy(logits: Tensor, labels: Tensor, ignoreIndex = 255): Tensor {
+  return torch.tidy(() => {
+    const sum = F.crossEntropy(logits, labels, { ignoreIndex, reduction: 'sum' });
+    const count = labels.ne(ignoreIndex).sum().item() as number;
+    return sum.div(Math.max(1, count));
+  });
+}
+
+/**
+ * ADVENT's weighted self-information map of class probabilities [N, C, H, W]:
+ * I = -p log p / log C per class (the log base cancels), so that summed over C it is the entropy
+ * normalised to [0, 1]. As ADVENT, p + 1e-30 inside the log keeps p = 0 finite.
+ */
+export function selfInformation(probs: Tensor): Tensor {
+  checkMap('selfInformation', probs);
+  const classes = probs.shape[1];
+  return torch.tidy(() => probs.mul(probs.add(1e-30).log()).neg().div(Math.log(classes)));
+}
+
+/** The same map from logits, through log-softmax (exact where p underflows). */
+export function selfInformationFromLogits(logits: Tensor): Tensor {
+  checkMap('selfInformationFromLogits', logits);
+  const classes = logits.shape[1];
+  return torch.tidy(() => logits.softmax(1).mul(logits.logSoftmax(1)).neg().div(Math.log(classes)));
+}
+
+/**
+ * ADVENT's entropy loss: the entropy of the per-pixel class distribution, normalised by log C,
+ * averaged over all pixels of the batch (in [0, 1]). From logits [N, C, H, W].
+ */
+export function entropyLoss(logits: Tensor): Tensor {
+  return torch.tidy(() => selfInformationFromLogits(logits).sum(1).mean());
+}
+
+/**
+ * The GAN loss of discriminator outputs (logits) against a domain label, averaged over every
+ * output position: BCE with logits, or the squared error for 'ls'.
+ */
+export function ganLoss(output: Tensor, label: number, objective: GanObjective = 'vanilla'): Tensor {
+  return torch.tidy(() => {
+    const target = torch.fullLike(output, label);
+    return objective === 'ls' ? F.mseLoss(output, target) : F.binaryCrossEntropyWithLogits(output, target);
+  });
+}
+
+function checkMap(op: string, t: Tensor): void {
+  if (t === null || typeof t !== 'object' || (t as { isTensor?: unknown }).isTensor !== true || t.ndim !== 4) {
+    throw new TypeError(`${op}: expected a [N, C, H, W] tensor${t && (t as Tensor).shape ? `, got shape [${(t as Tensor).shape.join(', ')}]` : ''}`);
+  }
+  if (t.shape[1] < 2) throw new RangeError(`${op}: needs at least 2 classes, got ${t.shape[1]}`);
+}
