@@ -24,6 +24,7 @@ export const adaptCommand: Command = {
     const config = loadAdaptConfig(resolve(options.config as string), (c) => {
       if (options.output !== undefined) c.output = resolve(options.output as string);
       if (options.seed !== undefined) c.seed = options.seed;
+      if (options.weights !== undefined) c.weights = resolve(options.weights as string);
       if (options.iterations !== undefined) c.train = { ...((c.train as object) ?? {}), iterations: options.iterations };
     });
     const interrupt = interruptSignal(io);

@@ -6,7 +6,9 @@ import { formatOptions, type OptionSpec, UsageError } from './args.js';
 import type { Command, Io } from './command.js';
 import { dataCommand } from './data.js';
 import { trainCommands } from './train.js';
+import { weightsCommand } from './weights.js';
 import { adaptCommand } from './adapt.js';
+import { runCommand } from './active.js';
 
 const GLOBAL_OPTIONS: OptionSpec[] = [
   { name: 'help', type: 'boolean', description: 'show help for the command' },
@@ -18,7 +20,7 @@ const ROOT: Command = {
   name: 'adaseg',
   summary: 'active domain adaptation for semantic segmentation',
   usage: 'adaseg <command> [options]',
-  subcommands: [dataCommand, ...trainCommands, adaptCommand],
+  subcommands: [dataCommand, weightsCommand, ...trainCommands, adaptCommand, runCommand],
 };
 
 function help(cmd: Command, path: string[]): string {

@@ -10,6 +10,7 @@ export const TRAIN_OPTIONS: OptionSpec[] = [
   { name: 'output', type: 'string', value: 'DIR', description: 'run directory (overrides the config)' },
   { name: 'iterations', type: 'integer', value: 'N', description: 'training iterations (overrides the config)' },
   { name: 'seed', type: 'integer', value: 'N', description: 'seed (overrides the config)' },
+  { name: 'weights', type: 'string', value: 'FILE', description: 'initial weights, safetensors with PyTorch names (see adaseg weights convert)' },
   { name: 'no-resume', type: 'boolean', description: 'start over even if the run directory has checkpoints' },
   { name: 'no-progress', type: 'boolean', description: 'no progress bar' },
 ];
@@ -41,6 +42,7 @@ const train: Command = {
     const config = loadTrainConfig(resolve(options.config as string), (c) => {
       if (options.output !== undefined) c.output = resolve(options.output as string);
       if (options.seed !== undefined) c.seed = options.seed;
+      if (options.weights !== undefined) c.weights = resolve(options.weights as string);
       if (options.iterations !== undefined) c.train = { ...((c.train as object) ?? {}), iterations: options.iterations };
     });
     const interrupt = interruptSignal(io);

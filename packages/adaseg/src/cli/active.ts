@@ -1,0 +1,87 @@
+// `adaseg run --config experiment.yaml`: the active loop with its baselines and report, with the
+// flags and behaviour of `adaseg train` (--help, --json, exit codes, Ctrl-C writes a checkpoint and
+// the same command resumes). The engine is imported lazily, as for train.
+import { resolve } from 'node:path';
+import { parseArgs, type OptionSpec, UsageError } from './args.js';
+import type { Command, Io } from './command.js';
+import { interruptSignal } from './train.js';
+
+export const RUN_OPTIONS: OptionSpec[] = [
+  { name: 'config', type: 'string', value: 'FILE', description: 'experiment config (YAML or JSON): data, source, warmup, active (units, budget, strategies), annotator, rounds, baselines; see configs/ and the README' },
+  { name: 'output', type: 'string', value: 'DIR', description: 'output folder (overrides the config)' },
+  { name: 'seeds', type: 'string', value: 'LIST', description: 'comma-separated seeds (overrides the config), e.g. 0,1,2' },
+  { name: 'no-resume', type: 'boolean', description: 'delete what an earlier run left in the output folder and start over' },
+  { name: 'no-progress', type: 'boolean', description: 'no progress bars' },
+];
+
+export const runCommand: Command = {
+  name: 'run',
+  summary: 'run an active learning experiment: source training, UDA warm-up, rounds of selection, annotation and training, baselines, report',
+  usage:
+    'adaseg run --config FILE [options]\n\nWrites into the output folder: config.json, labels.sqlite (the label store), seed-N/ (runs and checkpoints),\nevents.jsonl, results.json and report.html. Interrupt with Ctrl-C: the current training writes a checkpoint\n(selections and labels are already in the label store) and the same command resumes.',
+  options: RUN_OPTIONS,
+  async run(argv: string[], io: Io): Promise<number> {
+    const { positionals, options } = parseArgs(argv, [...RUN_OPTIONS, ...io.globalOptions]);
+    if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
+    if (options.config === undefined) throw new UsageError('--config FILE is required');
+    let seeds: number[] | undefined;
+    if (options.seeds !== undefined) {
+      const parts = String(options.seeds).split(',').map((s) => s.trim());
+      if (parts.length === 0 || !parts.every((s) => /^\d+$/.test(s))) throw new UsageError(`--seeds must be comma-separated non-negative integers, got '${options.seeds}'`);
+      seeds = parts.map(Number);
+    }
+    const { loadExperimentConfig } = await import('../active/experiment.js');
+    const { runExperiment, clearExperimentOutput } = await import('../active/loop.js');
+    const config = loadExperimentConfig(resolve(options.config as string), (c) => {
+      if (options.output !== undefined) c.output = resolve(options.output as string);
+      if (seeds !== undefined) c.seeds = seeds;
+    });
+    if (options['no-resume']) clearExperimentOutput(config.output);
+    const interrupt = interruptSignal(io);
+    try {
+      const result = await runExperiment(config, {
+        signal: interrupt.signal,
+        progress: !options['no-progress'] && !io.json,
+        log: (line) => io.err(line),
+      });
+      const r = result.results;
+      if (io.json) {
+        io.out(
+          JSON.stringify(
+            {
+              output: result.output,
+              stopped: result.stopped,
+              seconds: result.seconds,
+              ...(result.files ? { files: result.files } : {}),
+              ...(r
+                ? {
+                    strategies: r.strategies.map((s) => ({ strategy: s.strategy, labelledPercent: s.final.percent.mean, mIoU: s.final.mIoU, aubc: s.aubc, ofFull: s.ofFull, vsRandom: s.vsRandom })),
+                    baselines: Object.fromEntries(Object.entries(r.baselines).map(([k, v]) => [k, typeof v === 'string' ? v : v.mIoU])),
+                  }
+                : {}),
+            },
+            null,
+            2,
+          ),
+        );
+      } else if (result.stopped) {
+        io.out(`stopped; run the same command to resume (${result.output})`);
+      } else if (r) {
+        const w = Math.max(8, ...r.strategies.map((s) => s.strategy.length));
+        const lines = [`${'strategy'.padEnd(w)}  labelled %   final mIoU        AUBC`];
+        for (const s of r.strategies) {
+          const m = s.final.mIoU;
+          lines.push(`${s.strategy.padEnd(w)}  ${s.final.percent.mean.toFixed(3).padStart(10)}   ${(m.mean * 100).toFixed(2).padStart(6)} ± ${(m.std * 100).toFixed(2).padEnd(6)}   ${(s.aubc.mean * 100).toFixed(2)}`);
+        }
+        for (const [name, b] of [['source only', r.baselines.sourceOnly], ['UDA only', r.baselines.udaOnly], ['full', r.baselines.full]] as const) {
+          if (b !== undefined) lines.push(`${name.padEnd(w)}  ${'-'.padStart(10)}   ${(b.mIoU.mean * 100).toFixed(2).padStart(6)} ± ${(b.mIoU.std * 100).toFixed(2)}`);
+        }
+        io.out(lines.join('\n'));
+        io.out(`done in ${result.seconds.toFixed(0)} s: ${result.files!.report} (results: ${result.files!.results})`);
+      }
+      return 0;
+    } finally {
+      interrupt.dispose();
+    }
+  },
+};
