@@ -118,8 +118,21 @@ function chooseThreads(addon: NativeAddon): void {
   addon.setNumThreads(Math.max(1, availableParallelism()));
 }
 
+/**
+ * libgomp's idle threads spin for a long while at every barrier. When anything else wants the
+ * cores (the data loader's workers, another process) the spinning starves the thread that still
+ * has work: a U-Net step at 2 threads went from 1.6 s to 3.5-6.5 s under load, slower than 1
+ * thread (BENCHMARKS.md). Sleeping at once (GOMP_SPINCOUNT=0) keeps 2 threads the fastest, loaded or
+ * not. libgomp reads this when it loads, i.e. with the addon. GOMP_SPINCOUNT or OMP_WAIT_POLICY,
+ * when set, win.
+ */
+function chooseOpenMpWaiting(): void {
+  if (process.env.GOMP_SPINCOUNT === undefined && process.env.OMP_WAIT_POLICY === undefined) process.env.GOMP_SPINCOUNT = '0';
+}
+
 function load(): NativeAddon {
   chooseBlasKernels();
+  chooseOpenMpWaiting();
   try {
     const require = createRequire(import.meta.url);
     const addon = require(addonPath) as NativeAddon;
