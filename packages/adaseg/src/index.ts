@@ -10,3 +10,4 @@ export * as models from './models/index.js';
 export * as train from './train/index.js';
 export * as evaluation from './eval/index.js';
 export * as adapt from './adapt/index.js';
+export * as active from './active/index.js';

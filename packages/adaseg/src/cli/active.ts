@@ -10,6 +10,7 @@ export const RUN_OPTIONS: OptionSpec[] = [
   { name: 'config', type: 'string', value: 'FILE', description: 'experiment config (YAML or JSON): data, source, warmup, active (units, budget, strategies), annotator, rounds, baselines; see configs/ and the README' },
   { name: 'output', type: 'string', value: 'DIR', description: 'output folder (overrides the config)' },
   { name: 'seeds', type: 'string', value: 'LIST', description: 'comma-separated seeds (overrides the config), e.g. 0,1,2' },
+  { name: 'threads', type: 'integer', value: 'N', description: 'intra-op threads of the engine (default: libtorch\'s, usually the cores); 1 when the machine is shared' },
   { name: 'no-resume', type: 'boolean', description: 'delete what an earlier run left in the output folder and start over' },
   { name: 'no-progress', type: 'boolean', description: 'no progress bars' },
 ];
@@ -18,7 +19,7 @@ export const runCommand: Command = {
   name: 'run',
   summary: 'run an active learning experiment: source training, UDA warm-up, rounds of selection, annotation and training, baselines, report',
   usage:
-    'adaseg run --config FILE [options]\n\nWrites into the output folder: config.json, labels.sqlite (the label store), seed-N/ (runs and checkpoints),\nevents.jsonl, results.json and report.html. Interrupt with Ctrl-C: the current training writes a checkpoint\n(selections and labels are already in the label store) and the same command resumes.',
+    'adaseg run --config FILE [options]\n\nWrites into the output folder: config.json, labels.sqlite (the label store), seed-N/ (runs and checkpoints),\nevents.jsonl, run.log, results.json and report.html. Interrupt with Ctrl-C: the current training writes a checkpoint\n(selections and labels are already in the label store) and the same command resumes.',
   options: RUN_OPTIONS,
   async run(argv: string[], io: Io): Promise<number> {
     const { positionals, options } = parseArgs(argv, [...RUN_OPTIONS, ...io.globalOptions]);
@@ -30,6 +31,7 @@ export const runCommand: Command = {
       if (parts.length === 0 || !parts.every((s) => /^\d+$/.test(s))) throw new UsageError(`--seeds must be comma-separated non-negative integers, got '${options.seeds}'`);
       seeds = parts.map(Number);
     }
+    if (options.threads !== undefined && (options.threads as number) < 1) throw new UsageError('--threads must be >= 1');
     const { loadExperimentConfig } = await import('../active/experiment.js');
     const { runExperiment, clearExperimentOutput } = await import('../active/loop.js');
     const config = loadExperimentConfig(resolve(options.config as string), (c) => {
@@ -37,6 +39,10 @@ export const runCommand: Command = {
       if (seeds !== undefined) c.seeds = seeds;
     });
     if (options['no-resume']) clearExperimentOutput(config.output);
+    if (options.threads !== undefined) {
+      const torch = await import('@adaseg/torch');
+      torch.setNumThreads(options.threads as number);
+    }
     const interrupt = interruptSignal(io);
     try {
       const result = await runExperiment(config, {

@@ -82,6 +82,9 @@ export async function runTrainingLoop(
     checkpoints.save(parts, { iteration, extra: options.extra ?? {} }, metric);
   };
   while (iteration < options.iterations) {
+    // Let timers and signal handlers run (Ctrl-C): with in-thread data loading an iteration may
+    // await only already-settled promises and never yield to the event loop otherwise.
+    await new Promise<void>((resolve) => setImmediate(resolve));
     if (options.signal?.aborted) {
       stopped = true;
       save();
