@@ -9,6 +9,7 @@ import { trainCommands } from './train.js';
 import { weightsCommand } from './weights.js';
 import { adaptCommand } from './adapt.js';
 import { runCommand } from './active.js';
+import { serveCommand, usersCommand } from './serve.js';
 
 const GLOBAL_OPTIONS: OptionSpec[] = [
   { name: 'help', type: 'boolean', description: 'show help for the command' },
@@ -20,7 +21,7 @@ const ROOT: Command = {
   name: 'adaseg',
   summary: 'active domain adaptation for semantic segmentation',
   usage: 'adaseg <command> [options]',
-  subcommands: [dataCommand, weightsCommand, ...trainCommands, adaptCommand, runCommand],
+  subcommands: [dataCommand, weightsCommand, ...trainCommands, adaptCommand, runCommand, serveCommand, usersCommand],
 };
 
 function help(cmd: Command, path: string[]): string {

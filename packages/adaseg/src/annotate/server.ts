@@ -1,0 +1,350 @@
+// The annotation server: a JSON API over a run's label store for the people answering the active
+// loop's queries (`adaseg serve`). Every /api call needs `Authorization: Bearer <token>` (tokens
+// from `adaseg users add`); 'readonly' users can look, 'annotator' users can also lease, answer
+// and release. A query is leased to one person at a time (the lease expires; an expired lease
+// puts the query back in the queue) and answered once: the store checks and writes an answer in
+// one transaction, so bad input or a second answer changes nothing.
+//
+// Errors: one type (HttpError) and one handler; a body is JSON of at most `bodyLimitBytes`;
+// anything unexpected is logged here and answered with a generic 500 (no stack traces).
+import type { AddressInfo } from 'node:net';
+import { Hono, type Context } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { HTTPException } from 'hono/http-exception';
+import { serve, type ServerType } from '@hono/node-server';
+import sharp from 'sharp';
+import { LabelStore, LabelStoreError, type Query, type QueryAnswer } from '../active/store.js';
+import { fromStoreError, HttpError } from './errors.js';
+import type { ImageProvider } from './images.js';
+import type { User, UserStore } from './users.js';
+
+export interface AnnotateServerOptions {
+  store: LabelStore;
+  users: UserStore;
+  /** The pool's images; without it the image route answers 503. */
+  images?: ImageProvider;
+  /** Default lease length (s), 300; a client may ask for 1..maxLeaseSeconds. */
+  leaseSeconds?: number;
+  maxLeaseSeconds?: number;
+  /** Largest request body (bytes), 16 MiB by default (a base64 mask of a 2048x2048 image fits). */
+  bodyLimitBytes?: number;
+  /** Where unexpected errors are logged (default stderr). */
+  log?: (line: string) => void;
+  /** The clock (ms since the epoch) for showing leases; pass the store's when tests move it. */
+  now?: () => number;
+}
+
+type Env = { Variables: { user: User } };
+
+const MAX_ID = 2 ** 31;
+
+function parseId(raw: string): number {
+  if (!/^\d{1,10}$/.test(raw) || Number(raw) < 1 || Number(raw) >= MAX_ID) throw new HttpError(400, 'bad-request', `query id must be a positive integer, got '${raw.slice(0, 40)}'`);
+  return Number(raw);
+}
+
+async function jsonBody(c: Context<Env>): Promise<Record<string, unknown>> {
+  const text = await c.req.text();
+  if (text.trim() === '') return {};
+  const type = c.req.header('content-type') ?? '';
+  if (!/^application\/json\b/i.test(type)) throw new HttpError(400, 'bad-request', 'the request body must be JSON (Content-Type: application/json)');
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new HttpError(400, 'bad-request', 'the request body is not valid JSON');
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new HttpError(400, 'bad-request', 'the request body must be a JSON object');
+  return value as Record<string, unknown>;
+}
+
+function onlyKeys(body: Record<string, unknown>, allowed: readonly string[]): void {
+  const extra = Object.keys(body).filter((k) => !allowed.includes(k));
+  if (extra.length > 0) throw new HttpError(400, 'bad-request', `unknown field(s) ${extra.map((k) => JSON.stringify(k.slice(0, 40))).join(', ')}; allowed: ${allowed.join(', ')}`);
+}
+
+function optionalString(body: Record<string, unknown>, key: string): string | undefined {
+  const v = body[key];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string' || v.length === 0 || v.length > 200) throw new HttpError(400, 'bad-request', `'${key}' must be a non-empty string`);
+  return v;
+}
+
+function optionalInt(body: Record<string, unknown>, key: string, min: number, max: number): number | undefined {
+  const v = body[key];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw new HttpError(400, 'bad-request', `'${key}' must be an integer in ${min}..${max}`);
+  return v;
+}
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/** The current round of each run: its latest round whose queries are being answered. */
+function currentRounds(store: LabelStore, run?: string): { run: string; round: number }[] {
+  const runs = run !== undefined ? [store.run(run).name] : store.runs().map((r) => r.name);
+  const out: { run: string; round: number }[] = [];
+  for (const name of runs) {
+    const querying = store.rounds(name).filter((r) => r.phase === 'querying');
+    if (querying.length > 0) out.push({ run: name, round: querying[querying.length - 1].round });
+  }
+  return out;
+}
+
+function querySummary(q: Query, now: number) {
+  const leased = q.leaseOwner !== null && (q.leaseExpires ?? 0) > now;
+  return {
+    id: q.id,
+    run: q.run,
+    round: q.round,
+    imageId: q.imageId,
+    kind: q.kind,
+    units: q.units.length,
+    pixels: q.pixels,
+    status: q.status,
+    leasedBy: leased ? q.leaseOwner : null,
+    leaseExpires: leased ? new Date(q.leaseExpires!).toISOString() : null,
+    answeredBy: q.answeredBy,
+    answeredAt: q.answeredAt,
+  };
+}
+
+function queryDetail(store: LabelStore, q: Query, now: number) {
+  const info = store.run(q.run);
+  return {
+    ...querySummary(q, now),
+    imageIndex: q.imageIndex,
+    width: q.width,
+    height: q.height,
+    unitList: q.units.map((u, position) => ({ position, unit: u.unit, pixels: u.pixelIndices.length })),
+    classNames: info.classNames,
+    palette: info.palette,
+    ignore: 255,
+    strategy: q.strategy,
+    checkpoint: q.checkpoint,
+    links: {
+      image: `/api/queries/${q.id}/image`,
+      mask: `/api/queries/${q.id}/mask`,
+      outline: `/api/queries/${q.id}/mask?outline=1`,
+    },
+  };
+}
+
+/** Gray PNG: pixel = unit position + 1 inside the query's units (0 elsewhere), or 255 on unit borders. */
+async function maskPng(q: Query, outline: boolean): Promise<Buffer> {
+  const W = q.width, H = q.height;
+  const owner = new Int32Array(W * H).fill(-1);
+  q.units.forEach((u, i) => {
+    for (const p of u.pixelIndices) owner[p] = i;
+  });
+  const out = new Uint8Array(W * H);
+  for (let p = 0; p < out.length; p++) {
+    const o = owner[p];
+    if (o < 0) continue;
+    if (!outline) {
+      out[p] = Math.min(254, o + 1);
+      continue;
+    }
+    const x = p % W, y = (p - x) / W;
+    const edge = x === 0 || y === 0 || x === W - 1 || y === H - 1 || owner[p - 1] !== o || owner[p + 1] !== o || owner[p - W] !== o || owner[p + W] !== o;
+    if (edge) out[p] = 255;
+  }
+  return sharp(Buffer.from(out.buffer, out.byteOffset, out.byteLength), { raw: { width: W, height: H, channels: 1 } }).png().toBuffer();
+}
+
+const png = (c: Context<Env>, data: Buffer) => c.body(new Uint8Array(data), 200, { 'Content-Type': 'image/png', 'Cache-Control': 'private, max-age=60' });
+
+export function createAnnotateApp(options: AnnotateServerOptions): Hono<Env> {
+  const { store, users } = options;
+  const leaseDefault = options.leaseSeconds ?? 300;
+  const leaseMax = options.maxLeaseSeconds ?? Math.max(3600, leaseDefault);
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const now = options.now ?? Date.now;
+  const app = new Hono<Env>();
+
+  app.onError((err, c) => {
+    let e: HttpError;
+    if (err instanceof HttpError) e = err;
+    else if (err instanceof LabelStoreError) e = fromStoreError(err);
+    else if (err instanceof HTTPException && err.status === 413) e = new HttpError(413, 'too-large', `the request body is larger than ${options.bodyLimitBytes ?? 16 << 20} bytes`);
+    else if (err instanceof HTTPException && err.status < 500) e = new HttpError(400, 'bad-request', err.message || 'bad request');
+    else {
+      log(`annotate server: ${c.req.method} ${c.req.path}: ${(err as Error)?.stack ?? String(err)}`);
+      e = new HttpError(500, 'internal', 'internal server error (see the server log)');
+    }
+    if (e.status === 500 && err instanceof LabelStoreError) log(`annotate server: ${err.message}`);
+    return c.json(e.toJSON(), e.status);
+  });
+  app.notFound((c) => c.json(new HttpError(404, 'not-found', `no route ${c.req.method} ${c.req.path}`).toJSON(), 404));
+
+  const limit = options.bodyLimitBytes ?? 16 << 20;
+  app.use(
+    '/api/*',
+    bodyLimit({
+      maxSize: limit,
+      onError: () => {
+        throw new HttpError(413, 'too-large', `the request body is larger than ${limit} bytes`);
+      },
+    }),
+  );
+  app.use('/api/*', async (c, next) => {
+    const header = c.req.header('authorization') ?? '';
+    const m = /^Bearer\s+(\S+)$/i.exec(header);
+    if (m === null) throw new HttpError(401, 'unauthorized', 'missing access token: send "Authorization: Bearer <token>" (tokens come from `adaseg users add`)');
+    const user = users.verify(m[1]);
+    if (user === null) throw new HttpError(401, 'unauthorized', 'unknown access token');
+    c.set('user', user);
+    await next();
+  });
+  const annotator = (c: Context<Env>): User => {
+    const user = c.get('user');
+    if (user.role !== 'annotator') throw new HttpError(403, 'forbidden', `user '${user.name}' is ${user.role}: only annotators can lease, answer or release queries`);
+    return user;
+  };
+  const runParam = (c: Context<Env>): string | undefined => {
+    const run = c.req.query('run');
+    if (run !== undefined && (run.length === 0 || run.length > 200)) throw new HttpError(400, 'bad-request', "'run' must be a run name");
+    return run;
+  };
+
+  app.get('/api/me', (c) => c.json({ name: c.get('user').name, role: c.get('user').role }));
+
+  app.get('/api/runs', (c) =>
+    c.json({
+      runs: store.runs().map((r) => ({ name: r.name, strategy: r.strategy, seed: r.seed, units: r.units, classNames: r.classNames, palette: r.palette, images: r.images, current: currentRounds(store, r.name)[0]?.round ?? null })),
+    }),
+  );
+
+  // The queue: the queries of each run's current round.
+  app.get('/api/queue', (c) => {
+    const t = now();
+    const rounds = currentRounds(store, runParam(c)).map(({ run, round }) => ({
+      run,
+      round,
+      progress: store.queryProgress(run, round),
+      queries: store.queries({ run, round }).map((q) => querySummary(q, t)),
+    }));
+    return c.json({ rounds });
+  });
+
+  // Progress per round (every round, all runs or one).
+  app.get('/api/progress', (c) => {
+    const run = runParam(c);
+    const runs = run !== undefined ? [store.run(run).name] : store.runs().map((r) => r.name);
+    return c.json({
+      runs: runs.map((name) => ({
+        run: name,
+        rounds: store.rounds(name).map((r) => ({ round: r.round, phase: r.phase, queries: store.queryProgress(name, r.round), labelledUnits: store.labelledUnits(name, { round: r.round }).length })),
+      })),
+    });
+  });
+
+  // Lease: the given query, or the oldest free one of the current round(s).
+  app.post('/api/lease', async (c) => {
+    const user = annotator(c);
+    const body = await jsonBody(c);
+    onlyKeys(body, ['run', 'round', 'queryId', 'seconds']);
+    const run = optionalString(body, 'run');
+    const round = optionalInt(body, 'round', 0, 1_000_000);
+    const queryId = optionalInt(body, 'queryId', 1, MAX_ID - 1);
+    const seconds = optionalInt(body, 'seconds', 1, leaseMax) ?? leaseDefault;
+    let q: Query | null = null;
+    if (queryId !== undefined) q = store.lease(user.name, { seconds, queryId });
+    else if (round !== undefined) {
+      if (run === undefined) throw new HttpError(400, 'bad-request', "'round' needs 'run'");
+      q = store.lease(user.name, { seconds, run: store.run(run).name, round });
+    } else {
+      for (const cur of currentRounds(store, run)) {
+        q = store.lease(user.name, { seconds, run: cur.run, round: cur.round });
+        if (q !== null) break;
+      }
+    }
+    if (q === null) return c.json({ query: null, message: 'no open query to lease' });
+    return c.json({ query: queryDetail(store, q, now()) });
+  });
+
+  app.get('/api/queries/:id', (c) => c.json({ query: queryDetail(store, store.query(parseId(c.req.param('id'))), now()) }));
+
+  app.get('/api/queries/:id/image', async (c) => {
+    const q = store.query(parseId(c.req.param('id')));
+    if (options.images === undefined) throw new HttpError(503, 'unavailable', 'this server has no access to the pool images');
+    const rgb = await options.images(q.run, { index: q.imageIndex, id: q.imageId, width: q.width, height: q.height });
+    return png(c, await sharp(Buffer.from(rgb.data.buffer, rgb.data.byteOffset, rgb.data.byteLength), { raw: { width: rgb.width, height: rgb.height, channels: 3 } }).png().toBuffer());
+  });
+
+  app.get('/api/queries/:id/mask', async (c) => {
+    const q = store.query(parseId(c.req.param('id')));
+    const outline = c.req.query('outline');
+    return png(c, await maskPng(q, outline === '1' || outline === 'true'));
+  });
+
+  app.get('/api/queries/:id/prediction', (c) => {
+    parseId(c.req.param('id'));
+    throw new HttpError(501, 'not-implemented', 'model predictions and uncertainty maps are not served yet');
+  });
+
+  app.post('/api/queries/:id/answer', async (c) => {
+    const user = annotator(c);
+    const id = parseId(c.req.param('id'));
+    const body = await jsonBody(c);
+    onlyKeys(body, ['classes', 'mask', 'seconds']);
+    const seconds = body.seconds === undefined ? 0 : body.seconds;
+    if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds < 0 || seconds > 86_400) throw new HttpError(400, 'bad-request', "'seconds' must be a number of seconds in 0..86400");
+    let answer: QueryAnswer;
+    if (body.classes !== undefined && body.mask !== undefined) throw new HttpError(400, 'bad-request', "send either 'classes' (region-class query) or 'mask' (pixel-paint query), not both");
+    if (body.classes !== undefined) {
+      const classes = body.classes;
+      if (!Array.isArray(classes) || classes.length > 100_000 || !classes.every((v) => typeof v === 'number' && Number.isInteger(v))) throw new HttpError(400, 'bad-request', "'classes' must be an array of integer class ids (255 = none)");
+      answer = { classes: classes as number[] };
+    } else if (body.mask !== undefined) {
+      if (typeof body.mask !== 'string' || !BASE64.test(body.mask)) throw new HttpError(400, 'bad-request', "'mask' must be base64 of width x height bytes (train ids, 255 = unknown), row-major");
+      answer = { mask: new Uint8Array(Buffer.from(body.mask, 'base64')) };
+    } else throw new HttpError(400, 'bad-request', "an answer needs 'classes' (region-class query) or 'mask' (pixel-paint query)");
+    const q = store.query(id);
+    if (q.status === 'answered') throw new HttpError(409, 'conflict', `query ${id} was already answered by ${q.answeredBy} at ${q.answeredAt}`);
+    if (q.status === 'cancelled') throw new HttpError(409, 'conflict', `query ${id} was cancelled (its round was closed)`);
+    if (q.leaseOwner !== user.name) throw new HttpError(409, 'conflict', `lease query ${id} before answering it${q.leaseOwner !== null && (q.leaseExpires ?? 0) > now() ? ` (it is leased by ${q.leaseOwner})` : ''}`);
+    const done = store.answer(id, user.name, answer, seconds);
+    return c.json({ query: querySummary(done, now()), progress: store.queryProgress(done.run, done.round) });
+  });
+
+  // Skip and release both give the lease back (the query returns to the queue).
+  for (const action of ['release', 'skip'] as const) {
+    app.post(`/api/queries/:id/${action}`, (c) => {
+      const user = annotator(c);
+      const id = parseId(c.req.param('id'));
+      store.release(id, user.name);
+      return c.json({ query: querySummary(store.query(id), now()) });
+    });
+  }
+
+  return app;
+}
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  server: ServerType;
+  close(): Promise<void>;
+}
+
+/** Starts the server (host 127.0.0.1 and an ephemeral port by default). */
+export function startAnnotateServer(options: AnnotateServerOptions & { port?: number; host?: string }): Promise<RunningServer> {
+  const app = createAnnotateApp(options);
+  const host = options.host ?? '127.0.0.1';
+  return new Promise((resolve, reject) => {
+    const server = serve({ fetch: app.fetch, port: options.port ?? 0, hostname: host }, (info: AddressInfo) => {
+      const shown = host.includes(':') ? `[${host}]` : host;
+      resolve({
+        url: `http://${shown}:${info.port}`,
+        port: info.port,
+        server,
+        close: () =>
+          new Promise<void>((res) => {
+            (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
+            server.close(() => res());
+          }),
+      });
+    });
+    server.once('error', reject);
+  });
+}

@@ -1,0 +1,144 @@
+// `adaseg serve --run DIR [--port N]`: the annotation server over an `adaseg run` output folder
+// (its labels.sqlite and, for the images, its config.json's pool). `adaseg users add|list|remove`:
+// the access tokens of that server (stored hashed next to the labels).
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs, type OptionSpec, UsageError } from './args.js';
+import type { Command, Io } from './command.js';
+
+const RUN_OPTION: OptionSpec = { name: 'run', type: 'string', value: 'DIR', description: "an 'adaseg run' output folder (holding labels.sqlite)" };
+
+function storeFile(options: Record<string, unknown>): string {
+  if (options.run === undefined) throw new UsageError('--run DIR is required');
+  const dir = resolve(String(options.run));
+  const file = join(dir, 'labels.sqlite');
+  if (!existsSync(file)) throw new Error(`${dir} has no labels.sqlite: is it an 'adaseg run' output folder?`);
+  return file;
+}
+
+const SERVE_OPTIONS: OptionSpec[] = [
+  RUN_OPTION,
+  { name: 'port', type: 'integer', value: 'N', description: 'port (default 8080; 0 = any free port)' },
+  { name: 'host', type: 'string', value: 'HOST', description: 'address to listen on (default 127.0.0.1)' },
+  { name: 'lease-seconds', type: 'integer', value: 'S', description: 'how long a query stays leased to one person (default 300)' },
+];
+
+export const serveCommand: Command = {
+  name: 'serve',
+  summary: "serve the annotation API for an 'adaseg run' output folder (people answer the loop's queries)",
+  usage: 'adaseg serve --run DIR [--port N] [--host HOST]\n\nEvery API call needs a token: create one with `adaseg users add NAME --role annotator --run DIR`.',
+  options: SERVE_OPTIONS,
+  async run(argv: string[], io: Io): Promise<number> {
+    const { positionals, options } = parseArgs(argv, [...SERVE_OPTIONS, ...io.globalOptions]);
+    if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
+    const file = storeFile(options);
+    if (options['lease-seconds'] !== undefined && (options['lease-seconds'] as number) < 1) throw new UsageError('--lease-seconds must be >= 1');
+    const { LabelStore } = await import('../active/store.js');
+    const { UserStore, startAnnotateServer, datasetImages } = await import('../annotate/index.js');
+    const dir = resolve(String(options.run));
+    let images;
+    const configFile = join(dir, 'config.json');
+    if (existsSync(configFile)) {
+      const { loadDataset } = await import('../data/formats/index.js');
+      const { resizeTransforms } = await import('../active/experiment.js');
+      const config = JSON.parse(readFileSync(configFile, 'utf8'));
+      images = datasetImages(await loadDataset(config.data.pool), resizeTransforms(config));
+    } else io.err(`warning: ${dir} has no config.json: query images cannot be served`);
+    const store = LabelStore.open(file);
+    const users = UserStore.open(file);
+    const server = await startAnnotateServer({
+      store,
+      users,
+      images,
+      port: (options.port as number | undefined) ?? 8080,
+      host: (options.host as string | undefined) ?? '127.0.0.1',
+      leaseSeconds: options['lease-seconds'] as number | undefined,
+      log: (line) => io.err(line),
+    });
+    const count = users.list().length;
+    if (io.json) io.out(JSON.stringify({ url: server.url, port: server.port, users: count }));
+    else {
+      io.out(`annotation server on ${server.url}/api (Ctrl-C to stop)`);
+      io.out(
+        count === 0
+          ? `no users yet: create a token with \`adaseg users add NAME --role annotator --run ${dir}\` and send it as "Authorization: Bearer <token>"`
+          : `${count} user(s); send a token from \`adaseg users add\` as "Authorization: Bearer <token>"`,
+      );
+    }
+    await new Promise<void>((done) => process.once('SIGINT', () => done()));
+    await server.close();
+    users.close();
+    store.close();
+    return 0;
+  },
+};
+
+const USERS_OPTIONS: OptionSpec[] = [RUN_OPTION, { name: 'role', type: 'string', value: 'ROLE', choices: ['annotator', 'readonly'], description: 'what the user may do (default annotator)' }];
+
+export const usersCommand: Command = {
+  name: 'users',
+  summary: 'access tokens of the annotation server',
+  usage: 'adaseg users add|list|remove [NAME] --run DIR [--role annotator|readonly]',
+  subcommands: [
+    {
+      name: 'add',
+      summary: 'add a user and print their token (shown once)',
+      usage: 'adaseg users add NAME --run DIR [--role annotator|readonly]',
+      options: USERS_OPTIONS,
+      async run(argv: string[], io: Io): Promise<number> {
+        const { positionals, options } = parseArgs(argv, [...USERS_OPTIONS, ...io.globalOptions]);
+        if (positionals.length !== 1) throw new UsageError('expected one user NAME');
+        const { UserStore } = await import('../annotate/users.js');
+        const users = UserStore.open(storeFile(options));
+        try {
+          const role = ((options.role as string | undefined) ?? 'annotator') as 'annotator' | 'readonly';
+          const token = users.add(positionals[0], role);
+          if (io.json) io.out(JSON.stringify({ name: positionals[0], role, token }));
+          else io.out(`user ${positionals[0]} (${role}); token (shown once, keep it secret):\n${token}`);
+        } finally {
+          users.close();
+        }
+        return 0;
+      },
+    },
+    {
+      name: 'list',
+      summary: 'list the users',
+      usage: 'adaseg users list --run DIR',
+      options: [RUN_OPTION],
+      async run(argv: string[], io: Io): Promise<number> {
+        const { positionals, options } = parseArgs(argv, [RUN_OPTION, ...io.globalOptions]);
+        if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
+        const { UserStore } = await import('../annotate/users.js');
+        const users = UserStore.open(storeFile(options));
+        try {
+          const list = users.list();
+          if (io.json) io.out(JSON.stringify({ users: list }));
+          else io.out(list.length === 0 ? 'no users' : list.map((u) => `${u.name}\t${u.role}\t${u.createdAt}`).join('\n'));
+        } finally {
+          users.close();
+        }
+        return 0;
+      },
+    },
+    {
+      name: 'remove',
+      summary: 'remove a user (their token stops working)',
+      usage: 'adaseg users remove NAME --run DIR',
+      options: [RUN_OPTION],
+      async run(argv: string[], io: Io): Promise<number> {
+        const { positionals, options } = parseArgs(argv, [RUN_OPTION, ...io.globalOptions]);
+        if (positionals.length !== 1) throw new UsageError('expected one user NAME');
+        const { UserStore } = await import('../annotate/users.js');
+        const users = UserStore.open(storeFile(options));
+        try {
+          if (!users.remove(positionals[0])) throw new Error(`no user '${positionals[0]}'`);
+          io.out(`removed ${positionals[0]}`);
+        } finally {
+          users.close();
+        }
+        return 0;
+      },
+    },
+  ],
+};
