@@ -21,6 +21,8 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 ITERS=${ITERS:-30}
+# As the engine runs libgomp (src/native.ts) unless the caller says otherwise.
+export GOMP_SPINCOUNT=${GOMP_SPINCOUNT:-0}
 WARMUP=${WARMUP:-5}
 PY=/usr/bin/python3
 LIB=/usr/lib/x86_64-linux-gnu
@@ -71,7 +73,7 @@ results=$(mktemp)
 trap 'rm -f "$results"; restore' EXIT
 
 echo "blas_variants: $(date -u +%FT%TZ), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores," \
-  "load average $(cut -d' ' -f1-3 /proc/loadavg); $ITERS timed calls after $WARMUP warm-up calls" >&2
+  "load average $(cut -d' ' -f1-3 /proc/loadavg); $ITERS timed calls after $WARMUP warm-up calls; GOMP_SPINCOUNT=$GOMP_SPINCOUNT" >&2
 for variant in pthread openmp mixed; do
   case $variant in
     pthread) use pthread pthread ;;

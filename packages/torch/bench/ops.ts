@@ -2,10 +2,11 @@
 // float32 matmul, timed here and in PyTorch (bench/ops_peer.py, Debian's /usr/bin/python3 over
 // the same libtorch 1.13.1), with the same shapes, seed, warm-up and iteration counts.
 //
-//   npm run bench:ops [-- --iters N] [-- --warmup N] [-- --rounds N] [-- --seed N] [-- --json]
+//   npm run bench:ops -- [--iters N] [--warmup N] [--rounds N] [--seed N] [--json]
 //
-// PyTorch runs in two processes: configured like our engine (same intra-op threads, same
-// OPENBLAS_CORETYPE), which is the parity check (ours/PyTorch median ≤ 1.10), and with its own
+// PyTorch runs in two processes. One is configured like our engine (same intra-op threads, and
+// the environment variables the engine sets at load: OPENBLAS_CORETYPE, GOMP_SPINCOUNT): that is
+// the parity check (ours/PyTorch median ≤ 1.10). The other keeps PyTorch's own
 // defaults, which shows what our defaults gain. The three take turns: each op's timed calls are
 // split into --rounds blocks, and the blocks of ours and of the two PyTorch processes alternate
 // (the order rotating every round), so that drift in a busy or virtualised machine falls on all
@@ -187,7 +188,7 @@ interface PeerInfo {
 
 class Peer {
   readonly label: string;
-  readonly coretype: string | null;
+  readonly env: NodeJS.ProcessEnv;
   info: PeerInfo | null = null;
   error: string | null = null;
   readonly blocks = new Map<OpName, Block[]>();
@@ -195,12 +196,12 @@ class Peer {
   private readonly lines: AsyncIterator<string>;
   private stderr = '';
 
-  constructor(label: string, coretype: string | null, threads: number | null) {
+  constructor(label: string, env: NodeJS.ProcessEnv, threads: number | null) {
     this.label = label;
-    this.coretype = coretype;
+    this.env = env;
     const args = [PEER, '--serve', '--seed', String(seed)];
     if (threads !== null) args.push('--threads', String(threads));
-    this.child = spawn(PYTHON, args, { env: envFor(coretype), stdio: ['pipe', 'pipe', 'pipe'] });
+    this.child = spawn(PYTHON, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
     this.child.stderr.on('data', (d: Buffer) => (this.stderr += d.toString()));
     this.child.on('error', (err) => (this.error ??= err.message));
     this.lines = createInterface({ input: this.child.stdout })[Symbol.asyncIterator]();
@@ -305,11 +306,16 @@ const load0 = loadavg()[0];
 const info = torch.buildInfo();
 const ourThreads = torch.getNumThreads();
 const ourCoretype = process.env.OPENBLAS_CORETYPE ?? null;
+// What the engine added to the environment at load (OPENBLAS_CORETYPE, GOMP_SPINCOUNT, ...):
+// PyTorch "configured like ours" gets the same.
+const engineEnv: Record<string, string> = {};
+for (const [k, v] of Object.entries(process.env)) if (v !== undefined && machineEnv[k] !== v) engineEnv[k] = v;
+const engineEnvText = Object.entries(engineEnv).map(([k, v]) => `${k}=${v}`).join(' ') || 'nothing';
 
 log(`bench:ops: ${iters} timed calls per op in ${rounds} rounds, after ${warmup} warm-up calls; seed ${seed}`);
 const ours = setupOurs();
-const peerAsOurs = new Peer('PyTorch configured like ours', ourCoretype, ourThreads);
-const peerDefaults = new Peer('PyTorch defaults', machineEnv.OPENBLAS_CORETYPE ?? null, null);
+const peerAsOurs = new Peer('PyTorch configured like ours', { ...machineEnv, ...engineEnv }, ourThreads);
+const peerDefaults = new Peer('PyTorch defaults', { ...machineEnv }, null);
 await Promise.all([peerAsOurs.start(), peerDefaults.start()]);
 
 type Runner = { name: string; run: (op: OpName, untimed: number, timed: number) => Promise<void> };
@@ -415,7 +421,8 @@ function peerReport(peer: Peer, rs: Row[]) {
   return {
     label: peer.label,
     threads: peer.info?.threads ?? null,
-    openblasCoretype: peer.coretype,
+    openblasCoretype: peer.env.OPENBLAS_CORETYPE ?? null,
+    env: peer === peerAsOurs ? engineEnv : {},
     sameInputs: sameInputs(peer),
     openblas: peer.info?.openblas ?? null,
     error: peer.error,
@@ -430,7 +437,7 @@ const report = {
   machine: { cpu: cpuModel(), cores, loadAverage1mAtStart: load0, maxOtherCpuShare: maxOther, noisySections: noisy },
   libtorch: { version: info.torchVersion, debianPackage: debVersion('libtorch-dev'), pytorchPeer: peerAsOurs.info?.torchVersion ?? null },
   blas,
-  ours: { threads: ourThreads, openblasCoretype: ourCoretype, timesMs: Object.fromEntries(OPS.map((op) => [op, ourResults[op].timesMs])) },
+  ours: { threads: ourThreads, openblasCoretype: ourCoretype, engineEnv, timesMs: Object.fromEntries(OPS.map((op) => [op, ourResults[op].timesMs])) },
   iters,
   warmup,
   rounds,
@@ -474,12 +481,13 @@ out.push(
     ` (OpenBLAS's own choice here: ${blas.detectedKernels})`,
 );
 out.push(`threads: ours ${ourThreads} intra-op; PyTorch default ${peerDefaults.info?.threads ?? '?'}`);
+out.push(`engine environment set at load: ${engineEnvText} (given to PyTorch "configured like ours" too)`);
 out.push(`timing:  ${iters} timed calls per op in ${rounds} interleaved rounds, after ${warmup} warm-up calls; seed ${seed}; min and median in ms`);
 out.push('');
 
 for (const [title, peer, rs, parity] of [
-  [`${peerAsOurs.label} (threads ${peerAsOurs.info?.threads ?? '?'}, OPENBLAS_CORETYPE=${ourCoretype ?? 'unset'}): parity check, ours/PyTorch ≤ ${PARITY.toFixed(2)}`, peerAsOurs, parityRows, true],
-  [`${peerDefaults.label} (threads ${peerDefaults.info?.threads ?? '?'}, OPENBLAS_CORETYPE=${machineEnv.OPENBLAS_CORETYPE ?? 'unset'}): what our defaults gain`, peerDefaults, defaultRows, false],
+  [`${peerAsOurs.label} (threads ${peerAsOurs.info?.threads ?? '?'}, ${engineEnvText}): parity check, ours/PyTorch ≤ ${PARITY.toFixed(2)}`, peerAsOurs, parityRows, true],
+  [`${peerDefaults.label} (threads ${peerDefaults.info?.threads ?? '?'}, machine environment, OPENBLAS_CORETYPE ${machineEnv.OPENBLAS_CORETYPE ?? 'unset'}): what our defaults gain`, peerDefaults, defaultRows, false],
 ] as const) {
   out.push(title);
   if (peer.error) {
