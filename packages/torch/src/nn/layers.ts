@@ -19,6 +19,17 @@ function positive(op: string, name: string, v: number): number {
   return v;
 }
 
+/**
+ * PyTorch's default init of Conv2d, ConvTranspose2d and Linear: kaiming uniform with a = sqrt(5)
+ * (uniform within 1/sqrt(fanIn)), and the bias uniform within 1/sqrt(fanIn).
+ */
+function resetWeightAndBias(weight: Tensor, bias: Tensor | null): void {
+  init.kaimingUniform_(weight, { a: Math.sqrt(5) });
+  if (bias === null) return;
+  const [fanIn] = init.calculateFanInAndFanOut(weight);
+  if (fanIn > 0) init.uniform_(bias, -1 / Math.sqrt(fanIn), 1 / Math.sqrt(fanIn));
+}
+
 export interface Conv2dOptions {
   inChannels: number;
   outChannels: number;
@@ -62,12 +73,7 @@ export class Conv2d extends Module {
   }
 
   resetParameters(): void {
-    init.kaimingUniform_(this.weight, { a: Math.sqrt(5) });
-    const bias = this.bias;
-    if (bias !== null) {
-      const [fanIn] = init.calculateFanInAndFanOut(this.weight);
-      if (fanIn !== 0) init.uniform_(bias, -1 / Math.sqrt(fanIn), 1 / Math.sqrt(fanIn));
-    }
+    resetWeightAndBias(this.weight, this.bias);
   }
 
   forward(x: Tensor): Tensor {
@@ -114,12 +120,7 @@ export class ConvTranspose2d extends Module {
   }
 
   resetParameters(): void {
-    init.kaimingUniform_(this.weight, { a: Math.sqrt(5) });
-    const bias = this.bias;
-    if (bias !== null) {
-      const [fanIn] = init.calculateFanInAndFanOut(this.weight);
-      if (fanIn !== 0) init.uniform_(bias, -1 / Math.sqrt(fanIn), 1 / Math.sqrt(fanIn));
-    }
+    resetWeightAndBias(this.weight, this.bias);
   }
 
   forward(x: Tensor): Tensor {
@@ -162,12 +163,7 @@ export class Linear extends Module {
   }
 
   resetParameters(): void {
-    init.kaimingUniform_(this.weight, { a: Math.sqrt(5) });
-    const bias = this.bias;
-    if (bias !== null) {
-      const [fanIn] = init.calculateFanInAndFanOut(this.weight);
-      if (fanIn > 0) init.uniform_(bias, -1 / Math.sqrt(fanIn), 1 / Math.sqrt(fanIn));
-    }
+    resetWeightAndBias(this.weight, this.bias);
   }
 
   forward(x: Tensor): Tensor {
