@@ -1,7 +1,7 @@
 // npm run bench:adapt — one adversarial adaptation iteration (AdaptSegNet, single level): segmenter
 // step (source forward, cross-entropy, backward; target forward, adversarial loss through the
 // frozen discriminator, backward; SGD with momentum) and discriminator step (source and target
-// predictions detached, BCE against 0 and 1, backward, Adam), on the default U-Net (base 32,
+// predictions detached, BCE against 0 and 1, backward, Adam), on the default U-Net (base 16,
 // depth 4) with batches of 2 x 3 x 180 x 240 (camvid-day2dusk's size) and 11 classes; ours
 // (adaptationStep of src/adapt) against the same in PyTorch (bench/adapt_peer.py, the U-Net of
 // scripts/model_peer.py, AdaptSegNet's training-loop order). Both engines run as child processes
@@ -178,7 +178,7 @@ async function orchestrate(): Promise<void> {
       console.log(JSON.stringify(result, null, 2));
       return;
     }
-    console.log(`bench:adapt — one AdaptSegNet iteration (segmenter + discriminator steps), U-Net base 32 depth 4 (${(a.params / 1e6).toFixed(1)}M) + FCDiscriminator (${(a.dParams / 1e6).toFixed(2)}M), batch ${result.batch}, 11 classes`);
+    console.log(`bench:adapt — one AdaptSegNet iteration (segmenter + discriminator steps), default U-Net, base 16 depth 4 (${(a.params / 1e6).toFixed(1)}M) + FCDiscriminator (${(a.dParams / 1e6).toFixed(2)}M), batch ${result.batch}, 11 classes`);
     console.log(`${result.cpu}; libtorch ${result.libtorch}; ${result.threads} threads; ${rounds} rounds x ${iters} iterations, interleaved; OPENBLAS_CORETYPE=${process.env.OPENBLAS_CORETYPE ?? '(unset)'}`);
     console.log('| measure | ours | PyTorch | ratio | target |');
     console.log('| --- | --- | --- | --- | --- |');

@@ -1,5 +1,5 @@
 // npm run bench:select — scoring throughput of the active-learning scorer: one full pass over
-// camvid-day2dusk's target_pool (46 images, 240x180, unlabelled) with the default U-Net (base 32,
+// camvid-day2dusk's target_pool (46 images, 240x180, unlabelled) with the default U-Net (base 16,
 // depth 4, 11 classes), for entropy and RIPU (region variant, k = 1), both on 3x3 region units:
 // load and normalise the images, forward in eval and inference mode, the per-pixel score, the
 // per-region reduction and the per-unit records (scorePool + the strategy). Ours against the same

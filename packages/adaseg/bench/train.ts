@@ -1,6 +1,6 @@
 // npm run bench:train — a train step (zero grad, forward, cross-entropy with ignore index 255,
 // backward, SGD with momentum 0.9) and an eval forward (model.eval() in inference mode) of adaseg's
-// default U-Net (buildModel(DEFAULT_MODEL_CONFIG, 11): base 32, depth 4) at batch 2 and 8, and of
+// default U-Net (buildModel(DEFAULT_MODEL_CONFIG, 11): base 16, depth 4) at batch 2 and 8, and of
 // DeepLabV3-ResNet50 ({kind: 'deeplabv3', backbone: 'resnet50'}) at batch 2, all at 3x180x240
 // (camvid-day2dusk's size) with 11 classes; ours against the same networks in PyTorch
 // (bench/train_peer.py: the U-Net of scripts/model_peer.py, torchvision's deeplabv3_resnet50).

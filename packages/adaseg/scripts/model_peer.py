@@ -62,7 +62,7 @@ class UNetUp(nn.Module):
 
 
 class UNet(nn.Module):
-    def __init__(self, num_classes, base_width=32, depth=4, upsampling='bilinear', batch_norm=True, dropout=0.0, in_channels=3):
+    def __init__(self, num_classes, base_width=16, depth=4, upsampling='bilinear', batch_norm=True, dropout=0.0, in_channels=3):
         super().__init__()
         widths = [base_width * 2 ** i for i in range(depth + 1)]
         self.encoders = nn.ModuleList([double_conv(in_channels if i == 0 else widths[i - 1], c, batch_norm) for i, c in enumerate(widths)])

@@ -50,7 +50,7 @@ describe('config', () => {
     assert.deepEqual(DEFAULT_MODEL_CONFIG, { kind: 'unet' });
     assert.deepEqual(resolveModelConfig(), {
       kind: 'unet',
-      baseWidth: 32,
+      baseWidth: 16,
       depth: 4,
       upsampling: 'bilinear',
       batchNorm: true,
@@ -61,7 +61,7 @@ describe('config', () => {
     withModel(buildModel(undefined, 11), (m) => {
       assert.ok(m instanceof UNet);
       assert.equal(m.numClasses, 11);
-      assert.match(describeModel(m), /^unet \(base 32, depth 4, bilinear\) 11 classes, 7\.8M parameters$/);
+      assert.match(describeModel(m), /^unet \(base 16, depth 4, bilinear\) 11 classes, 2\.0M parameters$/);
     });
   });
 

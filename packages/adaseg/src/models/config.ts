@@ -24,7 +24,7 @@ interface CommonOptions {
 
 export interface UNetConfig extends CommonOptions {
   kind: 'unet';
-  /** Width of the first level (default 32); level i has baseWidth * 2^i channels. */
+  /** Width of the first level (default 16, CPU-sized); level i has baseWidth * 2^i channels. */
   baseWidth?: number;
   /** Number of down-sampling steps, 1..6 (default 4). */
   depth?: number;
@@ -75,7 +75,7 @@ export type ResolvedDeepLabV3Config = Resolved<DeepLabV3Config>;
 export type ResolvedDeepLabV2Config = Resolved<DeepLabV2Config>;
 export type ResolvedModelConfig = ResolvedUNetConfig | ResolvedFCNConfig | ResolvedDeepLabV3Config | ResolvedDeepLabV2Config;
 
-/** adaseg's default model: U-Net, base width 32, depth 4, bilinear upsampling, BatchNorm. */
+/** adaseg's default model: U-Net, base width 16, depth 4, bilinear upsampling, BatchNorm (1.96M parameters). */
 export const DEFAULT_MODEL_CONFIG: UNetConfig = { kind: 'unet' };
 
 export class ModelConfigError extends Error {
@@ -172,7 +172,7 @@ export function resolveModelConfig(config: unknown = DEFAULT_MODEL_CONFIG): Reso
     case 'unet':
       return {
         kind: 'unet',
-        baseWidth: c.int('baseWidth', 32, 1, 1024),
+        baseWidth: c.int('baseWidth', 16, 1, 1024),
         depth: c.int('depth', 4, 1, 6),
         upsampling: c.oneOf('upsampling', 'bilinear', ['bilinear', 'transposed'] as const),
         batchNorm: c.bool('batchNorm', true),
