@@ -15,6 +15,7 @@ packages=(
   libopenblas0-pthread     # fast BLAS behind libblas.so.3 (the reference BLAS is ~30x slower)
   python3-torch            # the PyTorch reference peer: fixtures and benchmarks
   python3-torchvision
+  chromium                 # the annotation studio's browser tests (playwright-core drives it)
 )
 if [ -z "${LIBTORCH:-}" ]; then
   packages+=(libtorch-dev)

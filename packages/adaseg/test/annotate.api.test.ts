@@ -240,10 +240,12 @@ test('bad input is refused with a 4xx and a clear message, and changes nothing',
     }
     // The two leases were taken before the snapshot; nothing after changed the store.
     assert.equal(snapshot(f.store), before);
-    // Unknown query on GET routes, and the not-yet-served prediction.
+    // Unknown query on GET routes, and a round without overlays (this store was not made by the loop).
     assert.equal((await call(f, f.tokens.ann, 'GET', '/api/queries/9999')).status, 404);
     assert.equal((await call(f, f.tokens.ann, 'GET', '/api/queries/9999/image')).status, 404);
-    assert.equal((await call(f, f.tokens.ann, 'GET', `/api/queries/${region.id}/prediction`)).status, 501);
+    const noPrediction = await call(f, f.tokens.ann, 'GET', `/api/queries/${region.id}/prediction`);
+    assert.equal(noPrediction.status, 404);
+    assert.match(noPrediction.json.error.message, /has no model prediction: round 1 of run 'r\/seed-0' was selected without overlays/);
     // A body over the limit: 413 before anything is parsed.
     const q = (await call(small, small.tokens.ann, 'POST', '/api/lease', {})).json.query;
     const smallBefore = snapshot(small.store);

@@ -34,3 +34,5 @@ export * from './experiment.js';
 export * from './loop.js';
 export * from './results.js';
 export * from './report.js';
+export * from './overlays.js';
+export * from './masks.js';

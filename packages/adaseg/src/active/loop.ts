@@ -34,6 +34,7 @@ import { type ExampleImage, type RawExperiment, type RawRun, type EvalSummary, b
 import { renderReport } from './report.js';
 import { evaluateOnTarget, labelledTargetSet, trainRound } from './round-training.js';
 import { scorePool } from './scorer.js';
+import { OVERLAYS_INFO_KEY, writeQueryOverlays } from './overlays.js';
 import { createStrategy } from './strategies/index.js';
 import { LabelStore, type UnitPixels } from './store.js';
 import type { UnitRef } from './types.js';
@@ -289,9 +290,24 @@ async function selectRound(ctx: Context, seed: number, label: string, run: strin
     const pixels = selection.reduce((s, u) => s + u.pixels, 0);
     if (budget.pixels !== undefined && pixels > budget.pixels) throw new Error(`${label} selected ${pixels} pixels in round ${round}, over the round's budget of ${budget.pixels}`);
     if (budget.units !== undefined && selection.length > budget.units) throw new Error(`${label} selected ${selection.length} units in round ${round}, over the round's budget of ${budget.units}`);
+    const scoringSeconds = (performance.now() - started) / 1000;
+    // People see what the scoring model predicted on the images they are asked about (written
+    // before the selection is saved, so a saved selection always has its overlays).
+    let overlays: string | undefined;
+    if (config.annotator.kind === 'human') {
+      overlays = [`seed-${seed}`, slug(label), `round-${round}`, 'overlays'].join('/');
+      await writeQueryOverlays(model, ctx.pool, selection.map((u) => u.image), {
+        dir: join(config.output, overlays),
+        palette: ctx.pool.classes.palette,
+        transforms: resizeTransforms(config),
+        normalize: config.data.normalize,
+        batchSize: config.active.scoringBatchSize,
+        workers: config.data.workers,
+      });
+    }
     ctx.store.saveSelection(run, round, selection, {
       scoredWith: scoring,
-      info: { budget, selectedUnits: selection.length, selectedPixels: pixels, candidates: records.length, scoringSeconds: (performance.now() - started) / 1000 },
+      info: { budget, selectedUnits: selection.length, selectedPixels: pixels, candidates: records.length, scoringSeconds, ...(overlays !== undefined ? { [OVERLAYS_INFO_KEY]: overlays } : {}) },
     });
     ctx.log(`${run} round ${round}: selected ${selection.length} units (${pixels} px; budget ${budget.pixels !== undefined ? `${budget.pixels} px` : `${budget.units} units`}) from ${records.length} candidates`);
   } finally {

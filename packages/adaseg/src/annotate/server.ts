@@ -7,15 +7,23 @@
 //
 // Errors: one type (HttpError) and one handler; a body is JSON of at most `bodyLimitBytes`;
 // anything unexpected is logged here and answered with a generic 500 (no stack traces).
+//
+// The annotation studio (the web page, built from web/ into dist/web/) is served at `/` and
+// `/assets/...` without a token: it asks for one and sends it with every /api call.
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import { dirname, extname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import { serve, type ServerType } from '@hono/node-server';
 import sharp from 'sharp';
-import { LabelStore, LabelStoreError, type Query, type QueryAnswer } from '../active/store.js';
+import { OVERLAYS_INFO_KEY, overlayFileName, type OverlayKind } from '../active/overlays.js';
+import { IGNORE, LabelStore, LabelStoreError, type Query, type QueryAnswer } from '../active/store.js';
+import { decodePng, readPngHeader } from '../data/png.js';
 import { fromStoreError, HttpError } from './errors.js';
-import type { ImageProvider } from './images.js';
+import { insideRoot, type ImageProvider } from './images.js';
 import type { User, UserStore } from './users.js';
 
 export interface AnnotateServerOptions {
@@ -32,6 +40,10 @@ export interface AnnotateServerOptions {
   log?: (line: string) => void;
   /** The clock (ms since the epoch) for showing leases; pass the store's when tests move it. */
   now?: () => number;
+  /** The run's output folder, where the loop writes the overlays (default: the store file's folder). */
+  outputDir?: string;
+  /** The built web page (index.html and assets/); default dist/web of this package; null: no page. */
+  webDir?: string | null;
 }
 
 type Env = { Variables: { user: User } };
@@ -121,21 +133,59 @@ function queryDetail(store: LabelStore, q: Query, now: number) {
     ignore: 255,
     strategy: q.strategy,
     checkpoint: q.checkpoint,
+    // An answered region-class query: the class each unit got (read back from the label mask).
+    answer: q.status === 'answered' && q.kind === 'region-class' ? { classes: regionClasses(store, q) } : null,
     links: {
       image: `/api/queries/${q.id}/image`,
       mask: `/api/queries/${q.id}/mask`,
       outline: `/api/queries/${q.id}/mask?outline=1`,
+      units: `/api/queries/${q.id}/mask?format=rgb`,
+      labels: `/api/queries/${q.id}/labels`,
+      prediction: `/api/queries/${q.id}/prediction`,
+      predictionIds: `/api/queries/${q.id}/prediction?format=ids`,
+      uncertainty: `/api/queries/${q.id}/uncertainty`,
     },
   };
 }
 
-/** Gray PNG: pixel = unit position + 1 inside the query's units (0 elsewhere), or 255 on unit borders. */
-async function maskPng(q: Query, outline: boolean): Promise<Buffer> {
+/** The stored class of each unit of a region-class query (its first pixel's; 255 when none). */
+function regionClasses(store: LabelStore, q: Query): number[] {
+  const mask = store.mask(q.run, q.imageId).data;
+  return q.units.map((u) => (u.pixelIndices.length > 0 ? mask[u.pixelIndices[0]] : IGNORE));
+}
+
+/** Gray PNG of the stored labels on the query's pixels (train ids; 255 elsewhere and where unlabelled). */
+async function labelsPng(store: LabelStore, q: Query): Promise<Buffer> {
+  const mask = store.mask(q.run, q.imageId).data;
+  const out = new Uint8Array(q.width * q.height).fill(IGNORE);
+  for (const u of q.units) for (const p of u.pixelIndices) out[p] = mask[p];
+  return grayPng(out, q.width, q.height);
+}
+
+const grayPng = (data: Uint8Array, width: number, height: number): Promise<Buffer> =>
+  sharp(Buffer.from(data.buffer, data.byteOffset, data.byteLength), { raw: { width, height, channels: 1 } }).toColourspace('b-w').png().toBuffer();
+
+/**
+ * Gray PNG: pixel = unit position + 1 inside the query's units (0 elsewhere), or 255 on unit
+ * borders. `rgb`: an RGB PNG whose pixel is unit position + 1 as a 24-bit number (r * 65536 +
+ * g * 256 + b; 0 outside), exact however many units the query has.
+ */
+async function maskPng(q: Query, outline: boolean, rgb = false): Promise<Buffer> {
   const W = q.width, H = q.height;
   const owner = new Int32Array(W * H).fill(-1);
   q.units.forEach((u, i) => {
     for (const p of u.pixelIndices) owner[p] = i;
   });
+  if (rgb) {
+    const out = new Uint8Array(W * H * 3);
+    for (let p = 0; p < owner.length; p++) {
+      const v = owner[p] + 1;
+      out[p * 3] = (v >> 16) & 255;
+      out[p * 3 + 1] = (v >> 8) & 255;
+      out[p * 3 + 2] = v & 255;
+    }
+    return sharp(Buffer.from(out.buffer, out.byteOffset, out.byteLength), { raw: { width: W, height: H, channels: 3 } }).png().toBuffer();
+  }
   const out = new Uint8Array(W * H);
   for (let p = 0; p < out.length; p++) {
     const o = owner[p];
@@ -152,6 +202,50 @@ async function maskPng(q: Query, outline: boolean): Promise<Buffer> {
 }
 
 const png = (c: Context<Env>, data: Buffer) => c.body(new Uint8Array(data), 200, { 'Content-Type': 'image/png', 'Cache-Control': 'private, max-age=60' });
+
+// ---- the web page ----
+
+const CONTENT_TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.map': 'application/json; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+};
+
+// The page holds an access token: it may run only its own scripts and talk only to this server.
+const PAGE_HEADERS = {
+  'Content-Security-Policy': "default-src 'self'; img-src 'self' blob: data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+  'X-Content-Type-Options': 'nosniff',
+  'Referrer-Policy': 'no-referrer',
+};
+
+/** The built page: index.html and the files of assets/, read once (no request path reaches the file system). */
+interface WebPage {
+  index: Buffer;
+  assets: Map<string, { body: Buffer; type: string }>;
+}
+
+/** dist/web beside dist/annotate, or the package's dist/web when running from src/ (tsx). */
+function defaultWebDir(): string | null {
+  const here = dirname(fileURLToPath(import.meta.url));
+  for (const candidate of [join(here, '..', 'web'), join(here, '..', '..', 'dist', 'web')]) if (existsSync(join(candidate, 'index.html'))) return candidate;
+  return null;
+}
+
+function loadWebPage(dir: string | null): WebPage | null {
+  if (dir === null || !existsSync(join(dir, 'index.html'))) return null;
+  const assets = new Map<string, { body: Buffer; type: string }>();
+  const assetDir = join(dir, 'assets');
+  if (existsSync(assetDir)) {
+    for (const name of readdirSync(assetDir)) {
+      const type = CONTENT_TYPES[extname(name)];
+      if (type !== undefined) assets.set(name, { body: readFileSync(join(assetDir, name)), type });
+    }
+  }
+  return { index: readFileSync(join(dir, 'index.html')), assets };
+}
 
 export function createAnnotateApp(options: AnnotateServerOptions): Hono<Env> {
   const { store, users } = options;
@@ -205,6 +299,21 @@ export function createAnnotateApp(options: AnnotateServerOptions): Hono<Env> {
     if (run !== undefined && (run.length === 0 || run.length > 200)) throw new HttpError(400, 'bad-request', "'run' must be a run name");
     return run;
   };
+
+  const page = loadWebPage(options.webDir === undefined ? defaultWebDir() : options.webDir);
+  app.get('/', (c) => {
+    if (page === null) {
+      const where = options.webDir ? ` (looked in ${options.webDir})` : '';
+      return c.text(`The annotation page is not built${where}: run \`npm run build\` in packages/adaseg (it bundles web/ into dist/web/). The JSON API is at /api.\n`, 503, PAGE_HEADERS);
+    }
+    return c.body(new Uint8Array(page.index), 200, { ...PAGE_HEADERS, 'Content-Type': CONTENT_TYPES['.html'], 'Cache-Control': 'no-cache' });
+  });
+  app.get('/assets/:name', (c) => {
+    const name = c.req.param('name');
+    const asset = page?.assets.get(name);
+    if (asset === undefined) throw new HttpError(404, 'not-found', `no asset '${name.slice(0, 80)}'${page === null ? ' (the page is not built)' : ''}`);
+    return c.body(new Uint8Array(asset.body), 200, { ...PAGE_HEADERS, 'Content-Type': asset.type, 'Cache-Control': 'no-cache' });
+  });
 
   app.get('/api/me', (c) => c.json({ name: c.get('user').name, role: c.get('user').role }));
 
@@ -274,12 +383,49 @@ export function createAnnotateApp(options: AnnotateServerOptions): Hono<Env> {
   app.get('/api/queries/:id/mask', async (c) => {
     const q = store.query(parseId(c.req.param('id')));
     const outline = c.req.query('outline');
-    return png(c, await maskPng(q, outline === '1' || outline === 'true'));
+    const format = c.req.query('format') ?? 'gray';
+    if (format !== 'gray' && format !== 'rgb') throw new HttpError(400, 'bad-request', `'format' must be 'gray' or 'rgb', got '${format.slice(0, 40)}'`);
+    return png(c, await maskPng(q, outline === '1' || outline === 'true', format === 'rgb'));
   });
 
-  app.get('/api/queries/:id/prediction', (c) => {
-    parseId(c.req.param('id'));
-    throw new HttpError(501, 'not-implemented', 'model predictions and uncertainty maps are not served yet');
+  // What is stored for the query's pixels so far (an answered query's answer).
+  app.get('/api/queries/:id/labels', async (c) => {
+    const q = store.query(parseId(c.req.param('id')));
+    return png(c, await labelsPng(store, q));
+  });
+
+  // The overlays: written by the loop (src/active/overlays.ts) into the output folder, named in the round's info.
+  const outputDir = options.outputDir ?? dirname(store.file);
+  const overlayFile = (q: Query, kind: OverlayKind): { file: string; bytes: Buffer } => {
+    const what = kind === 'prediction' ? 'model prediction' : 'uncertainty map';
+    const folder = store.round(q.run, q.round)?.info[OVERLAYS_INFO_KEY];
+    if (typeof folder !== 'string') {
+      throw new HttpError(404, 'not-found', `query ${q.id} has no ${what}: round ${q.round} of run '${q.run}' was selected without overlays (the loop writes them for rounds with annotator: human)`);
+    }
+    const name = `${folder}/${overlayFileName({ index: q.imageIndex, id: q.imageId }, kind)}`;
+    const file = join(outputDir, name);
+    if (!existsSync(file)) throw new HttpError(404, 'not-found', `the ${what} of query ${q.id} is missing: expected ${name} in the run folder`);
+    if (!insideRoot(outputDir, file)) throw new HttpError(403, 'forbidden', `the ${what} of query ${q.id} is outside the run folder`);
+    const bytes = readFileSync(file);
+    const header = readPngHeader(bytes);
+    if (header.width !== q.width || header.height !== q.height) throw new Error(`${file} is ${header.width}x${header.height}, query ${q.id} is ${q.width}x${q.height}`);
+    return { file, bytes };
+  };
+
+  app.get('/api/queries/:id/prediction', async (c) => {
+    const q = store.query(parseId(c.req.param('id')));
+    const format = c.req.query('format') ?? 'palette';
+    if (format !== 'palette' && format !== 'ids') throw new HttpError(400, 'bad-request', `'format' must be 'palette' (class colours, index = train id) or 'ids' (gray, value = train id), got '${format.slice(0, 40)}'`);
+    const { file, bytes } = overlayFile(q, 'prediction');
+    if (format === 'palette') return png(c, bytes);
+    const decoded = decodePng(bytes);
+    if (decoded.colorType !== 3 || decoded.bitDepth !== 8) throw new Error(`${file} is not an 8-bit palette PNG`);
+    return png(c, await grayPng(decoded.data as Uint8Array, q.width, q.height));
+  });
+
+  app.get('/api/queries/:id/uncertainty', (c) => {
+    const q = store.query(parseId(c.req.param('id')));
+    return png(c, overlayFile(q, 'uncertainty').bytes);
   });
 
   app.post('/api/queries/:id/answer', async (c) => {
@@ -345,6 +491,12 @@ export function startAnnotateServer(options: AnnotateServerOptions & { port?: nu
           }),
       });
     });
+    // Idle keep-alive sockets must outlive the clients' own idle timeout (undici: 4 s; browsers
+    // longer): with Node's default of 5 s, a client slowed by a busy machine reuses a socket the
+    // server has just closed and gets ECONNRESET for a request that never arrived.
+    const http = server as unknown as { keepAliveTimeout: number; headersTimeout: number };
+    http.keepAliveTimeout = 75_000;
+    http.headersTimeout = 80_000;
     server.once('error', reject);
   });
 }

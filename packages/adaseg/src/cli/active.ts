@@ -3,11 +3,44 @@
 // the same command resumes). The engine is imported lazily, as for train.
 import { resolve } from 'node:path';
 import { parseArgs, type OptionSpec, UsageError } from './args.js';
+import type { ExperimentRunResult } from '../active/loop.js';
+import type { ExperimentResults } from '../active/results.js';
 import type { Command, Io } from './command.js';
 import { interruptSignal } from './train.js';
 
+/** What `adaseg run --json` (and `adaseg demo --json`) prints: where, whether stopped, and per strategy and baseline the final figures. */
+export function resultsSummary(result: ExperimentRunResult): Record<string, unknown> {
+  const r = result.results;
+  return {
+    output: result.output,
+    stopped: result.stopped,
+    seconds: result.seconds,
+    ...(result.files ? { files: result.files } : {}),
+    ...(r
+      ? {
+          strategies: r.strategies.map((s) => ({ strategy: s.strategy, labelledPercent: s.final.percent.mean, mIoU: s.final.mIoU, aubc: s.aubc, ofFull: s.ofFull, vsRandom: s.vsRandom })),
+          baselines: Object.fromEntries(Object.entries(r.baselines).map(([k, v]) => [k, typeof v === 'string' ? v : v.mIoU])),
+        }
+      : {}),
+  };
+}
+
+/** The plain-text table of final figures per strategy and baseline. */
+export function resultsTable(r: ExperimentResults): string {
+  const w = Math.max(8, ...r.strategies.map((s) => s.strategy.length));
+  const lines = [`${'strategy'.padEnd(w)}  labelled %   final mIoU        AUBC`];
+  for (const s of r.strategies) {
+    const m = s.final.mIoU;
+    lines.push(`${s.strategy.padEnd(w)}  ${s.final.percent.mean.toFixed(3).padStart(10)}   ${(m.mean * 100).toFixed(2).padStart(6)} ± ${(m.std * 100).toFixed(2).padEnd(6)}   ${(s.aubc.mean * 100).toFixed(2)}`);
+  }
+  for (const [name, b] of [['source only', r.baselines.sourceOnly], ['UDA only', r.baselines.udaOnly], ['full', r.baselines.full]] as const) {
+    if (b !== undefined) lines.push(`${name.padEnd(w)}  ${'-'.padStart(10)}   ${(b.mIoU.mean * 100).toFixed(2).padStart(6)} ± ${(b.mIoU.std * 100).toFixed(2)}`);
+  }
+  return lines.join('\n');
+}
+
 export const RUN_OPTIONS: OptionSpec[] = [
-  { name: 'config', type: 'string', value: 'FILE', description: 'experiment config (YAML or JSON): data, source, warmup, active (units, budget, strategies), annotator, rounds, baselines; see configs/ and the README' },
+  { name: 'config', type: 'string', value: 'FILE', required: true, description: 'experiment config (YAML or JSON): data, source, warmup, active (units, budget, strategies), annotator, rounds, baselines; see configs/ and the README' },
   { name: 'output', type: 'string', value: 'DIR', description: 'output folder (overrides the config)' },
   { name: 'seeds', type: 'string', value: 'LIST', description: 'comma-separated seeds (overrides the config), e.g. 0,1,2' },
   { name: 'threads', type: 'integer', value: 'N', description: 'intra-op threads of the engine (default: libtorch\'s, usually the cores); 1 when the machine is shared' },
@@ -50,39 +83,10 @@ export const runCommand: Command = {
         progress: !options['no-progress'] && !io.json,
         log: (line) => io.err(line),
       });
-      const r = result.results;
-      if (io.json) {
-        io.out(
-          JSON.stringify(
-            {
-              output: result.output,
-              stopped: result.stopped,
-              seconds: result.seconds,
-              ...(result.files ? { files: result.files } : {}),
-              ...(r
-                ? {
-                    strategies: r.strategies.map((s) => ({ strategy: s.strategy, labelledPercent: s.final.percent.mean, mIoU: s.final.mIoU, aubc: s.aubc, ofFull: s.ofFull, vsRandom: s.vsRandom })),
-                    baselines: Object.fromEntries(Object.entries(r.baselines).map(([k, v]) => [k, typeof v === 'string' ? v : v.mIoU])),
-                  }
-                : {}),
-            },
-            null,
-            2,
-          ),
-        );
-      } else if (result.stopped) {
-        io.out(`stopped; run the same command to resume (${result.output})`);
-      } else if (r) {
-        const w = Math.max(8, ...r.strategies.map((s) => s.strategy.length));
-        const lines = [`${'strategy'.padEnd(w)}  labelled %   final mIoU        AUBC`];
-        for (const s of r.strategies) {
-          const m = s.final.mIoU;
-          lines.push(`${s.strategy.padEnd(w)}  ${s.final.percent.mean.toFixed(3).padStart(10)}   ${(m.mean * 100).toFixed(2).padStart(6)} ± ${(m.std * 100).toFixed(2).padEnd(6)}   ${(s.aubc.mean * 100).toFixed(2)}`);
-        }
-        for (const [name, b] of [['source only', r.baselines.sourceOnly], ['UDA only', r.baselines.udaOnly], ['full', r.baselines.full]] as const) {
-          if (b !== undefined) lines.push(`${name.padEnd(w)}  ${'-'.padStart(10)}   ${(b.mIoU.mean * 100).toFixed(2).padStart(6)} ± ${(b.mIoU.std * 100).toFixed(2)}`);
-        }
-        io.out(lines.join('\n'));
+      if (io.json) io.out(JSON.stringify(resultsSummary(result), null, 2));
+      else if (result.stopped) io.out(`stopped; run the same command to resume (${result.output})`);
+      else if (result.results) {
+        io.out(resultsTable(result.results));
         io.out(`done in ${result.seconds.toFixed(0)} s: ${result.files!.report} (results: ${result.files!.results})`);
       }
       return 0;

@@ -10,6 +10,8 @@ export interface OptionSpec {
   /** Value placeholder for help, e.g. DIR. */
   value?: string;
   choices?: readonly string[];
+  /** Must be given (a missing one is a usage error naming it; shown as required in help). */
+  required?: boolean;
 }
 
 export class UsageError extends Error {
@@ -67,11 +69,19 @@ export function parseArgs(argv: readonly string[], specs: readonly OptionSpec[])
       options[name] = n;
     } else options[name] = value;
   }
+  // --help wins over anything missing (the router answers it before a command runs).
+  if (!options.help) {
+    const missing = specs.filter((s) => s.required && options[s.name] === undefined);
+    if (missing.length > 0) {
+      const names = missing.map((s) => `--${s.name}${s.value ? ` ${s.value}` : ''}`);
+      throw new UsageError(`${names.join(' and ')} ${missing.length === 1 ? 'is' : 'are'} required`);
+    }
+  }
   return { positionals, options };
 }
 
 export function formatOptions(specs: readonly OptionSpec[]): string {
-  const rows = specs.map((s) => [`--${s.name}${s.type === 'boolean' ? '' : ` ${s.value ?? s.type.toUpperCase()}`}`, s.description + (s.choices ? ` (${s.choices.join('|')})` : '')]);
+  const rows = specs.map((s) => [`--${s.name}${s.type === 'boolean' ? '' : ` ${s.value ?? s.type.toUpperCase()}`}`, s.description + (s.choices ? ` (${s.choices.join('|')})` : '') + (s.required ? ' (required)' : '')]);
   const w = Math.max(...rows.map((r) => r[0].length));
   return rows.map(([a, b]) => `  ${a.padEnd(w)}  ${b}`).join('\n');
 }

@@ -10,6 +10,9 @@ import { weightsCommand } from './weights.js';
 import { adaptCommand } from './adapt.js';
 import { runCommand } from './active.js';
 import { serveCommand, usersCommand } from './serve.js';
+import { labelsCommand } from './labels.js';
+import { demoCommand } from './demo.js';
+import { reportCommand } from './report.js';
 
 const GLOBAL_OPTIONS: OptionSpec[] = [
   { name: 'help', type: 'boolean', description: 'show help for the command' },
@@ -17,11 +20,12 @@ const GLOBAL_OPTIONS: OptionSpec[] = [
   { name: 'verbose', type: 'boolean', description: 'stack traces on errors' },
 ];
 
-const ROOT: Command = {
+/** The whole command tree (tests walk it, so every command is checked for --help and usage errors). */
+export const ROOT: Command = {
   name: 'adaseg',
   summary: 'active domain adaptation for semantic segmentation',
   usage: 'adaseg <command> [options]',
-  subcommands: [dataCommand, weightsCommand, ...trainCommands, adaptCommand, runCommand, serveCommand, usersCommand],
+  subcommands: [demoCommand, dataCommand, weightsCommand, ...trainCommands, adaptCommand, runCommand, reportCommand, serveCommand, usersCommand, labelsCommand],
 };
 
 function help(cmd: Command, path: string[]): string {
@@ -74,12 +78,14 @@ export async function run(argv: readonly string[], runIo: RunIo = {}): Promise<n
         io.err(help(cmd, path));
         return 2;
       }
+      const option = rest.find((a) => a.startsWith('-') && !['--json', '--verbose'].includes(a));
+      if (option !== undefined) throw new UsageError(`unknown option ${option.split('=')[0]} for ${path.join(' ')}, which needs a command (try ${path.join(' ')} --help)`);
       throw new UsageError(`${path.join(' ')} needs a command (try ${path.join(' ')} --help)`);
     }
     return await cmd.run([...rest], io);
   } catch (err) {
     if (err instanceof UsageError) {
-      io.err(`${path.join(' ')}: ${err.message}`);
+      io.err(`${path.join(' ')}: ${err.message}${err.message.includes('--help') ? '' : ` (see ${path.join(' ')} --help)`}`);
       if (io.json) io.out(JSON.stringify({ error: { code: 'usage', message: err.message } }));
       return 2;
     }

@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs, type OptionSpec, UsageError } from './args.js';
 import type { Command, Io } from './command.js';
 
-const RUN_OPTION: OptionSpec = { name: 'run', type: 'string', value: 'DIR', description: "an 'adaseg run' output folder (holding labels.sqlite)" };
+const RUN_OPTION: OptionSpec = { name: 'run', type: 'string', value: 'DIR', required: true, description: "an 'adaseg run' output folder (holding labels.sqlite)" };
 
 function storeFile(options: Record<string, unknown>): string {
   if (options.run === undefined) throw new UsageError('--run DIR is required');
@@ -26,7 +26,7 @@ const SERVE_OPTIONS: OptionSpec[] = [
 export const serveCommand: Command = {
   name: 'serve',
   summary: "serve the annotation API for an 'adaseg run' output folder (people answer the loop's queries)",
-  usage: 'adaseg serve --run DIR [--port N] [--host HOST]\n\nEvery API call needs a token: create one with `adaseg users add NAME --role annotator --run DIR`.',
+  usage: 'adaseg serve --run DIR [--port N] [--host HOST]\n\nOpen the printed address in a browser for the annotation studio (the web page); it asks for a token,\nand so does every API call: create one with `adaseg users add NAME --role annotator --run DIR`.',
   options: SERVE_OPTIONS,
   async run(argv: string[], io: Io): Promise<number> {
     const { positionals, options } = parseArgs(argv, [...SERVE_OPTIONS, ...io.globalOptions]);
@@ -50,6 +50,7 @@ export const serveCommand: Command = {
       store,
       users,
       images,
+      outputDir: dir,
       port: (options.port as number | undefined) ?? 8080,
       host: (options.host as string | undefined) ?? '127.0.0.1',
       leaseSeconds: options['lease-seconds'] as number | undefined,
@@ -58,7 +59,7 @@ export const serveCommand: Command = {
     const count = users.list().length;
     if (io.json) io.out(JSON.stringify({ url: server.url, port: server.port, users: count }));
     else {
-      io.out(`annotation server on ${server.url}/api (Ctrl-C to stop)`);
+      io.out(`annotation studio on ${server.url}/ (the page), API at ${server.url}/api (Ctrl-C to stop)`);
       io.out(
         count === 0
           ? `no users yet: create a token with \`adaseg users add NAME --role annotator --run ${dir}\` and send it as "Authorization: Bearer <token>"`
@@ -133,7 +134,7 @@ export const usersCommand: Command = {
         const users = UserStore.open(storeFile(options));
         try {
           if (!users.remove(positionals[0])) throw new Error(`no user '${positionals[0]}'`);
-          io.out(`removed ${positionals[0]}`);
+          io.out(io.json ? JSON.stringify({ removed: positionals[0] }) : `removed ${positionals[0]}`);
         } finally {
           users.close();
         }

@@ -185,3 +185,16 @@ export function encodeIndexedPng(width: number, height: number, indices: Uint8Ar
   for (let y = 0; y < height; y++) raw.set(indices.subarray(y * width, (y + 1) * width), y * (width + 1) + 1);
   return Buffer.concat([SIGNATURE, chunk('IHDR', ihdr), chunk('PLTE', plte), chunk('IDAT', deflateSync(raw)), chunk('IEND', new Uint8Array(0))]);
 }
+
+/** An 8-bit gray PNG of `values` (one byte per pixel), as Cityscapes stores `*_labelTrainIds.png`. */
+export function encodeGrayPng(width: number, height: number, values: Uint8Array): Buffer {
+  if (values.length !== width * height) throw new PngError(`encodeGrayPng: ${values.length} values for ${width}x${height}`);
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr[8] = 8;
+  ihdr[9] = 0;
+  const raw = Buffer.alloc((width + 1) * height);
+  for (let y = 0; y < height; y++) raw.set(values.subarray(y * width, (y + 1) * width), y * (width + 1) + 1);
+  return Buffer.concat([SIGNATURE, chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw)), chunk('IEND', new Uint8Array(0))]);
+}

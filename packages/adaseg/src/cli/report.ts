@@ -1,0 +1,58 @@
+// `adaseg report --run DIR`: an experiment's results as Markdown tables (baselines, the budget curve
+// per strategy, AUBC, share of full supervision, labels saved and margin over random, per-class
+// IoU; from labels.sqlite: void share, images touched and class mix of each strategy's labels),
+// and optionally its budget plot as a standalone SVG, read from the run's results.json.
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { budgetPlot } from '../active/report.js';
+import type { ExperimentResults } from '../active/results.js';
+import { LabelStore } from '../active/store.js';
+import { labelComposition, markdownComposition, markdownSummary } from '../active/summary.js';
+import { parseArgs, type OptionSpec, UsageError } from './args.js';
+import type { Command, Io } from './command.js';
+
+const OPTIONS: OptionSpec[] = [
+  { name: 'run', type: 'string', value: 'DIR', description: "an `adaseg run` output folder (holding results.json)" },
+  { name: 'svg', type: 'string', value: 'FILE', description: 'also write the budget plot (mIoU against labelled %) as an SVG file' },
+];
+
+export function readResults(runDir: string): ExperimentResults {
+  const file = join(runDir, 'results.json');
+  if (!existsSync(file)) throw new Error(`${file} not found: the run has not finished (run the same \`adaseg run\` command to resume it)`);
+  const results = JSON.parse(readFileSync(file, 'utf8')) as ExperimentResults;
+  if (results.format !== 'adaseg-active-results/1') throw new Error(`${file}: expected format 'adaseg-active-results/1', got ${JSON.stringify(results.format)}`);
+  return results;
+}
+
+export const reportCommand: Command = {
+  name: 'report',
+  summary: "print an experiment's results as Markdown tables; optionally write its budget plot as SVG",
+  usage: 'adaseg report --run DIR [--svg FILE] [--json]\n\nReads DIR/results.json (written by `adaseg run`; report.html is beside it). --json prints results.json itself.',
+  options: OPTIONS,
+  async run(argv: string[], io: Io): Promise<number> {
+    const { positionals, options } = parseArgs(argv, [...OPTIONS, ...io.globalOptions]);
+    if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
+    if (options.run === undefined) throw new UsageError('--run DIR is required');
+    const results = readResults(resolve(options.run as string));
+    if (options.svg !== undefined) {
+      const file = resolve(options.svg as string);
+      const tmp = `${file}.${process.pid}.tmp`;
+      writeFileSync(tmp, `${budgetPlot(results)}\n`);
+      renameSync(tmp, file);
+    }
+    // The label store beside results.json tells what each strategy bought (void share, classes).
+    const storeFile = join(resolve(options.run as string), 'labels.sqlite');
+    let composition = null;
+    if (existsSync(storeFile)) {
+      const store = LabelStore.open(storeFile);
+      try {
+        composition = labelComposition(store, results.strategies.map((s) => s.strategy));
+      } finally {
+        store.close();
+      }
+    }
+    if (io.json) io.out(JSON.stringify(composition === null ? results : { ...results, labelComposition: composition }));
+    else io.out([markdownSummary(results), ...(composition === null ? [] : ['', markdownComposition(composition, results.classNames, results.poolImages)])].join('\n'));
+    return 0;
+  },
+};
