@@ -5,8 +5,10 @@
 // their target_val evaluation in seed-N/source-evaluation.json), so the adaptation runs here and the
 // active loop's UDA warm-up start from the same model; run `adaseg run --config
 // configs/camvid-active.yaml` first (its source stage is enough). Each method runs with the settings
-// of configs/camvid-uda.yaml; only `adapt.method` (and its λ) changes. Resumable: finished runs are
-// read back, interrupted ones resume from their checkpoints.
+// of configs/camvid-uda.yaml; only `adapt.method` (and its λ) changes. AdaptSegNet with exactly these
+// settings is the active run's warm-up (seed-N/warmup, the report's UDA-only line), so its row is read
+// from there rather than trained twice; `--methods adaptsegnet` trains it here too. Resumable:
+// finished runs are read back, interrupted ones resume from their checkpoints.
 //
 //   npm run bench:uda -- [--seeds 0,1,2] [--methods adaptsegnet,advent-entropy,...] [--iterations N] [--threads N] [--json]
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
@@ -35,7 +37,10 @@ const METHOD_SETTINGS: Record<AdaptMethodKind, Record<string, unknown>> = {
 };
 
 const seeds = arg('seeds', '0,1,2').split(',').map(Number);
-const methods = arg('methods', ADAPT_METHODS.join(',')).split(',') as AdaptMethodKind[];
+const methodsArg = arg('methods', '');
+const methods = (methodsArg === '' ? ADAPT_METHODS.filter((m) => m !== 'adaptsegnet') : methodsArg.split(',')) as AdaptMethodKind[];
+// The warm-up's row stands for AdaptSegNet unless it is trained here.
+const warmupRow = !methods.includes('adaptsegnet');
 for (const m of methods) if (!ADAPT_METHODS.includes(m)) throw new Error(`bench:uda: unknown method '${m}'; expected one of ${ADAPT_METHODS.join(', ')}`);
 const iterationsArg = arg('iterations', '');
 const threads = Number(arg('threads', String(torch.getNumThreads())));
@@ -68,6 +73,16 @@ for (const seed of seeds) {
   const sourceEval = JSON.parse(readFileSync(sourceEvalFile, 'utf8')) as { mIoU: number; iou: (number | null)[]; classNames: string[] };
   classNames = sourceEval.classNames;
   rows.push({ method: 'source-only', seed, seconds: 0, score: { mIoU: sourceEval.mIoU, iou: sourceEval.iou } });
+  if (warmupRow) {
+    const warmEvalFile = join(sourceDir, 'warmup-evaluation.json');
+    if (!existsSync(warmEvalFile)) {
+      console.error(`bench:uda: ${warmEvalFile} not found: the active run has not finished seed ${seed}'s warm-up (or pass --methods including adaptsegnet)`);
+      process.exit(1);
+    }
+    const warm = JSON.parse(readFileSync(warmEvalFile, 'utf8')) as { mIoU: number; iou: (number | null)[] };
+    const warmMetrics = JSON.parse(readFileSync(join(sourceDir, 'warmup', 'metrics.json'), 'utf8')) as { seconds: number };
+    rows.push({ method: 'adaptsegnet', seed, seconds: warmMetrics.seconds, score: { mIoU: warm.mIoU, iou: warm.iou } });
+  }
   for (const method of methods) {
     const config = loadAdaptConfig(configFile, (c) => {
       c.seed = seed;
@@ -93,11 +108,11 @@ const stats = (xs: number[]) => {
   return { mean, sd, min: Math.min(...xs), max: Math.max(...xs) };
 };
 const pct = (v: number) => (v * 100).toFixed(1);
-const order: Row['method'][] = ['source-only', ...methods];
+const order: Row['method'][] = ['source-only', ...(warmupRow ? ['adaptsegnet' as const] : []), ...methods];
 const base = stats(rows.filter((r) => r.method === 'source-only').map((r) => r.score.mIoU));
 const summary: Record<string, unknown> = { seeds, threads, rows, methods: {} };
 const lines: string[] = [];
-lines.push(`UDA on camvid-day2dusk (day -> dusk), target_val mIoU, U-Net width 16 at 120x90, seeds ${seeds.join(',')}, ${threads} thread(s)`);
+lines.push(`UDA on camvid-day2dusk (day -> dusk), target_val mIoU, U-Net width 16 at 120x90, seeds ${seeds.join(',')}, ${threads} thread(s)${warmupRow ? "; adaptsegnet = the active run's warm-up (same settings)" : ''}`);
 lines.push('| method | target_val mIoU (mean ± sd) | per seed | gain over source-only (per-seed differences) | beats source-only by more than the spread | time per run |');
 lines.push('| --- | --- | --- | --- | --- | --- |');
 for (const method of order) {

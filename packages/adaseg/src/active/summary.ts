@@ -2,6 +2,7 @@
 // into notes or BENCHMARKS.md. The curves come from results.json only (so they agree with
 // report.html); what the bought labels are made of comes from the label store.
 import type { ExperimentResults, Stat, StrategyResult } from './results.js';
+import { slug } from './loop.js';
 import type { LabelStore } from './store.js';
 
 const pct = (v: number) => (v * 100).toFixed(1);
@@ -85,8 +86,8 @@ export function labelComposition(store: LabelStore, order: readonly string[]): L
   const runs = store.runs();
   const out: LabelComposition[] = [];
   for (const strategy of order) {
-    // Runs are named '<strategy label>/seed-N' (the label carries the settings, e.g. 'bald-t-8').
-    const mine = runs.filter((r) => r.name.startsWith(`${strategy}/`));
+    // Runs are named '<slug of the strategy label>/seed-N' ('bald (T=8)' -> 'bald-t-8/seed-0').
+    const mine = runs.filter((r) => r.name.startsWith(`${slug(strategy)}/`));
     if (mine.length === 0) continue;
     const classes = mine[0].classNames.length;
     const counts = new Float64Array(classes);
