@@ -9,13 +9,12 @@
 // the same initial weights and inputs (written by ours, read by the peer).
 //
 //   npm run bench:adapt [-- --rounds 5 --iters 3 --threads 2 --batch 2 --height 180 --width 240 --json]
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import * as torch from '@adaseg/torch';
+import { isWorker, median, numberArg, PeerPair, readRoundOptions, serveCommands } from '../../torch/bench/harness.js';
 import { adaptationStep, createAdaptationMethod, parseMethodConfig, type AdversarialMethod } from '../src/adapt/index.js';
 import { buildModel } from '../src/models/config.js';
 import { ConfigReader } from '../src/util/config-reader.js';
@@ -30,7 +29,7 @@ interface SetupCmd {
   /** Ours writes the weights and inputs here; the peer reads them. */
   file: string;
 }
-type Cmd = SetupCmd | { cmd: 'step'; iters: number } | { cmd: 'rss' } | { cmd: 'quit' };
+type Cmd = SetupCmd | { cmd: 'step'; iters: number };
 
 interface StepResult {
   times: number[];
@@ -51,11 +50,8 @@ async function worker(): Promise<void> {
         xt: torch.Tensor;
       }
     | undefined;
-  const rl = createInterface({ input: process.stdin });
-  for await (const line of rl) {
-    const cmd = JSON.parse(line) as Cmd;
-    let res: unknown;
-    if (cmd.cmd === 'setup') {
+  await serveCommands<Cmd>({
+    setup: (cmd) => {
       torch.setNumThreads(cmd.threads);
       torch.manualSeed(0);
       const model = buildModel({ kind: 'unet' }, cmd.classes);
@@ -75,8 +71,9 @@ async function worker(): Promise<void> {
         torch.saveSafetensorsSync(cmd.file, tensors);
       });
       state = { model, method, optimizer, xs, ys, xt };
-      res = { threads: torch.getNumThreads(), params: model.numParameters(), dParams: method.discriminator().numParameters() };
-    } else if (cmd.cmd === 'step') {
+      return { threads: torch.getNumThreads(), params: model.numParameters(), dParams: method.discriminator().numParameters() };
+    },
+    step: (cmd) => {
       const s = state!;
       const out: StepResult = { times: [], losses: [] };
       for (let i = 0; i < cmd.iters; i++) {
@@ -88,75 +85,36 @@ async function worker(): Promise<void> {
         out.times.push((performance.now() - t) / 1000);
         out.losses.push({ seg: scalars.seg, adv: scalars.adv, d: scalars.d });
       }
-      res = { ...out, liveTensors: torch.memory().tensors };
-    } else if (cmd.cmd === 'rss') {
-      res = { maxRssKb: process.resourceUsage().maxRSS };
-    } else {
-      break;
-    }
-    process.stdout.write(`${JSON.stringify(res)}\n`);
-  }
+      return { ...out, liveTensors: torch.memory().tensors };
+    },
+  });
 }
 
 // ---------------------------------------------------------------- orchestrator
-class Peer {
-  private readonly lines: AsyncIterator<string>;
-  constructor(
-    readonly name: string,
-    private readonly child: ChildProcessWithoutNullStreams,
-  ) {
-    child.stderr.on('data', (d: Buffer) => process.stderr.write(`[${name}] ${d}`));
-    this.lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
-  }
-  async send<T>(cmd: Cmd): Promise<T> {
-    this.child.stdin.write(`${JSON.stringify(cmd)}\n`);
-    const next = await this.lines.next();
-    if (next.done) throw new Error(`${this.name} exited early`);
-    return JSON.parse(next.value) as T;
-  }
-  close(): void {
-    this.child.stdin.end();
-  }
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
-
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
-}
-
 async function orchestrate(): Promise<void> {
   const here = dirname(fileURLToPath(import.meta.url));
-  const rounds = arg('rounds', 5);
-  const iters = arg('iters', 3);
-  const threads = arg('threads', torch.getNumThreads());
-  const json = process.argv.includes('--json');
+  const { rounds, iters, threads, json } = readRoundOptions({ rounds: 5, iters: 3, threads: torch.getNumThreads() });
   const dir = mkdtempSync(join(tmpdir(), 'adaseg-bench-adapt-'));
   // Same BLAS kernels for the peer as our engine chose (set in process.env by loading it above).
   const env = { ...process.env, PYTHONDONTWRITEBYTECODE: '1' };
-  const setup: SetupCmd = { cmd: 'setup', threads, classes: 11, batch: arg('batch', 2), height: arg('height', 180), width: arg('width', 240), file: join(dir, 'init.safetensors') };
-  const ours = new Peer('ours', spawn(process.execPath, ['--import', 'tsx', join(here, 'adapt.ts'), '--worker'], { env }));
-  const theirs = new Peer('pytorch', spawn('/usr/bin/python3', [join(here, 'adapt_peer.py')], { env }));
+  const setup: SetupCmd = { cmd: 'setup', threads, classes: 11, batch: numberArg('batch', 2), height: numberArg('height', 180), width: numberArg('width', 240), file: join(dir, 'init.safetensors') };
+  const peers = new PeerPair<Cmd>(join(here, 'adapt.ts'), join(here, 'adapt_peer.py'), env);
   try {
-    const a = await ours.send<{ threads: number; params: number; dParams: number }>(setup);
-    const b = await theirs.send<{ threads: number; params: number; dParams: number }>(setup);
+    const a = await peers.ours.send<{ threads: number; params: number; dParams: number }>(setup);
+    const b = await peers.pytorch.send<{ threads: number; params: number; dParams: number }>(setup);
     if (a.params !== b.params || a.dParams !== b.dParams) throw new Error(`networks differ: ${a.params}/${a.dParams} vs ${b.params}/${b.dParams} parameters`);
     const times = { ours: [] as number[], pytorch: [] as number[] };
     const losses = { ours: [] as StepResult['losses'], pytorch: [] as StepResult['losses'] };
     // Warm-up (one step each, counted in the loss comparison), then interleaved rounds.
-    for (const [name, p] of [['ours', ours], ['pytorch', theirs]] as const) losses[name].push(...(await p.send<StepResult>({ cmd: 'step', iters: 1 })).losses);
-    for (let r = 0; r < rounds; r++) {
-      for (const [name, p] of [['ours', ours], ['pytorch', theirs]] as const) {
-        const res = await p.send<StepResult>({ cmd: 'step', iters });
-        times[name].push(...res.times);
-        losses[name].push(...res.losses);
-      }
-    }
-    const [rssOurs, rssTheirs] = await Promise.all([ours.send<{ maxRssKb: number }>({ cmd: 'rss' }), theirs.send<{ maxRssKb: number }>({ cmd: 'rss' })]);
+    await peers.inTurn(async (name, p) => {
+      losses[name].push(...(await p.send<StepResult>({ cmd: 'step', iters: 1 })).losses);
+    });
+    await peers.interleave(rounds, async (name, p) => {
+      const res = await p.send<StepResult>({ cmd: 'step', iters });
+      times[name].push(...res.times);
+      losses[name].push(...res.losses);
+    });
+    const peakRssMb = await peers.peakRssMb();
     const maxDiff = (k: 'seg' | 'adv' | 'd') => Math.max(...losses.ours.map((l, i) => Math.abs(l[k] - losses.pytorch[i][k])));
     const result = {
       cpu: cpus()[0]?.model,
@@ -170,7 +128,7 @@ async function orchestrate(): Promise<void> {
       iterationMs: { ours: median(times.ours) * 1e3, pytorch: median(times.pytorch) * 1e3 },
       ratio: median(times.ours) / median(times.pytorch),
       allMs: { ours: times.ours.map((t) => +(t * 1e3).toFixed(1)), pytorch: times.pytorch.map((t) => +(t * 1e3).toFixed(1)) },
-      peakRssMb: { ours: rssOurs.maxRssKb / 1024, pytorch: rssTheirs.maxRssKb / 1024 },
+      peakRssMb,
       maxLossDifference: { seg: maxDiff('seg'), adv: maxDiff('adv'), d: maxDiff('d') },
       steps: losses.ours.length,
     };
@@ -188,11 +146,10 @@ async function orchestrate(): Promise<void> {
     console.log(`per-iteration ms, PyTorch: ${result.allMs.pytorch.join(' ')}`);
     console.log(`largest loss difference ours vs PyTorch over the same ${result.steps} steps: seg ${result.maxLossDifference.seg.toExponential(2)}, adv ${result.maxLossDifference.adv.toExponential(2)}, D ${result.maxLossDifference.d.toExponential(2)}`);
   } finally {
-    ours.close();
-    theirs.close();
+    peers.close();
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-if (process.argv.includes('--worker')) await worker();
+if (isWorker()) await worker();
 else await orchestrate();

@@ -4,21 +4,21 @@ frozen, then the discriminator step on detached predictions) in the order of Ada
 ADVENT's training loops, on the U-Net of scripts/model_peer.py and AdaptSegNet's FCDiscriminator.
 Weights and inputs come from the file bench/adapt.ts writes. Driven over stdin/stdout, one JSON
 command per line, so the two engines run interleaved in one benchmark run."""
-import json
 import os
-import resource
 import sys
 import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, '..', 'scripts'))
+sys.path.insert(0, os.path.join(HERE, '..', '..', 'torch', 'bench'))
 
 import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from model_peer import UNet  # noqa: E402  (also puts packages/torch/scripts on the path)
 from safetensors_peer import deserialize  # noqa: E402
+from peer_loop import serve  # noqa: E402
 
 LAMBDA_ADV = 1e-3
 SOURCE_LABEL = 0
@@ -95,22 +95,5 @@ def step(cmd):
     return {'times': times, 'losses': losses}
 
 
-def main():
-    for line in sys.stdin:
-        cmd = json.loads(line)
-        if cmd['cmd'] == 'setup':
-            res = setup(cmd)
-        elif cmd['cmd'] == 'step':
-            res = step(cmd)
-        elif cmd['cmd'] == 'rss':
-            res = {'maxRssKb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}
-        elif cmd['cmd'] == 'quit':
-            break
-        else:
-            res = {'error': 'unknown command'}
-        sys.stdout.write(json.dumps(res) + '\n')
-        sys.stdout.flush()
-
-
 if __name__ == '__main__':
-    main()
+    serve({'setup': setup, 'step': step})

@@ -9,13 +9,12 @@
 // both are compared unit by unit.
 //
 //   npm run bench:select [-- --rounds 3 --threads 2 --batch 4 --root DIR --json]
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import * as torch from '@adaseg/torch';
+import { hasFlag, isWorker, median, numberArg, PeerPair, serveCommands, stringArg } from '../../torch/bench/harness.js';
 import { createStrategy, scorePool, type StrategyConfig, type UnitRecord } from '../src/active/index.js';
 import { DataLoader, loadDataset } from '../src/data/index.js';
 import { buildModel } from '../src/models/config.js';
@@ -40,7 +39,7 @@ interface ScoreCmd {
   /** Write the per-unit scores [images, units] here (first pass only). */
   out?: string;
 }
-type Cmd = SetupCmd | ScoreCmd | { cmd: 'rss' } | { cmd: 'quit' };
+type Cmd = SetupCmd | ScoreCmd;
 
 interface SetupResult {
   threads: number;
@@ -60,11 +59,8 @@ async function worker(): Promise<void> {
   let model: SegmentationModel | undefined;
   let pool: Awaited<ReturnType<typeof loadDataset>> | undefined;
   let batch = 4;
-  const rl = createInterface({ input: process.stdin });
-  for await (const line of rl) {
-    const cmd = JSON.parse(line) as Cmd;
-    let res: unknown;
-    if (cmd.cmd === 'setup') {
+  await serveCommands<Cmd>({
+    setup: async (cmd) => {
       torch.setNumThreads(cmd.threads);
       torch.manualSeed(0);
       batch = cmd.batch;
@@ -85,8 +81,9 @@ async function worker(): Promise<void> {
       }
       await calibration.close();
       torch.tidy(() => torch.saveSafetensorsSync(cmd.file, model!.stateDict()));
-      res = { threads: torch.getNumThreads(), params: model.numParameters(), images: pool.samples.length, width: 240, height: 180 } satisfies SetupResult;
-    } else if (cmd.cmd === 'score') {
+      return { threads: torch.getNumThreads(), params: model.numParameters(), images: pool.samples.length, width: 240, height: 180 } satisfies SetupResult;
+    },
+    score: async (cmd) => {
       const t = performance.now();
       const records: UnitRecord[] = await scorePool(model!, pool!, createStrategy(STRATEGIES[cmd.strategy]), { units: { kind: 'region', k: 1 }, batchSize: batch });
       const seconds = (performance.now() - t) / 1000;
@@ -97,47 +94,12 @@ async function worker(): Promise<void> {
         for (const r of records) scores[r.image * units + r.unit] = r.score!;
         torch.tidy(() => torch.saveSafetensorsSync(cmd.out!, { scores: torch.tensor(scores, { shape: [images, units] }) }));
       }
-      res = { seconds, images, units, liveTensors: torch.memory().tensors };
-    } else if (cmd.cmd === 'rss') {
-      res = { maxRssKb: process.resourceUsage().maxRSS };
-    } else {
-      break;
-    }
-    process.stdout.write(`${JSON.stringify(res)}\n`);
-  }
+      return { seconds, images, units, liveTensors: torch.memory().tensors };
+    },
+  });
 }
 
 // ---------------------------------------------------------------- orchestrator
-class Peer {
-  private readonly lines: AsyncIterator<string>;
-  constructor(
-    readonly name: string,
-    private readonly child: ChildProcessWithoutNullStreams,
-  ) {
-    child.stderr.on('data', (d: Buffer) => process.stderr.write(`[${name}] ${d}`));
-    this.lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
-  }
-  async send<T>(cmd: Cmd): Promise<T> {
-    this.child.stdin.write(`${JSON.stringify(cmd)}\n`);
-    const next = await this.lines.next();
-    if (next.done) throw new Error(`${this.name} exited early`);
-    return JSON.parse(next.value) as T;
-  }
-  close(): void {
-    this.child.stdin.end();
-  }
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
-
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : fallback;
-}
-
 /** Largest |ours - theirs|, and how many of the top 1% units by our scores are also in theirs. */
 function compareScores(oursFile: string, theirsFile: string): { maxAbsDiff: number; maxScore: number; differing: number; top1pctOverlap: number } {
   return torch.tidy(() => {
@@ -156,24 +118,23 @@ function compareScores(oursFile: string, theirsFile: string): { maxAbsDiff: numb
 
 async function orchestrate(): Promise<void> {
   const here = dirname(fileURLToPath(import.meta.url));
-  const root = arg('root', join(here, '..', '..', '..', '..', 'shared', 'datasets', 'camvid-day2dusk'));
+  const root = stringArg('root', join(here, '..', '..', '..', '..', 'shared', 'datasets', 'camvid-day2dusk'));
   if (!existsSync(join(root, 'target_pool.txt'))) {
     console.log(`bench:select: skipped — camvid-day2dusk not found at ${root} (pass --root DIR)`);
     return;
   }
-  const rounds = Number(arg('rounds', '3'));
-  const threads = Number(arg('threads', String(torch.getNumThreads())));
-  const batch = Number(arg('batch', '4'));
-  const json = process.argv.includes('--json');
+  const rounds = numberArg('rounds', 3);
+  const threads = numberArg('threads', torch.getNumThreads());
+  const batch = numberArg('batch', 4);
+  const json = hasFlag('json');
   const dir = mkdtempSync(join(tmpdir(), 'adaseg-bench-select-'));
   // Same BLAS kernels for the peer as our engine chose (set in process.env by loading it above).
   const env = { ...process.env, PYTHONDONTWRITEBYTECODE: '1' };
-  const ours = new Peer('ours', spawn(process.execPath, ['--import', 'tsx', join(here, 'select.ts'), '--worker'], { env }));
-  const theirs = new Peer('pytorch', spawn('/usr/bin/python3', [join(here, 'select_peer.py')], { env }));
+  const peers = new PeerPair<Cmd>(join(here, 'select.ts'), join(here, 'select_peer.py'), env);
   try {
     const setup: SetupCmd = { cmd: 'setup', threads, root, batch, file: join(dir, 'unet.safetensors') };
-    const a = await ours.send<SetupResult>(setup);
-    const b = await theirs.send<SetupResult>(setup);
+    const a = await peers.ours.send<SetupResult>(setup);
+    const b = await peers.pytorch.send<SetupResult>(setup);
     if (a.params !== b.params || a.images !== b.images) throw new Error(`setups differ: ${JSON.stringify(a)} vs ${JSON.stringify(b)}`);
     const names = Object.keys(STRATEGIES) as (keyof typeof STRATEGIES)[];
     const times: Record<string, { ours: number[]; pytorch: number[] }> = {};
@@ -182,21 +143,21 @@ async function orchestrate(): Promise<void> {
     // Warm-up pass of each (its scores are the ones compared), then interleaved timed passes.
     for (const s of names) {
       const files = { ours: join(dir, `${s}.ours.safetensors`), pytorch: join(dir, `${s}.pytorch.safetensors`) };
-      const r = await ours.send<ScoreResult>({ cmd: 'score', strategy: s, out: files.ours });
-      await theirs.send<ScoreResult>({ cmd: 'score', strategy: s, out: files.pytorch });
+      const r = await peers.ours.send<ScoreResult>({ cmd: 'score', strategy: s, out: files.ours });
+      await peers.pytorch.send<ScoreResult>({ cmd: 'score', strategy: s, out: files.pytorch });
       units = r.units;
       comparison[s] = compareScores(files.ours, files.pytorch);
       times[s] = { ours: [], pytorch: [] };
     }
     for (let round = 0; round < rounds; round++) {
       for (const s of names) {
-        for (const [name, p] of [['ours', ours], ['pytorch', theirs]] as const) {
+        await peers.inTurn(async (name, p) => {
           const r = await p.send<ScoreResult>({ cmd: 'score', strategy: s });
           times[s][name].push(r.seconds);
-        }
+        });
       }
     }
-    const [rssOurs, rssTheirs] = await Promise.all([ours.send<{ maxRssKb: number }>({ cmd: 'rss' }), theirs.send<{ maxRssKb: number }>({ cmd: 'rss' })]);
+    const peakRssMb = await peers.peakRssMb();
     const rows = names.map((s) => {
       const o = median(times[s].ours), t = median(times[s].pytorch);
       return {
@@ -219,7 +180,7 @@ async function orchestrate(): Promise<void> {
       params: a.params,
       rounds,
       rows,
-      peakRssMb: { ours: rssOurs.maxRssKb / 1024, pytorch: rssTheirs.maxRssKb / 1024 },
+      peakRssMb,
     };
     if (json) {
       console.log(JSON.stringify(result, null, 2));
@@ -237,11 +198,10 @@ async function orchestrate(): Promise<void> {
     console.log(`peak RSS: ours ${result.peakRssMb.ours.toFixed(0)} MB, PyTorch ${result.peakRssMb.pytorch.toFixed(0)} MB`);
     for (const r of rows) console.log(`${r.strategy} pass seconds, ours: ${r.all.ours.join(' ')}; PyTorch: ${r.all.pytorch.join(' ')}`);
   } finally {
-    ours.close();
-    theirs.close();
+    peers.close();
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-if (process.argv.includes('--worker')) await worker();
+if (isWorker()) await worker();
 else await orchestrate();

@@ -6,16 +6,15 @@ plainly: PIL-decoded images normalised with ImageNet statistics, the U-Net of sc
 score, the per-region sums by sum pooling (ceil mode, edge regions clipped), and per-unit arrays
 kept per image. Driven over stdin/stdout, one JSON command per line, so the two engines run
 interleaved in one benchmark run."""
-import json
 import math
 import os
-import resource
 import sys
 import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, '..', 'scripts'))
+sys.path.insert(0, os.path.join(HERE, '..', '..', 'torch', 'bench'))
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -23,6 +22,7 @@ import torch.nn.functional as F  # noqa: E402
 from PIL import Image  # noqa: E402
 from model_peer import UNet  # noqa: E402  (also puts packages/torch/scripts on the path)
 from safetensors_peer import deserialize, serialize  # noqa: E402
+from peer_loop import serve  # noqa: E402
 
 # Normalised in float64 then rounded to float32, as adaseg's loader does (its lookup table), so
 # both engines see bit-identical inputs.
@@ -109,22 +109,5 @@ def score(cmd):
     return {'seconds': seconds, 'images': len(kept), 'units': units}
 
 
-def main():
-    for line in sys.stdin:
-        cmd = json.loads(line)
-        if cmd['cmd'] == 'setup':
-            res = setup(cmd)
-        elif cmd['cmd'] == 'score':
-            res = score(cmd)
-        elif cmd['cmd'] == 'rss':
-            res = {'maxRssKb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}
-        elif cmd['cmd'] == 'quit':
-            break
-        else:
-            res = {'error': 'unknown command'}
-        sys.stdout.write(json.dumps(res) + '\n')
-        sys.stdout.flush()
-
-
 if __name__ == '__main__':
-    main()
+    serve({'setup': setup, 'score': score})

@@ -10,13 +10,12 @@
 // processes per case).
 //
 //   npm run bench:train [-- --rounds 3 --iters 2 --threads 2 --json]
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import * as torch from '@adaseg/torch';
+import { isWorker, median, PeerPair, readRoundOptions, serveCommands } from '../../torch/bench/harness.js';
 import { buildModel, DEFAULT_MODEL_CONFIG, type ModelConfig } from '../src/models/config.js';
 
 const { functional: F } = torch;
@@ -47,7 +46,7 @@ interface SetupCmd {
   /** Ours writes the weights and inputs here; the peer reads them. */
   file: string;
 }
-type Cmd = SetupCmd | { cmd: 'train' | 'eval'; iters: number } | { cmd: 'rss' } | { cmd: 'quit' };
+type Cmd = SetupCmd | { cmd: 'train' | 'eval'; iters: number };
 interface SetupResult {
   threads: number;
   params: number;
@@ -60,11 +59,8 @@ interface TrainResult {
 // ---------------------------------------------------------------- worker side (ours)
 async function worker(): Promise<void> {
   let s: { model: ReturnType<typeof buildModel>; opt: torch.optim.SGD; x: torch.Tensor; y: torch.Tensor } | undefined;
-  const rl = createInterface({ input: process.stdin });
-  for await (const line of rl) {
-    const cmd = JSON.parse(line) as Cmd;
-    let res: unknown;
-    if (cmd.cmd === 'setup') {
+  await serveCommands<Cmd>({
+    setup: (cmd) => {
       torch.setNumThreads(cmd.threads);
       torch.manualSeed(0);
       const model = buildModel(CONFIGS[cmd.model], cmd.classes);
@@ -77,8 +73,9 @@ async function worker(): Promise<void> {
       torch.tidy(() => torch.saveSafetensorsSync(cmd.file, { ...model.stateDict(), 'input.x': x, 'input.y': y }));
       const opt = new torch.optim.SGD(model.parameters(), { lr: 0.01, momentum: 0.9 });
       s = { model, opt, x, y };
-      res = { threads: torch.getNumThreads(), params: model.numParameters() } satisfies SetupResult;
-    } else if (cmd.cmd === 'train') {
+      return { threads: torch.getNumThreads(), params: model.numParameters() } satisfies SetupResult;
+    },
+    train: (cmd) => {
       const { model, opt, x, y } = s!;
       model.train();
       const out: TrainResult = { times: [], losses: [] };
@@ -93,8 +90,9 @@ async function worker(): Promise<void> {
         });
         out.times.push((performance.now() - t) / 1000);
       }
-      res = out;
-    } else if (cmd.cmd === 'eval') {
+      return out;
+    },
+    eval: (cmd) => {
       const { model, x } = s!;
       model.eval();
       const times: number[] = [];
@@ -103,73 +101,35 @@ async function worker(): Promise<void> {
         torch.inferenceMode(() => torch.tidy(() => model.forward(x).logits.sum().item()));
         times.push((performance.now() - t) / 1000);
       }
-      res = { times, liveTensors: torch.memory().tensors };
-    } else if (cmd.cmd === 'rss') {
-      res = { maxRssKb: process.resourceUsage().maxRSS };
-    } else {
-      break;
-    }
-    process.stdout.write(`${JSON.stringify(res)}\n`);
-  }
+      return { times, liveTensors: torch.memory().tensors };
+    },
+  });
 }
 
 // ---------------------------------------------------------------- orchestrator
-class Peer {
-  private readonly lines: AsyncIterator<string>;
-  constructor(
-    readonly name: string,
-    private readonly child: ChildProcessWithoutNullStreams,
-  ) {
-    child.stderr.on('data', (d: Buffer) => process.stderr.write(`[${name}] ${d}`));
-    this.lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
-  }
-  async send<T>(cmd: Cmd): Promise<T> {
-    this.child.stdin.write(`${JSON.stringify(cmd)}\n`);
-    const next = await this.lines.next();
-    if (next.done) throw new Error(`${this.name} exited early`);
-    return JSON.parse(next.value) as T;
-  }
-  close(): void {
-    this.child.stdin.end();
-  }
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
-
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
-}
-
 async function runCase(here: string, env: NodeJS.ProcessEnv, dir: string, c: (typeof CASES)[number], threads: number, rounds: number, iters: number) {
   const setup: SetupCmd = { cmd: 'setup', model: c.model, threads, classes: CLASSES, batch: c.batch, height: HEIGHT, width: WIDTH, file: join(dir, `${c.model}-${c.batch}.safetensors`) };
-  const ours = new Peer('ours', spawn(process.execPath, ['--import', 'tsx', join(here, 'train.ts'), '--worker'], { env }));
-  const theirs = new Peer('pytorch', spawn('/usr/bin/python3', [join(here, 'train_peer.py')], { env }));
+  const peers = new PeerPair<Cmd>(join(here, 'train.ts'), join(here, 'train_peer.py'), env);
   try {
     // Ours first: it writes the weights and inputs the peer loads.
-    const a = await ours.send<SetupResult>(setup);
-    const b = await theirs.send<SetupResult>(setup);
+    const a = await peers.ours.send<SetupResult>(setup);
+    const b = await peers.pytorch.send<SetupResult>(setup);
     if (a.params !== b.params) throw new Error(`${c.model}: networks differ: ${a.params} vs ${b.params} parameters`);
     const times = { ours: { train: [] as number[], eval: [] as number[] }, pytorch: { train: [] as number[], eval: [] as number[] } };
     const losses = { ours: [] as number[], pytorch: [] as number[] };
     // Warm-up (one train step, counted in the loss comparison, and one eval each), then interleaved rounds.
-    for (const [name, p] of [['ours', ours], ['pytorch', theirs]] as const) {
+    await peers.inTurn(async (name, p) => {
       losses[name].push(...(await p.send<TrainResult>({ cmd: 'train', iters: 1 })).losses);
       await p.send({ cmd: 'eval', iters: 1 });
-    }
-    for (let r = 0; r < rounds; r++) {
-      for (const [name, p] of [['ours', ours], ['pytorch', theirs]] as const) {
-        const t = await p.send<TrainResult>({ cmd: 'train', iters });
-        times[name].train.push(...t.times);
-        losses[name].push(...t.losses);
-        const e = await p.send<{ times: number[] }>({ cmd: 'eval', iters });
-        times[name].eval.push(...e.times);
-      }
-    }
-    const [rssOurs, rssTheirs] = await Promise.all([ours.send<{ maxRssKb: number }>({ cmd: 'rss' }), theirs.send<{ maxRssKb: number }>({ cmd: 'rss' })]);
+    });
+    await peers.interleave(rounds, async (name, p) => {
+      const t = await p.send<TrainResult>({ cmd: 'train', iters });
+      times[name].train.push(...t.times);
+      losses[name].push(...t.losses);
+      const e = await p.send<{ times: number[] }>({ cmd: 'eval', iters });
+      times[name].eval.push(...e.times);
+    });
+    const peakRssMb = await peers.peakRssMb();
     const ms = (xs: number[]) => xs.map((t) => +(t * 1e3).toFixed(1));
     return {
       model: c.model,
@@ -178,24 +138,20 @@ async function runCase(here: string, env: NodeJS.ProcessEnv, dir: string, c: (ty
       params: a.params,
       trainMs: { ours: median(times.ours.train) * 1e3, pytorch: median(times.pytorch.train) * 1e3 },
       evalMs: { ours: median(times.ours.eval) * 1e3, pytorch: median(times.pytorch.eval) * 1e3 },
-      peakRssMb: { ours: rssOurs.maxRssKb / 1024, pytorch: rssTheirs.maxRssKb / 1024 },
+      peakRssMb,
       allTrainMs: { ours: ms(times.ours.train), pytorch: ms(times.pytorch.train) },
       allEvalMs: { ours: ms(times.ours.eval), pytorch: ms(times.pytorch.eval) },
       losses,
       maxLossDifference: Math.max(...losses.ours.map((l, i) => Math.abs(l - losses.pytorch[i]))),
     };
   } finally {
-    ours.close();
-    theirs.close();
+    peers.close();
   }
 }
 
 async function orchestrate(): Promise<void> {
   const here = dirname(fileURLToPath(import.meta.url));
-  const rounds = arg('rounds', 3);
-  const iters = arg('iters', 2);
-  const threads = arg('threads', torch.getNumThreads());
-  const json = process.argv.includes('--json');
+  const { rounds, iters, threads, json } = readRoundOptions({ rounds: 3, iters: 2, threads: torch.getNumThreads() });
   const dir = mkdtempSync(join(tmpdir(), 'adaseg-bench-train-'));
   // Same BLAS kernels and OpenMP spinning for the peer as our engine chose (set in process.env by
   // loading '@adaseg/torch' above).
@@ -230,5 +186,5 @@ async function orchestrate(): Promise<void> {
   }
 }
 
-if (process.argv.includes('--worker')) await worker();
+if (isWorker()) await worker();
 else await orchestrate();

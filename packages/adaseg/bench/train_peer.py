@@ -5,9 +5,7 @@ scripts/model_peer.py (same module names as adaseg's) or torchvision's deeplabv3
 (weights=None, weights_backbone=None, num_classes=11, aux_loss=False). Weights and inputs come from
 the file bench/train.ts writes. Driven over stdin/stdout, one JSON command per line, so the two
 engines run interleaved in one benchmark run."""
-import json
 import os
-import resource
 import sys
 import time
 
@@ -15,12 +13,14 @@ sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, '..', 'scripts'))
 sys.path.insert(0, os.path.join(HERE, '..', '..', 'torch', 'scripts'))
+sys.path.insert(0, os.path.join(HERE, '..', '..', 'torch', 'bench'))
 
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from torchvision.models.segmentation import deeplabv3_resnet50  # noqa: E402
 from model_peer import UNet  # noqa: E402
 from safetensors_peer import deserialize  # noqa: E402
+from peer_loop import serve  # noqa: E402
 
 IGNORE = 255
 
@@ -83,24 +83,5 @@ def evaluate(cmd):
     return {'times': times}
 
 
-def main():
-    for line in sys.stdin:
-        cmd = json.loads(line)
-        if cmd['cmd'] == 'setup':
-            res = setup(cmd)
-        elif cmd['cmd'] == 'train':
-            res = train(cmd)
-        elif cmd['cmd'] == 'eval':
-            res = evaluate(cmd)
-        elif cmd['cmd'] == 'rss':
-            res = {'maxRssKb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}
-        elif cmd['cmd'] == 'quit':
-            break
-        else:
-            res = {'error': 'unknown command'}
-        sys.stdout.write(json.dumps(res) + '\n')
-        sys.stdout.flush()
-
-
 if __name__ == '__main__':
-    main()
+    serve({'setup': setup, 'train': train, 'eval': evaluate})

@@ -5,12 +5,11 @@
 // in one run, with the same threads, seed, weights and input. Peak RSS is each process's own.
 //
 //   npm run bench:nn [-- --rounds 5 --iters 4 --threads 2 --json]
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { cpus } from 'node:os';
 import * as torch from '../src/index.js';
+import { isWorker, median, PeerPair, readRoundOptions, serveCommands } from './harness.js';
 
 const { nn, functional: F } = torch;
 
@@ -67,18 +66,15 @@ interface SetupCmd {
   width: number;
   channelsLast: boolean;
 }
-type Cmd = SetupCmd | { cmd: 'train' | 'eval'; iters: number } | { cmd: 'rss' } | { cmd: 'quit' };
+type Cmd = SetupCmd | { cmd: 'train' | 'eval'; iters: number };
 
 async function worker(): Promise<void> {
   let model: EncDec | undefined;
   let x: torch.Tensor | undefined;
   let y: torch.Tensor | undefined;
   let opt: torch.optim.SGD | undefined;
-  const rl = createInterface({ input: process.stdin });
-  for await (const line of rl) {
-    const cmd = JSON.parse(line) as Cmd;
-    let res: unknown;
-    if (cmd.cmd === 'setup') {
+  await serveCommands<Cmd>({
+    setup: (cmd) => {
       torch.setNumThreads(cmd.threads);
       torch.manualSeed(0);
       model = new EncDec(cmd.classes);
@@ -91,8 +87,9 @@ async function worker(): Promise<void> {
         x = cl;
       }
       opt = new torch.optim.SGD(model.parameters(), { lr: 0.01, momentum: 0.9, weightDecay: 5e-4 });
-      res = { threads: torch.getNumThreads(), params: model.numParameters() };
-    } else if (cmd.cmd === 'train') {
+      return { threads: torch.getNumThreads(), params: model.numParameters() };
+    },
+    train: (cmd) => {
       model!.train();
       const times: number[] = [];
       const losses: number[] = [];
@@ -107,8 +104,9 @@ async function worker(): Promise<void> {
         });
         times.push((performance.now() - t) / 1000);
       }
-      res = { times, losses };
-    } else if (cmd.cmd === 'eval') {
+      return { times, losses };
+    },
+    eval: (cmd) => {
       model!.eval();
       const times: number[] = [];
       for (let i = 0; i < cmd.iters; i++) {
@@ -116,88 +114,47 @@ async function worker(): Promise<void> {
         torch.inferenceMode(() => torch.tidy(() => model!.forward(x!).sum().item()));
         times.push((performance.now() - t) / 1000);
       }
-      res = { times, liveTensors: torch.memory().tensors };
-    } else if (cmd.cmd === 'rss') {
-      res = { maxRssKb: process.resourceUsage().maxRSS };
-    } else {
-      break;
-    }
-    process.stdout.write(`${JSON.stringify(res)}\n`);
-  }
+      return { times, liveTensors: torch.memory().tensors };
+    },
+  });
 }
 
 // ---------------------------------------------------------------- orchestrator
-class Peer {
-  private readonly lines: AsyncIterator<string>;
-  constructor(readonly name: string, private readonly child: ChildProcessWithoutNullStreams) {
-    child.stderr.on('data', (d: Buffer) => process.stderr.write(`[${name}] ${d}`));
-    this.lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
-  }
-  async send<T>(cmd: Cmd): Promise<T> {
-    this.child.stdin.write(`${JSON.stringify(cmd)}\n`);
-    const next = await this.lines.next();
-    if (next.done) throw new Error(`${this.name} exited early`);
-    return JSON.parse(next.value) as T;
-  }
-  close(): void {
-    this.child.stdin.end();
-  }
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
-
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
-}
-
 async function orchestrate(): Promise<void> {
   const here = dirname(fileURLToPath(import.meta.url));
-  const rounds = arg('rounds', 5);
-  const iters = arg('iters', 4);
-  const threads = arg('threads', torch.getNumThreads());
-  const json = process.argv.includes('--json');
+  const { rounds, iters, threads, json } = readRoundOptions({ rounds: 5, iters: 4, threads: torch.getNumThreads() });
   // Same BLAS kernels for the peer as our engine chose (set by loading it above).
   const env = { ...process.env };
   const results: Record<string, unknown>[] = [];
   for (const channelsLast of [false, true]) {
-    const ours = new Peer('ours', spawn(process.execPath, ['--import', 'tsx', join(here, 'nn.ts'), '--worker'], { env }));
-    const theirs = new Peer('pytorch', spawn('/usr/bin/python3', [join(here, 'nn_peer.py')], { env }));
+    const peers = new PeerPair<Cmd>(join(here, 'nn.ts'), join(here, 'nn_peer.py'), env);
     const setup: SetupCmd = { cmd: 'setup', threads, classes: 11, batch: 4, height: 128, width: 128, channelsLast };
-    const [a, b] = await Promise.all([ours.send<{ threads: number; params: number }>(setup), theirs.send<{ threads: number; params: number }>(setup)]);
+    const [a, b] = await Promise.all([peers.ours.send<{ threads: number; params: number }>(setup), peers.pytorch.send<{ threads: number; params: number }>(setup)]);
     if (a.params !== b.params) throw new Error(`networks differ: ${a.params} vs ${b.params} parameters`);
     const times = { ours: { train: [] as number[], eval: [] as number[] }, pytorch: { train: [] as number[], eval: [] as number[] } };
-    let lossesOurs: number[] = [];
-    let lossesTheirs: number[] = [];
+    const losses = { ours: [] as number[], pytorch: [] as number[] };
     // Warm-up, then interleaved rounds: each engine in turn, never both at once.
-    for (const p of [ours, theirs]) {
+    await peers.inTurn(async (_, p) => {
       await p.send({ cmd: 'train', iters: 2 });
       await p.send({ cmd: 'eval', iters: 2 });
-    }
-    for (let r = 0; r < rounds; r++) {
-      for (const [name, p] of [['ours', ours], ['pytorch', theirs]] as const) {
-        const t = await p.send<{ times: number[]; losses: number[] }>({ cmd: 'train', iters });
-        times[name].train.push(...t.times);
-        if (name === 'ours') lossesOurs = lossesOurs.concat(t.losses);
-        else lossesTheirs = lossesTheirs.concat(t.losses);
-        const e = await p.send<{ times: number[] }>({ cmd: 'eval', iters });
-        times[name].eval.push(...e.times);
-      }
-    }
-    const [rssOurs, rssTheirs] = await Promise.all([ours.send<{ maxRssKb: number }>({ cmd: 'rss' }), theirs.send<{ maxRssKb: number }>({ cmd: 'rss' })]);
-    ours.close();
-    theirs.close();
+    });
+    await peers.interleave(rounds, async (name, p) => {
+      const t = await p.send<{ times: number[]; losses: number[] }>({ cmd: 'train', iters });
+      times[name].train.push(...t.times);
+      losses[name].push(...t.losses);
+      const e = await p.send<{ times: number[] }>({ cmd: 'eval', iters });
+      times[name].eval.push(...e.times);
+    });
+    const peakRssMb = await peers.peakRssMb();
+    peers.close();
     const row = {
       memoryFormat: channelsLast ? 'channels_last' : 'contiguous',
       threads: a.threads,
       params: a.params,
       trainMs: { ours: median(times.ours.train) * 1e3, pytorch: median(times.pytorch.train) * 1e3 },
       evalMs: { ours: median(times.ours.eval) * 1e3, pytorch: median(times.pytorch.eval) * 1e3 },
-      peakRssMb: { ours: rssOurs.maxRssKb / 1024, pytorch: rssTheirs.maxRssKb / 1024 },
-      maxLossDifference: Math.max(...lossesOurs.map((l, i) => Math.abs(l - lossesTheirs[i]))),
+      peakRssMb,
+      maxLossDifference: Math.max(...losses.ours.map((l, i) => Math.abs(l - losses.pytorch[i]))),
     };
     results.push(row);
   }
@@ -221,5 +178,5 @@ async function orchestrate(): Promise<void> {
   for (const r of results as any[]) console.log(`${r.memoryFormat}: largest loss difference ours vs PyTorch over the same steps: ${r.maxLossDifference.toExponential(2)}`);
 }
 
-if (process.argv.includes('--worker')) await worker();
+if (isWorker()) await worker();
 else await orchestrate();

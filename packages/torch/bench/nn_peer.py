@@ -1,14 +1,15 @@
 #!/usr/bin/python3
 """PyTorch peer of bench/nn.ts: the same encoder-decoder CNN, driven over stdin/stdout (one JSON
 command per line) so that the two engines run interleaved in one benchmark run."""
-import json
-import resource
 import sys
 import time
 
-import torch
-import torch.nn as nn
-import torch.nn.functional as F
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree (peer_loop is imported)
+
+import torch  # noqa: E402
+import torch.nn as nn  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+from peer_loop import serve  # noqa: E402
 
 
 def block(cin, cout):
@@ -88,24 +89,5 @@ def evaluate(cmd):
     return {'times': times}
 
 
-def main():
-    for line in sys.stdin:
-        cmd = json.loads(line)
-        if cmd['cmd'] == 'setup':
-            res = setup(cmd)
-        elif cmd['cmd'] == 'train':
-            res = train(cmd)
-        elif cmd['cmd'] == 'eval':
-            res = evaluate(cmd)
-        elif cmd['cmd'] == 'rss':
-            res = {'maxRssKb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}
-        elif cmd['cmd'] == 'quit':
-            break
-        else:
-            res = {'error': 'unknown command'}
-        sys.stdout.write(json.dumps(res) + '\n')
-        sys.stdout.flush()
-
-
 if __name__ == '__main__':
-    main()
+    serve({'setup': setup, 'train': train, 'eval': evaluate})

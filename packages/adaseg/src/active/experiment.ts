@@ -4,16 +4,14 @@
 // fields) and checked when loaded: errors name the field (`config.rounds.train.iterations must be
 // an integer >= 1, got 0`). The shared sections go through the training and adaptation configs'
 // own parsers, so their fields, defaults and messages are those of `adaseg train` / `adaseg adapt`.
-import { readFileSync } from 'node:fs';
-import { dirname, isAbsolute, resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { isAbsolute, resolve } from 'node:path';
 import { type AdaptMethodConfig, parseMethodConfig } from '../adapt/config.js';
 import type { DatasetConfig } from '../data/config.js';
 import { parseDatasetConfig } from '../data/config.js';
 import { type Normalize, parseNormalize, parseTransforms, type Transform } from '../data/transforms.js';
 import { type ModelConfig, resolveModelConfig } from '../models/config.js';
 import { type EvalSection, parseTrainConfig, resolveDatasetPaths, type TrainSection } from '../train/config.js';
-import { ConfigError, ConfigReader } from '../util/config-reader.js';
+import { ConfigError, type ConfigOverrides, ConfigReader, loadConfigFile } from '../util/config-reader.js';
 import { checkSelectionSetup, createStrategy, describeStrategy, parseBudgetConfig, parseStrategyConfig, parseUnitConfig } from './strategies/index.js';
 import type { BudgetConfig, StrategyConfig, UnitConfig } from './types.js';
 
@@ -362,21 +360,8 @@ export function parseExperimentConfig(value: unknown, baseDir = process.cwd()): 
 }
 
 /** Reads a YAML or JSON experiment config; relative paths in it are relative to the file. */
-export function loadExperimentConfig(file: string, overrides: (c: Record<string, unknown>) => void = () => {}): ExperimentConfig {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new ConfigError(`cannot read config ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (e as Error).message}`);
-  }
-  let value: unknown;
-  try {
-    value = parseYaml(text);
-  } catch (e) {
-    throw new ConfigError(`config ${file} is not valid YAML/JSON: ${(e as Error).message}`);
-  }
-  if (value !== null && typeof value === 'object') overrides(value as Record<string, unknown>);
-  return parseExperimentConfig(value, dirname(resolve(file)));
+export function loadExperimentConfig(file: string, overrides?: ConfigOverrides): ExperimentConfig {
+  return loadConfigFile(file, parseExperimentConfig, overrides);
 }
 
 /** The resize to the working resolution (none when the config keeps the images' own size). */

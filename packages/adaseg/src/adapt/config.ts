@@ -3,14 +3,12 @@
 // model) and the method, a discriminated union on `adapt.method`. Every field is checked when the
 // file is loaded; errors name the field. The shared sections are parsed by train/config.ts itself,
 // so their fields, defaults and messages are those of `adaseg train`.
-import { readFileSync } from 'node:fs';
-import { dirname, isAbsolute, resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { isAbsolute, resolve } from 'node:path';
 import { type DatasetConfig, parseDatasetConfig } from '../data/config.js';
 import { parseTransforms, type Transform } from '../data/transforms.js';
 import type { ModelConfig, ResolvedModelConfig } from '../models/config.js';
 import { type DataSection, type EvalSection, parseTrainConfig, resolveDatasetPaths, type TrainConfig, type TrainSection } from '../train/config.js';
-import { ConfigError, ConfigReader } from '../util/config-reader.js';
+import { ConfigError, type ConfigOverrides, ConfigReader, loadConfigFile } from '../util/config-reader.js';
 import type { GanObjective } from './losses.js';
 
 export type AdaptMethodKind = 'adaptsegnet' | 'advent-entropy' | 'advent-adversarial' | 'self-training';
@@ -218,21 +216,8 @@ export function parseAdaptConfig(value: unknown, baseDir = process.cwd()): Adapt
 }
 
 /** Reads a YAML or JSON adaptation config; relative paths in it are relative to the file. */
-export function loadAdaptConfig(file: string, overrides: (c: Record<string, unknown>) => void = () => {}): AdaptConfig {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new ConfigError(`cannot read config ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (e as Error).message}`);
-  }
-  let value: unknown;
-  try {
-    value = parseYaml(text);
-  } catch (e) {
-    throw new ConfigError(`config ${file} is not valid YAML/JSON: ${(e as Error).message}`);
-  }
-  if (value !== null && typeof value === 'object') overrides(value as Record<string, unknown>);
-  return parseAdaptConfig(value, dirname(resolve(file)));
+export function loadAdaptConfig(file: string, overrides?: ConfigOverrides): AdaptConfig {
+  return loadConfigFile(file, parseAdaptConfig, overrides);
 }
 
 /** The training-config view of an adaptation config (source as `data.train`), for shared helpers. */

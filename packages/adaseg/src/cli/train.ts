@@ -1,12 +1,14 @@
 // `adaseg train` and `adaseg eval`. The engine is imported lazily, so `adaseg --help` and the data
 // commands start without loading libtorch.
 import { resolve } from 'node:path';
+import type { TrainRunOptions, TrainRunResult } from '../train/supervised.js';
+import type { ConfigOverrides } from '../util/config-reader.js';
 import { parseArgs, type OptionSpec, UsageError } from './args.js';
 import type { Command, Io } from './command.js';
 import { DATASET_OPTIONS, datasetConfigFromArgs } from './data.js';
 
 export const TRAIN_OPTIONS: OptionSpec[] = [
-  { name: 'config', type: 'string', value: 'FILE', description: 'training config (YAML or JSON); see configs/ and the README' },
+  { name: 'config', type: 'string', value: 'FILE', required: true, description: 'training config (YAML or JSON); see configs/ and the README' },
   { name: 'output', type: 'string', value: 'DIR', description: 'run directory (overrides the config)' },
   { name: 'iterations', type: 'integer', value: 'N', description: 'training iterations (overrides the config)' },
   { name: 'seed', type: 'integer', value: 'N', description: 'seed (overrides the config)' },
@@ -27,47 +29,77 @@ export function interruptSignal(io: Io): { signal: AbortSignal; dispose(): void 
   return { signal: controller.signal, dispose: () => process.off('SIGINT', onSigint) };
 }
 
+/** What `adaseg train` and `adaseg adapt` differ in: their config and their run. */
+export interface ConfiguredRun<Config, Result extends TrainRunResult> {
+  loadConfig(file: string, overrides: ConfigOverrides): Config;
+  run(config: Config, options: TrainRunOptions): Promise<Result>;
+  /** Named in the summary of a run (adapt: its method). */
+  method?(result: Result): string;
+}
+
+/**
+ * Runs `adaseg train` or `adaseg adapt`: the flags of `specs` (TRAIN_OPTIONS, or a copy with other
+ * help texts) over the config file, Ctrl-C to checkpoint and stop, then the final evaluations.
+ * `load` imports the engine, so that it is loaded only when the command runs.
+ */
+export async function runConfiguredTraining<Config, Result extends TrainRunResult>(
+  argv: string[],
+  io: Io,
+  specs: OptionSpec[],
+  load: () => Promise<ConfiguredRun<Config, Result>>,
+): Promise<number> {
+  const { positionals, options } = parseArgs(argv, [...specs, ...io.globalOptions]);
+  if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
+  if (options.config === undefined) throw new UsageError('--config FILE is required');
+  const engine = await load();
+  const { formatMetrics } = await import('../eval/evaluate.js');
+  const config = engine.loadConfig(resolve(options.config as string), (c) => {
+    if (options.output !== undefined) c.output = resolve(options.output as string);
+    if (options.seed !== undefined) c.seed = options.seed;
+    if (options.weights !== undefined) c.weights = resolve(options.weights as string);
+    if (options.iterations !== undefined) c.train = { ...((c.train as object) ?? {}), iterations: options.iterations };
+  });
+  const interrupt = interruptSignal(io);
+  try {
+    const result = await engine.run(config, {
+      resume: !options['no-resume'],
+      signal: interrupt.signal,
+      progress: !options['no-progress'] && !io.json,
+      log: (line) => io.err(line),
+    });
+    const method = engine.method?.(result);
+    if (io.json) {
+      const evaluations = Object.fromEntries(Object.entries(result.evaluations).map(([k, r]) => [k, { mIoU: r.mIoU, pixelAccuracy: r.pixelAccuracy, iou: r.iou, classNames: r.classNames }]));
+      io.out(JSON.stringify({ output: result.output, ...(method === undefined ? {} : { method }), iteration: result.iteration, stopped: result.stopped, seconds: result.seconds, evaluations }, null, 2));
+    } else {
+      for (const [name, r] of Object.entries(result.evaluations)) io.out(formatMetrics(r, `${name}:`));
+      io.out(
+        result.stopped
+          ? `stopped at iteration ${result.iteration}; run the same command to resume (${result.output})`
+          : `done: ${method === undefined ? '' : `${method}, `}${result.iteration} iterations in ${result.seconds.toFixed(0)} s; run directory ${result.output}`,
+      );
+    }
+    return 0;
+  } finally {
+    interrupt.dispose();
+  }
+}
+
 const train: Command = {
   name: 'train',
   summary: 'train a segmentation model (source-only baseline); resumes from the run directory',
   usage: 'adaseg train --config FILE [options]\n\nInterrupt with Ctrl-C: a checkpoint is written and the same command resumes exactly.',
   options: TRAIN_OPTIONS,
-  async run(argv: string[], io: Io): Promise<number> {
-    const { positionals, options } = parseArgs(argv, [...TRAIN_OPTIONS, ...io.globalOptions]);
-    if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
-    if (options.config === undefined) throw new UsageError('--config FILE is required');
-    const { loadTrainConfig } = await import('../train/config.js');
-    const { trainSupervised } = await import('../train/supervised.js');
-    const { formatMetrics } = await import('../eval/evaluate.js');
-    const config = loadTrainConfig(resolve(options.config as string), (c) => {
-      if (options.output !== undefined) c.output = resolve(options.output as string);
-      if (options.seed !== undefined) c.seed = options.seed;
-      if (options.weights !== undefined) c.weights = resolve(options.weights as string);
-      if (options.iterations !== undefined) c.train = { ...((c.train as object) ?? {}), iterations: options.iterations };
-    });
-    const interrupt = interruptSignal(io);
-    try {
-      const result = await trainSupervised(config, {
-        resume: !options['no-resume'],
-        signal: interrupt.signal,
-        progress: !options['no-progress'] && !io.json,
-        log: (line) => io.err(line),
-      });
-      if (io.json) {
-        io.out(JSON.stringify({ output: result.output, iteration: result.iteration, stopped: result.stopped, seconds: result.seconds, evaluations: Object.fromEntries(Object.entries(result.evaluations).map(([k, r]) => [k, { mIoU: r.mIoU, pixelAccuracy: r.pixelAccuracy, iou: r.iou, classNames: r.classNames }])) }, null, 2));
-      } else {
-        for (const [name, r] of Object.entries(result.evaluations)) io.out(formatMetrics(r, `${name}:`));
-        io.out(result.stopped ? `stopped at iteration ${result.iteration}; run the same command to resume (${result.output})` : `done: ${result.iteration} iterations in ${result.seconds.toFixed(0)} s; run directory ${result.output}`);
-      }
-      return 0;
-    } finally {
-      interrupt.dispose();
-    }
-  },
+  run: (argv, io) =>
+    runConfiguredTraining(argv, io, TRAIN_OPTIONS, async () => {
+      const { loadTrainConfig } = await import('../train/config.js');
+      const { trainSupervised } = await import('../train/supervised.js');
+      return { loadConfig: loadTrainConfig, run: trainSupervised };
+    }),
 };
 
 const EVAL_OPTIONS: OptionSpec[] = [
-  { name: 'checkpoint', type: 'string', value: 'FILE', description: 'a checkpoint (or weights file) from adaseg train, or a run directory (its best checkpoint)' },
+  { name: 'checkpoint', type: 'string', value: 'FILE', required: true, description: 'a checkpoint (or weights file) from adaseg train, or a run directory (its best checkpoint)' },
   { name: 'model', type: 'string', value: 'JSON', description: 'model config when the checkpoint has no run directory beside it, e.g. \'{"kind":"unet"}\'' },
   ...DATASET_OPTIONS,
   { name: 'flip', type: 'boolean', description: 'flip test-time augmentation' },

@@ -1,13 +1,11 @@
 // The training config (`adaseg train --config train.yaml`): typed, with every field checked when the
 // file is loaded and documented defaults. Dataset and model parts are the data and models areas'
 // own unions.
-import { readFileSync } from 'node:fs';
-import { dirname, isAbsolute, resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { isAbsolute, resolve } from 'node:path';
 import { type DatasetConfig, parseDatasetConfig } from '../data/config.js';
 import { type Normalize, parseNormalize, parseTransforms, type Transform } from '../data/transforms.js';
 import { type ModelConfig, resolveModelConfig } from '../models/config.js';
-import { ConfigError, ConfigReader } from '../util/config-reader.js';
+import { ConfigError, type ConfigOverrides, ConfigReader, loadConfigFile } from '../util/config-reader.js';
 
 export type OptimizerConfig =
   | { kind: 'sgd'; lr: number; momentum: number; weightDecay: number; nesterov: boolean }
@@ -194,19 +192,6 @@ export function parseTrainConfig(value: unknown, baseDir = process.cwd()): Train
 }
 
 /** Reads a YAML or JSON config file; relative paths in it are relative to the file. */
-export function loadTrainConfig(file: string, overrides: (c: Record<string, unknown>) => void = () => {}): TrainConfig {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new ConfigError(`cannot read config ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (e as Error).message}`);
-  }
-  let value: unknown;
-  try {
-    value = parseYaml(text);
-  } catch (e) {
-    throw new ConfigError(`config ${file} is not valid YAML/JSON: ${(e as Error).message}`);
-  }
-  if (value !== null && typeof value === 'object') overrides(value as Record<string, unknown>);
-  return parseTrainConfig(value, dirname(resolve(file)));
+export function loadTrainConfig(file: string, overrides?: ConfigOverrides): TrainConfig {
+  return loadConfigFile(file, parseTrainConfig, overrides);
 }

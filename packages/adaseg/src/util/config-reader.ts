@@ -1,5 +1,9 @@
 // Reading user configs (YAML/JSON/flags) into typed values, with errors that name the exact field
 // (`train.optimizer.lr must be a positive number, got -1`).
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+
 export class ConfigError extends Error {
   constructor(message: string) {
     super(message);
@@ -99,4 +103,28 @@ export class ConfigReader {
     if (!Array.isArray(v)) this.fail(key, `must be a list, got ${JSON.stringify(v)}`);
     return v;
   }
+}
+
+/** Changes to a config's raw value before it is parsed (command-line flags over the file). */
+export type ConfigOverrides = (config: Record<string, unknown>) => void;
+
+/**
+ * Reads a YAML or JSON config file, applies `overrides` and parses it with `parse`, relative paths
+ * in it being relative to the file. Errors name the file.
+ */
+export function loadConfigFile<T>(file: string, parse: (value: unknown, baseDir: string) => T, overrides: ConfigOverrides = () => {}): T {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`cannot read config ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (e as Error).message}`);
+  }
+  let value: unknown;
+  try {
+    value = parseYaml(text);
+  } catch (e) {
+    throw new ConfigError(`config ${file} is not valid YAML/JSON: ${(e as Error).message}`);
+  }
+  if (value !== null && typeof value === 'object') overrides(value as Record<string, unknown>);
+  return parse(value, dirname(resolve(file)));
 }
