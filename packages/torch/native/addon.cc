@@ -256,6 +256,7 @@ Napi::Value BuildInfo(const Napi::CallbackInfo& info) {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData<AddonState>(new AddonState());
+  InitAllocator(env, exports);  // first: before anything allocates a tensor
   NativeTensor::Init(env, exports);
   InitDispatch(env, exports);
   exports.Set("setErrorClass", Napi::Function::New(env, SetErrorClass, "setErrorClass"));

@@ -84,5 +84,7 @@ at::ScalarType ParseDtype(Napi::Env env, const std::string& name, const std::str
 std::string DtypeName(at::ScalarType type);
 
 void InitDispatch(Napi::Env env, Napi::Object exports);
+// Installs the caching CPU allocator (once per process) and exports emptyCache/cpuAllocatorStats.
+void InitAllocator(Napi::Env env, Napi::Object exports);
 
 }  // namespace adaseg

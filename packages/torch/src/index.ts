@@ -28,7 +28,7 @@ export {
   type TensorDict,
 } from './serialization.js';
 export { noGrad, enableGrad, inferenceMode, isGradEnabled, setGradEnabled } from './autograd.js';
-export { tidy, asyncScope, keep, dispose, memory, type MemoryInfo } from './scope.js';
+export { tidy, asyncScope, keep, dispose, memory, type MemoryInfo, emptyCache, cpuAllocatorStats, type CpuAllocatorStats } from './scope.js';
 export { call as callOp, opSchema } from './dispatch.js';
 
 export function setNumThreads(n: number): void {

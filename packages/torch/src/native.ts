@@ -29,6 +29,27 @@ export interface NativeTensor {
   sameTensor(other: NativeTensor): boolean;
 }
 
+/** The caching CPU allocator's figures (native/allocator.cc); all 0 when it is disabled. */
+export interface CpuAllocatorStats {
+  /** False when ADASEG_CPU_CACHE_BYTES=0 (libtorch's default allocator is then used as is). */
+  enabled: boolean;
+  /** Most bytes kept in the cache (ADASEG_CPU_CACHE_BYTES, default max(256 MiB, RAM / 8)). */
+  limitBytes: number;
+  /** Smaller blocks are not cached: they go to libtorch's default allocator. */
+  minBlockBytes: number;
+  /** Bytes (and blocks) freed by tensors and kept for reuse. */
+  cachedBytes: number;
+  cachedBlocks: number;
+  /** Bytes (and blocks) of cacheable size held by live storages, rounded up to their size class. */
+  inUseBytes: number;
+  inUseBlocks: number;
+  /** Requests of cacheable size served from the cache / by mapping new memory. */
+  hits: number;
+  misses: number;
+  /** Cached blocks given back to the system to keep the cache under its limit. */
+  evictions: number;
+}
+
 export type NativeValue = NativeTensor | number | boolean | string | null | undefined | NativeValue[];
 
 export interface NativeAddon {
@@ -58,6 +79,8 @@ export interface NativeAddon {
   exitInferenceMode(): void;
   isInferenceMode(): boolean;
   memory(): { tensors: number; bytes: number; storages: number };
+  emptyCache(): void;
+  cpuAllocatorStats(): CpuAllocatorStats;
   cudaIsAvailable(): boolean;
   buildInfo(): { torchVersion: string; parallel: string; config: string; builtWithCuda: boolean; libtorchRecord: string };
 }
@@ -130,7 +153,19 @@ function chooseOpenMpWaiting(): void {
   if (process.env.GOMP_SPINCOUNT === undefined && process.env.OMP_WAIT_POLICY === undefined) process.env.GOMP_SPINCOUNT = '0';
 }
 
+/**
+ * The addon reads ADASEG_CPU_CACHE_BYTES when it loads (native/allocator.cc); a bad value is
+ * refused here rather than silently replaced by the default there.
+ */
+function checkCpuCacheSetting(): void {
+  const value = process.env.ADASEG_CPU_CACHE_BYTES;
+  if (value !== undefined && value !== '' && !/^\d+$/.test(value)) {
+    throw new Error(`@adaseg/torch: ADASEG_CPU_CACHE_BYTES must be a whole number of bytes (0 disables the CPU allocator cache), got '${value}'`);
+  }
+}
+
 function load(): NativeAddon {
+  checkCpuCacheSetting();
   chooseBlasKernels();
   chooseOpenMpWaiting();
   try {

@@ -1,7 +1,7 @@
 // Deterministic memory management, after tfjs-core's tidy: every tensor made inside a scope is
 // freed when the scope ends unless it is returned or kept. Garbage collection is only a safety net.
 import { argError } from './errors.js';
-import { native } from './native.js';
+import { native, type CpuAllocatorStats } from './native.js';
 import type { Tensor } from './tensor.js';
 
 const scopes: Set<Tensor>[] = [];
@@ -124,4 +124,19 @@ export interface MemoryInfo {
 /** Live tensors and bytes, counted on the native side. */
 export function memory(): MemoryInfo {
   return { ...native.memory(), scopes: scopes.length };
+}
+
+export type { CpuAllocatorStats };
+
+/**
+ * Gives the blocks kept by the caching CPU allocator back to the system (like
+ * torch.cuda.empty_cache). Memory held by live tensors is not touched.
+ */
+export function emptyCache(): void {
+  native.emptyCache();
+}
+
+/** Bytes cached and in use, hits and misses of the caching CPU allocator (process-wide). */
+export function cpuAllocatorStats(): CpuAllocatorStats {
+  return native.cpuAllocatorStats();
 }
