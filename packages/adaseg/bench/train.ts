@@ -9,13 +9,13 @@
 // by the peer), so the losses can be compared. Peak RSS is each process's own (a fresh pair of
 // processes per case).
 //
-//   npm run bench:train [-- --rounds 3 --iters 2 --threads 2 --json]
+//   npm run bench:train [-- --rounds 8 --iters 3 --threads 2 --cases unet-2,unet-8,deeplabv3_resnet50-2 --json]
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as torch from '@adaseg/torch';
-import { isWorker, median, PeerPair, readRoundOptions, serveCommands } from '../../torch/bench/harness.js';
+import { isWorker, median, PeerPair, readRoundOptions, serveCommands, stringArg } from '../../torch/bench/harness.js';
 import { buildModel, DEFAULT_MODEL_CONFIG, type ModelConfig } from '../src/models/config.js';
 
 const { functional: F } = torch;
@@ -30,6 +30,7 @@ const CASES: { model: ModelName; batch: number }[] = [
   { model: 'unet', batch: 8 },
   { model: 'deeplabv3_resnet50', batch: 2 },
 ];
+const caseName = (c: (typeof CASES)[number]) => `${c.model}-${c.batch}`;
 const CLASSES = 11;
 const HEIGHT = 180;
 const WIDTH = 240;
@@ -151,14 +152,17 @@ async function runCase(here: string, env: NodeJS.ProcessEnv, dir: string, c: (ty
 
 async function orchestrate(): Promise<void> {
   const here = dirname(fileURLToPath(import.meta.url));
-  const { rounds, iters, threads, json } = readRoundOptions({ rounds: 3, iters: 2, threads: torch.getNumThreads() });
+  const { rounds, iters, threads, json } = readRoundOptions({ rounds: 8, iters: 3, threads: torch.getNumThreads() });
   const dir = mkdtempSync(join(tmpdir(), 'adaseg-bench-train-'));
   // Same BLAS kernels and OpenMP spinning for the peer as our engine chose (set in process.env by
   // loading '@adaseg/torch' above).
   const env = { ...process.env, PYTHONDONTWRITEBYTECODE: '1' };
   try {
+    const wanted = stringArg('cases', CASES.map(caseName).join(',')).split(',');
+    const unknown = wanted.filter((w) => !CASES.some((c) => caseName(c) === w));
+    if (unknown.length > 0) throw new Error(`bench:train: unknown --cases ${unknown.join(', ')}; expected some of ${CASES.map(caseName).join(', ')}`);
     const results = [];
-    for (const c of CASES) results.push(await runCase(here, env, dir, c, threads, rounds, iters));
+    for (const c of CASES.filter((c) => wanted.includes(caseName(c)))) results.push(await runCase(here, env, dir, c, threads, rounds, iters));
     const info = { cpu: cpus()[0]?.model, libtorch: torch.buildInfo().torchVersion, openblasCoretype: process.env.OPENBLAS_CORETYPE, gompSpincount: process.env.GOMP_SPINCOUNT, rounds, iters };
     if (json) {
       console.log(JSON.stringify({ ...info, results }, null, 2));
