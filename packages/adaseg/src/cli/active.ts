@@ -6,7 +6,7 @@ import { parseArgs, type OptionSpec, UsageError } from './args.js';
 import type { ExperimentRunResult } from '../active/loop.js';
 import type { ExperimentResults } from '../active/results.js';
 import type { Command, Io } from './command.js';
-import { interruptSignal } from './train.js';
+import { configMustExist, interruptSignal } from './train.js';
 
 /** What `adaseg run --json` (and `adaseg demo --json`) prints: where, whether stopped, and per strategy and baseline the final figures. */
 export function resultsSummary(result: ExperimentRunResult): Record<string, unknown> {
@@ -65,6 +65,7 @@ export const runCommand: Command = {
       seeds = parts.map(Number);
     }
     if (options.threads !== undefined && (options.threads as number) < 1) throw new UsageError('--threads must be >= 1');
+    configMustExist(resolve(options.config as string));
     const { loadExperimentConfig } = await import('../active/experiment.js');
     const { runExperiment, clearExperimentOutput } = await import('../active/loop.js');
     const config = loadExperimentConfig(resolve(options.config as string), (c) => {

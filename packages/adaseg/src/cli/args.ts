@@ -50,22 +50,24 @@ export function parseArgs(argv: readonly string[], specs: readonly OptionSpec[])
     const eq = arg.indexOf('=');
     const name = arg.slice(2, eq < 0 ? undefined : eq);
     const spec = byName.get(name);
-    if (spec === undefined) throw new UsageError(`unknown option --${name}`);
+    if (spec === undefined) throw new UsageError(`unknown option --${name}${suggest(name, specs.map((s) => s.name), '--')}`);
     if (spec.type === 'boolean') {
       if (eq >= 0) throw new UsageError(`--${name} takes no value`);
       options[name] = true;
       continue;
     }
     let value: string | undefined;
-    if (eq >= 0) value = arg.slice(eq + 1);
-    else {
+    if (eq >= 0) {
+      value = arg.slice(eq + 1);
+      if (value === '') throw new UsageError(`--${name} needs a value${spec.value ? ` (${spec.value})` : ''}`);
+    } else {
       value = argv[++i];
-      if (value === undefined || value.startsWith('--')) throw new UsageError(`--${name} needs a value${spec.value ? ` (${spec.value})` : ''}`);
+      if (value === undefined || value.startsWith('--') || value === '') throw new UsageError(`--${name} needs a value${spec.value ? ` (${spec.value})` : ''}`);
     }
     if (spec.choices && !spec.choices.includes(value)) throw new UsageError(`--${name} must be one of ${spec.choices.join(', ')}, got '${value}'`);
     if (spec.type === 'integer') {
-      const n = Number(value);
-      if (!Number.isInteger(n) || n < 0) throw new UsageError(`--${name} must be a non-negative integer, got '${value}'`);
+      const n = /^\d+$/.test(value) ? Number(value) : NaN;
+      if (!Number.isSafeInteger(n)) throw new UsageError(`--${name} must be a non-negative integer, got '${value}'`);
       options[name] = n;
     } else options[name] = value;
   }
@@ -78,6 +80,28 @@ export function parseArgs(argv: readonly string[], specs: readonly OptionSpec[])
     }
   }
   return { positionals, options };
+}
+
+/** Edit distance (insertions, deletions, substitutions) between two short strings. */
+function distance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) cur.push(Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1)));
+    prev = cur;
+  }
+  return prev[b.length];
+}
+
+/** `; did you mean --x?` for a mistyped name close to a known one (a typo or a prefix), else ''. */
+export function suggest(name: string, known: readonly string[], prefix: string): string {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const k of known) {
+    const d = k.startsWith(name) && name.length >= 2 ? 0.5 : distance(name, k);
+    if (d < bestDistance) [best, bestDistance] = [k, d];
+  }
+  return best !== undefined && bestDistance <= (name.length <= 3 ? 1 : 2) ? `; did you mean ${prefix}${best}?` : '';
 }
 
 export function formatOptions(specs: readonly OptionSpec[]): string {

@@ -1,4 +1,5 @@
 // The command tree of the CLI and what a command gets to run with.
+import { existsSync } from 'node:fs';
 import type { OptionSpec } from './args.js';
 
 export interface Io {
@@ -18,4 +19,24 @@ export interface Command {
   subcommands?: Command[];
   /** Returns the exit code. */
   run?(argv: string[], io: Io): Promise<number>;
+}
+
+/**
+ * A failure found by a command itself (exit code 1), with a code for `--json` output, e.g.
+ * 'not-found' for a file or folder named on the command line that does not exist.
+ */
+export class CliError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly file?: string,
+  ) {
+    super(message);
+    this.name = 'CliError';
+  }
+}
+
+/** Throws CliError('not-found') unless `path` exists; `what` names it in the message ("checkpoint", "config"). */
+export function mustExist(path: string, what: string): void {
+  if (!existsSync(path)) throw new CliError('not-found', `${what} ${path} does not exist`, path);
 }

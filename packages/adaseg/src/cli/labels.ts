@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs, type OptionSpec, UsageError } from './args.js';
-import type { Command, Io } from './command.js';
+import { CliError, type Command, type Io } from './command.js';
 
 const RUN_OPTION: OptionSpec = { name: 'run', type: 'string', value: 'DIR', required: true, description: "an 'adaseg run' output folder (holding labels.sqlite)" };
 const NAME_OPTION: OptionSpec = { name: 'name', type: 'string', value: 'RUN', description: 'which run of the label store, e.g. entropy/seed-0 (needed when it holds more than one)' };
@@ -13,7 +13,7 @@ const NAME_OPTION: OptionSpec = { name: 'name', type: 'string', value: 'RUN', de
 function storeFile(options: Record<string, unknown>): string {
   const dir = resolve(String(options.run));
   const file = join(dir, 'labels.sqlite');
-  if (!existsSync(file)) throw new Error(`${dir} has no labels.sqlite: is it an 'adaseg run' output folder?`);
+  if (!existsSync(file)) throw new CliError('not-found', `${dir} has no labels.sqlite: is it an 'adaseg run' output folder?`, file);
   return file;
 }
 

@@ -9,18 +9,24 @@ import type { ExperimentResults } from '../active/results.js';
 import { LabelStore } from '../active/store.js';
 import { labelComposition, markdownComposition, markdownSummary } from '../active/summary.js';
 import { parseArgs, type OptionSpec, UsageError } from './args.js';
-import type { Command, Io } from './command.js';
+import { CliError, type Command, type Io, mustExist } from './command.js';
 
 const OPTIONS: OptionSpec[] = [
-  { name: 'run', type: 'string', value: 'DIR', description: "an `adaseg run` output folder (holding results.json)" },
+  { name: 'run', type: 'string', value: 'DIR', required: true, description: "an `adaseg run` output folder (holding results.json)" },
   { name: 'svg', type: 'string', value: 'FILE', description: 'also write the budget plot (mIoU against labelled %) as an SVG file' },
 ];
 
 export function readResults(runDir: string): ExperimentResults {
   const file = join(runDir, 'results.json');
-  if (!existsSync(file)) throw new Error(`${file} not found: the run has not finished (run the same \`adaseg run\` command to resume it)`);
-  const results = JSON.parse(readFileSync(file, 'utf8')) as ExperimentResults;
-  if (results.format !== 'adaseg-active-results/1') throw new Error(`${file}: expected format 'adaseg-active-results/1', got ${JSON.stringify(results.format)}`);
+  mustExist(runDir, 'run folder');
+  if (!existsSync(file)) throw new CliError('not-found', `${file} not found: the run has not finished (run the same \`adaseg run\` command to resume it)`, file);
+  let results: ExperimentResults;
+  try {
+    results = JSON.parse(readFileSync(file, 'utf8')) as ExperimentResults;
+  } catch (err) {
+    throw new CliError('invalid', `${file} is not valid JSON (${(err as Error).message}): was it written by \`adaseg run\`?`, file);
+  }
+  if (results?.format !== 'adaseg-active-results/1') throw new CliError('invalid', `${file}: expected format 'adaseg-active-results/1', got ${JSON.stringify(results?.format)}`, file);
   return results;
 }
 

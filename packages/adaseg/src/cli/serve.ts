@@ -4,7 +4,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs, type OptionSpec, UsageError } from './args.js';
-import type { Command, Io } from './command.js';
+import { CliError, type Command, type Io } from './command.js';
 
 const RUN_OPTION: OptionSpec = { name: 'run', type: 'string', value: 'DIR', required: true, description: "an 'adaseg run' output folder (holding labels.sqlite)" };
 
@@ -12,7 +12,7 @@ function storeFile(options: Record<string, unknown>): string {
   if (options.run === undefined) throw new UsageError('--run DIR is required');
   const dir = resolve(String(options.run));
   const file = join(dir, 'labels.sqlite');
-  if (!existsSync(file)) throw new Error(`${dir} has no labels.sqlite: is it an 'adaseg run' output folder?`);
+  if (!existsSync(file)) throw new CliError('not-found', `${dir} has no labels.sqlite: is it an 'adaseg run' output folder?`, file);
   return file;
 }
 
@@ -31,8 +31,9 @@ export const serveCommand: Command = {
   async run(argv: string[], io: Io): Promise<number> {
     const { positionals, options } = parseArgs(argv, [...SERVE_OPTIONS, ...io.globalOptions]);
     if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
-    const file = storeFile(options);
     if (options['lease-seconds'] !== undefined && (options['lease-seconds'] as number) < 1) throw new UsageError('--lease-seconds must be >= 1');
+    if (options.port !== undefined && (options.port as number) > 65535) throw new UsageError(`--port must be a port number (0-65535), got ${options.port}`);
+    const file = storeFile(options);
     const { LabelStore } = await import('../active/store.js');
     const { UserStore, startAnnotateServer, datasetImages } = await import('../annotate/index.js');
     const dir = resolve(String(options.run));
@@ -133,7 +134,7 @@ export const usersCommand: Command = {
         const { UserStore } = await import('../annotate/users.js');
         const users = UserStore.open(storeFile(options));
         try {
-          if (!users.remove(positionals[0])) throw new Error(`no user '${positionals[0]}'`);
+          if (!users.remove(positionals[0])) throw new CliError('not-found', `no user '${positionals[0]}'`);
           io.out(io.json ? JSON.stringify({ removed: positionals[0] }) : `removed ${positionals[0]}`);
         } finally {
           users.close();

@@ -1,10 +1,11 @@
 // `adaseg train` and `adaseg eval`. The engine is imported lazily, so `adaseg --help` and the data
 // commands start without loading libtorch.
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { TrainRunOptions, TrainRunResult } from '../train/supervised.js';
 import type { ConfigOverrides } from '../util/config-reader.js';
 import { parseArgs, type OptionSpec, UsageError } from './args.js';
-import type { Command, Io } from './command.js';
+import { CliError, type Command, type Io, mustExist } from './command.js';
 import { DATASET_OPTIONS, datasetConfigFromArgs } from './data.js';
 
 export const TRAIN_OPTIONS: OptionSpec[] = [
@@ -29,6 +30,11 @@ export function interruptSignal(io: Io): { signal: AbortSignal; dispose(): void 
   return { signal: controller.signal, dispose: () => process.off('SIGINT', onSigint) };
 }
 
+/** A missing config file is a 'not-found' failure (exit 1), found before the engine is loaded. */
+export function configMustExist(file: string): void {
+  if (!existsSync(file)) throw new CliError('not-found', `cannot read config ${file}: file not found`, file);
+}
+
 /** What `adaseg train` and `adaseg adapt` differ in: their config and their run. */
 export interface ConfiguredRun<Config, Result extends TrainRunResult> {
   loadConfig(file: string, overrides: ConfigOverrides): Config;
@@ -51,6 +57,7 @@ export async function runConfiguredTraining<Config, Result extends TrainRunResul
   const { positionals, options } = parseArgs(argv, [...specs, ...io.globalOptions]);
   if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
   if (options.config === undefined) throw new UsageError('--config FILE is required');
+  configMustExist(resolve(options.config as string));
   const engine = await load();
   const { formatMetrics } = await import('../eval/evaluate.js');
   const config = engine.loadConfig(resolve(options.config as string), (c) => {
@@ -107,6 +114,22 @@ const EVAL_OPTIONS: OptionSpec[] = [
   { name: 'batch-size', type: 'integer', value: 'N', description: 'images per batch (default 4)' },
 ];
 
+/** --model is checked as a flag (a usage error naming it), before any data or weights are read. */
+async function checkModelOption(json: string): Promise<void> {
+  let value: unknown;
+  try {
+    value = JSON.parse(json);
+  } catch (err) {
+    throw new UsageError(`--model must be a model config in JSON, e.g. '{"kind":"unet"}', got '${json}' (${(err as Error).message})`);
+  }
+  const { resolveModelConfig } = await import('../models/config.js');
+  try {
+    resolveModelConfig(value);
+  } catch (err) {
+    throw new UsageError(`--model: ${(err as Error).message}`);
+  }
+}
+
 const evalCommand: Command = {
   name: 'eval',
   summary: 'evaluate a checkpoint on a dataset: per-class IoU, mIoU, pixel accuracy',
@@ -116,13 +139,16 @@ const evalCommand: Command = {
     const { positionals, options } = parseArgs(argv, [...EVAL_OPTIONS, ...io.globalOptions]);
     if (options.checkpoint === undefined) throw new UsageError('--checkpoint is required');
     if (positionals.length > 1) throw new UsageError(`one dataset at a time, got: ${positionals.join(' ')}`);
+    if (options.model !== undefined) await checkModelOption(options.model as string);
     const datasetConfig = await datasetConfigFromArgs(positionals[0], options);
+    const checkpointPath = resolve(options.checkpoint as string);
+    mustExist(checkpointPath, 'checkpoint');
     const { loadDataset } = await import('../data/formats/index.js');
     const { numClasses } = await import('../data/dataset.js');
     const { evaluate, formatMetrics } = await import('../eval/evaluate.js');
     const { restoreModel } = await import('../train/restore.js');
     const dataset = await loadDataset(datasetConfig);
-    const { model, checkpoint, normalize } = restoreModel(resolve(options.checkpoint as string), numClasses(dataset), options.model as string | undefined);
+    const { model, checkpoint, normalize } = restoreModel(checkpointPath, numClasses(dataset), options.model as string | undefined);
     try {
       const result = await evaluate(model, dataset, {
         flip: Boolean(options.flip),

@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs, type OptionSpec, UsageError } from './args.js';
-import type { Command, Io } from './command.js';
+import { CliError, type Command, type Io, mustExist } from './command.js';
 
 const CONVERT_OPTIONS: OptionSpec[] = [
   { name: 'python', type: 'string', value: 'EXE', description: 'Python with torch (default: /usr/bin/python3, else python3)' },
@@ -22,12 +22,14 @@ const convert: Command = {
     const { positionals, options } = parseArgs(argv, [...CONVERT_OPTIONS, ...io.globalOptions]);
     const { CONVERT_SNIPPET } = await import('../models/weights.js');
     if (options['print-snippet']) {
-      io.out(CONVERT_SNIPPET);
+      if (positionals.length > 0) throw new UsageError('--print-snippet takes no IN.pth or OUT.safetensors');
+      io.out(io.json ? JSON.stringify({ snippet: CONVERT_SNIPPET }) : CONVERT_SNIPPET);
       return 0;
     }
     if (positionals.length !== 2) throw new UsageError('give IN.pth and OUT.safetensors');
     const [input, output] = positionals.map((p) => resolve(p));
-    if (!existsSync(input)) throw new Error(`${input} does not exist`);
+    mustExist(input, 'input');
+    if (!existsSync(dirname(output))) throw new CliError('not-found', `the folder of ${output} does not exist`, dirname(output));
     const python = (options.python as string | undefined) ?? (existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3');
     const work = mkdtempSync(join(tmpdir(), 'adaseg-convert-'));
     try {
@@ -39,7 +41,7 @@ const convert: Command = {
       if (r.error || r.status !== 0) {
         rmSync(tmp, { force: true });
         const reason = r.error ? r.error.message : r.stderr.trim().split('\n').slice(-3).join('\n');
-        throw new Error(`conversion with ${python} failed: ${reason}\n(needs Python with torch; or run \`adaseg weights convert --print-snippet\` where torch is installed)`);
+        throw new CliError('conversion-failed', `conversion with ${python} failed: ${reason}\n(needs Python with torch; or run \`adaseg weights convert --print-snippet\` where torch is installed)`);
       }
       renameSync(tmp, output);
       if (io.json) io.out(JSON.stringify({ input, output, message: r.stdout.trim() }));
@@ -54,12 +56,14 @@ const convert: Command = {
 const inspectWeights: Command = {
   name: 'inspect',
   summary: 'list the tensors of a safetensors file (name, dtype, shape)',
-  usage: 'adaseg weights inspect FILE.safetensors',
+  usage: 'adaseg weights inspect FILE.safetensors [--json]\n\n--json prints the header: every tensor\'s dtype, shape and data offsets, and the metadata.',
   async run(argv: string[], io: Io): Promise<number> {
     const { positionals } = parseArgs(argv, io.globalOptions);
     if (positionals.length !== 1) throw new UsageError('give one safetensors file');
+    const file = resolve(positionals[0]);
+    mustExist(file, 'weights file');
     const torch = await import('@adaseg/torch');
-    const header = torch.readSafetensorsHeaderSync(resolve(positionals[0]));
+    const header = torch.readSafetensorsHeaderSync(file);
     if (io.json) io.out(JSON.stringify(header, null, 2));
     else for (const [name, info] of Object.entries(header.tensors)) io.out(`${name}  ${info.dtype}  [${info.shape.join(', ')}]`);
     return 0;
