@@ -6,7 +6,8 @@
 // scoring in PyTorch (bench/select_peer.py, the U-Net of scripts/model_peer.py with the same
 // weights, written here as safetensors); both engines run as child processes speaking one
 // JSON-lines protocol, interleaved pass by pass in one run, with the same threads. The scores of
-// both are compared unit by unit.
+// both are compared unit by unit. Besides the wall time of each pass, each side reports the CPU
+// time of its process over the pass (all threads), which other load on the machine disturbs less.
 //
 //   npm run bench:select [-- --rounds 3 --threads 2 --batch 4 --root DIR --json]
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -50,6 +51,8 @@ interface SetupResult {
 }
 interface ScoreResult {
   seconds: number;
+  /** CPU time of the whole process (all threads) during the pass: less sensitive to other load than `seconds`. */
+  cpuSeconds: number;
   images: number;
   units: number;
 }
@@ -85,8 +88,11 @@ async function worker(): Promise<void> {
     },
     score: async (cmd) => {
       const t = performance.now();
+      const cpu = process.cpuUsage();
       const records: UnitRecord[] = await scorePool(model!, pool!, createStrategy(STRATEGIES[cmd.strategy]), { units: { kind: 'region', k: 1 }, batchSize: batch });
       const seconds = (performance.now() - t) / 1000;
+      const used = process.cpuUsage(cpu);
+      const cpuSeconds = (used.user + used.system) / 1e6;
       const images = new Set(records.map((r) => r.image)).size;
       const units = records.length / images;
       if (cmd.out) {
@@ -94,7 +100,7 @@ async function worker(): Promise<void> {
         for (const r of records) scores[r.image * units + r.unit] = r.score!;
         torch.tidy(() => torch.saveSafetensorsSync(cmd.out!, { scores: torch.tensor(scores, { shape: [images, units] }) }));
       }
-      return { seconds, images, units, liveTensors: torch.memory().tensors };
+      return { seconds, cpuSeconds, images, units, liveTensors: torch.memory().tensors };
     },
   });
 }
@@ -138,6 +144,7 @@ async function orchestrate(): Promise<void> {
     if (a.params !== b.params || a.images !== b.images) throw new Error(`setups differ: ${JSON.stringify(a)} vs ${JSON.stringify(b)}`);
     const names = Object.keys(STRATEGIES) as (keyof typeof STRATEGIES)[];
     const times: Record<string, { ours: number[]; pytorch: number[] }> = {};
+    const cpuTimes: Record<string, { ours: number[]; pytorch: number[] }> = {};
     const comparison: Record<string, ReturnType<typeof compareScores>> = {};
     let units = 0;
     // Warm-up pass of each (its scores are the ones compared), then interleaved timed passes.
@@ -148,23 +155,27 @@ async function orchestrate(): Promise<void> {
       units = r.units;
       comparison[s] = compareScores(files.ours, files.pytorch);
       times[s] = { ours: [], pytorch: [] };
+      cpuTimes[s] = { ours: [], pytorch: [] };
     }
     for (let round = 0; round < rounds; round++) {
       for (const s of names) {
         await peers.inTurn(async (name, p) => {
           const r = await p.send<ScoreResult>({ cmd: 'score', strategy: s });
           times[s][name].push(r.seconds);
+          cpuTimes[s][name].push(r.cpuSeconds);
         });
       }
     }
     const peakRssMb = await peers.peakRssMb();
     const rows = names.map((s) => {
       const o = median(times[s].ours), t = median(times[s].pytorch);
+      const co = median(cpuTimes[s].ours), ct = median(cpuTimes[s].pytorch);
       return {
         strategy: s,
         seconds: { ours: o, pytorch: t },
         imagesPerSec: { ours: a.images / o, pytorch: a.images / t },
         ratio: o / t,
+        cpuSeconds: { ours: co, pytorch: ct, ratio: co / ct },
         all: { ours: times[s].ours.map((x) => +x.toFixed(3)), pytorch: times[s].pytorch.map((x) => +x.toFixed(3)) },
         scores: comparison[s],
       };
@@ -196,6 +207,7 @@ async function orchestrate(): Promise<void> {
       );
     }
     console.log(`peak RSS: ours ${result.peakRssMb.ours.toFixed(0)} MB, PyTorch ${result.peakRssMb.pytorch.toFixed(0)} MB`);
+    for (const r of rows) console.log(`${r.strategy} CPU seconds per pass (all threads; median): ours ${r.cpuSeconds.ours.toFixed(2)}, PyTorch ${r.cpuSeconds.pytorch.toFixed(2)}, ratio ${r.cpuSeconds.ratio.toFixed(3)}`);
     for (const r of rows) console.log(`${r.strategy} pass seconds, ours: ${r.all.ours.join(' ')}; PyTorch: ${r.all.pytorch.join(' ')}`);
   } finally {
     peers.close();

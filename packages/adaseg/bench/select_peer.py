@@ -90,6 +90,7 @@ def score(cmd):
     model, paths, batch = state['model'], state['paths'], state['batch']
     fn = score_entropy if cmd['strategy'] == 'entropy' else score_ripu
     t = time.perf_counter()
+    cpu = time.process_time()  # all threads of the process
     kept = []  # per image: (scores, unlabelled pixel counts) per unit
     with torch.inference_mode():
         for s in range(0, len(paths), batch):
@@ -102,11 +103,12 @@ def score(cmd):
                 keep = counts[i] > 0
                 kept.append((scores[i][keep].numpy().copy(), counts[i][keep].numpy().copy()))
     seconds = time.perf_counter() - t
+    cpu_seconds = time.process_time() - cpu
     units = len(kept[0][0])
     if cmd.get('out'):
         with open(cmd['out'], 'wb') as f:
             f.write(serialize({'scores': torch.from_numpy(np.stack([k[0] for k in kept]))}))
-    return {'seconds': seconds, 'images': len(kept), 'units': units}
+    return {'seconds': seconds, 'cpuSeconds': cpu_seconds, 'images': len(kept), 'units': units}
 
 
 if __name__ == '__main__':

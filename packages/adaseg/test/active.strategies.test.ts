@@ -281,6 +281,88 @@ test("RIPU pixel: pixel entropy x impurity of its (2k+1)-square, and RIPU's supp
   });
 });
 
+test('RIPU on an engine-sized input: both variants equal a naive per-pixel reference (ties, labelled pixels, clipped edge regions)', () => {
+  // 2 images of 8x10 (edge regions of 3x3 clipped to 2 rows / 1 column), 4 classes, random
+  // probabilities with exact ties for the top class on a fifth of the pixels (the predicted
+  // class is then the first of them, as argmax), and random labelled pixels.
+  const N = 2, C = 4, Hh = 8, Ww = 10, k = 1;
+  const random = seededRandom(11);
+  const data = new Float32Array(N * C * Hh * Ww);
+  const at = (n: number, c: number, i: number) => (n * C + c) * Hh * Ww + i;
+  for (let n = 0; n < N; n++) {
+    for (let i = 0; i < Hh * Ww; i++) {
+      const v = Array.from({ length: C }, () => random() + 0.01);
+      if (random() < 0.2) {
+        const top = v.indexOf(Math.max(...v));
+        v[(top + 1 + Math.floor(random() * (C - 1))) % C] = v[top];
+      }
+      const sum = v.reduce((a, b) => a + b, 0);
+      v.forEach((x, c) => (data[at(n, c, i)] = x / sum));
+    }
+  }
+  const labelled = Array.from({ length: N }, () => Array.from({ length: Hh * Ww }, (_, i) => i).filter(() => random() < 0.25));
+  // Make one whole region of image 1 labelled: no record for it.
+  for (const i of [0, 1, 2, Ww, Ww + 1, Ww + 2, 2 * Ww, 2 * Ww + 1, 2 * Ww + 2]) if (!labelled[1].includes(i)) labelled[1].push(i);
+  const pred = (n: number, i: number) => {
+    let best = 0;
+    for (let c = 1; c < C; c++) if (data[at(n, c, i)] > data[at(n, best, i)]) best = c;
+    return best;
+  };
+  const ent = (n: number, i: number) => H3(Array.from({ length: C }, (_, c) => data[at(n, c, i)])) / Math.log(C);
+  const impurity = (hist: number[]) => {
+    const total = hist.reduce((a, b) => a + b, 0);
+    return total === 0 ? 0 : H3(hist.map((h) => h / total)) / Math.log(C);
+  };
+  torch.tidy(() => {
+    const p = torch.tensor(data, { shape: [N, C, Hh, Ww] });
+    const inputs = batch(N, Hh, Ww, { probabilities: p }, labelled);
+    // Region variant on 3x3 regions.
+    const rows = Math.ceil(Hh / 3), cols = Math.ceil(Ww / 3);
+    const expected: { image: number; unit: number; score: number }[] = [];
+    for (let n = 0; n < N; n++) {
+      for (let u = 0; u < rows * cols; u++) {
+        const ry = Math.floor(u / cols), rx = u % cols;
+        const hist = new Array<number>(C).fill(0);
+        let count = 0, sumEnt = 0;
+        for (let y = 3 * ry; y < Math.min(Hh, 3 * ry + 3); y++) {
+          for (let x = 3 * rx; x < Math.min(Ww, 3 * rx + 3); x++) {
+            const i = y * Ww + x;
+            if (labelled[n].includes(i)) continue;
+            count++;
+            hist[pred(n, i)]++;
+            sumEnt += ent(n, i);
+          }
+        }
+        if (count > 0) expected.push({ image: n, unit: u, score: impurity(hist) * (sumEnt / count) });
+      }
+    }
+    const region = new RipuStrategy('region', k).scoreBatch(inputs, REGION);
+    assert.deepEqual(region.map((r) => [r.image, r.unit]), expected.map((e) => [e.image, e.unit]));
+    assert.ok(expected.some((e) => e.score > 0.05), 'some regions are mixed');
+    region.forEach((r, j) => close(r.score, expected[j].score, `region ${r.image}/${r.unit}`));
+    // Pixel variant: pixel entropy x impurity of the (2k+1)-square around it (all its pixels, the
+    // image edge counting none), for the unlabelled pixels.
+    const pixel = new RipuStrategy('pixel', k).scoreBatch(inputs, PIXEL);
+    const expectedPixel: { image: number; unit: number; score: number }[] = [];
+    for (let n = 0; n < N; n++) {
+      for (let i = 0; i < Hh * Ww; i++) {
+        if (labelled[n].includes(i)) continue;
+        const y0 = Math.floor(i / Ww), x0 = i % Ww;
+        const hist = new Array<number>(C).fill(0);
+        for (let y = Math.max(0, y0 - k); y <= Math.min(Hh - 1, y0 + k); y++) for (let x = Math.max(0, x0 - k); x <= Math.min(Ww - 1, x0 + k); x++) hist[pred(n, y * Ww + x)]++;
+        expectedPixel.push({ image: n, unit: i, score: ent(n, i) * impurity(hist) });
+      }
+    }
+    assert.deepEqual(pixel.map((r) => [r.image, r.unit]), expectedPixel.map((e) => [e.image, e.unit]));
+    pixel.forEach((r, j) => close(r.score, expectedPixel[j].score, `pixel ${r.image}/${r.unit}`));
+    // The predicted classes are argmax's, ties included.
+    assert.ok(p.max(1)[1].eq(p.argmax(1)).all().item());
+    let ties = 0;
+    for (let n = 0; n < N; n++) for (let i = 0; i < Hh * Ww; i++) if (Array.from({ length: C }, (_, c) => data[at(n, c, i)]).filter((v) => v === data[at(n, pred(n, i), i)]).length > 1) ties++;
+    assert.ok(ties >= 10, `ties in the input: ${ties}`);
+  });
+});
+
 test('MADA: mean squared distance of class-wise unit features to the nearest source anchor', () => {
   torch.tidy(() => {
     // Two images of 1x2 pixels, D = 1, C = 2. Image 0: class 0 everywhere, feature 1. Image 1:

@@ -24,7 +24,7 @@ import { numClasses, withoutLabel, withSamples } from '../data/dataset.js';
 import { DataLoader } from '../data/loader.js';
 import { IMAGENET_NORMALIZE, type Normalize, type Transform } from '../data/transforms.js';
 import { upsampleTo, type SegmentationModel } from '../models/base.js';
-import { BatchUnits } from './strategies/common.js';
+import { BatchUnits, predictedClass } from './strategies/common.js';
 import { kmeans } from './strategies/select.js';
 import { seededRandom } from './budget.js';
 import { checkPoolTransforms, checkUnitConfig, denormalizeRgb, needsImage, superpixels } from './units.js';
@@ -44,7 +44,7 @@ export const DEFAULT_PIXEL_RECORDS = 4096;
 export function gradientEmbeddings(units: BatchUnits, probabilities: Tensor, features: Tensor): Tensor {
   return torch.tidy(() => {
     const C = probabilities.shape[1];
-    const pred = probabilities.argmax(1, true);
+    const pred = predictedClass(probabilities, true);
     const rows: Tensor[] = [];
     for (let c = 0; c < C; c++) {
       const g = probabilities.narrow(1, c, 1).sub(pred.eq(c).float());
@@ -92,7 +92,7 @@ export async function computeSourceAnchors(model: SegmentationModel, source: Dat
             const f = upsampleTo(out.features, H, W);
             D = f.shape[1];
             const flat = f.reshape([N, D, H * W]);
-            const pred = out.logits.argmax(1);
+            const pred = predictedClass(out.logits);
             const rows: Tensor[] = [];
             for (let c = 0; c < C; c++) {
               const mask = batch.labels.eq(c).logicalAnd(pred.eq(c)).float().reshape([N, H * W, 1]);

@@ -28,6 +28,28 @@ export function marginMap(p: Tensor): Tensor {
   });
 }
 
+/**
+ * The predicted class of probabilities (or logits) [N, C, H, W] over dim 1: [N, H, W] int64, or
+ * [N, 1, H, W] with keepdim. The same indices as argmax(1) (the first on ties, NaN counting as the
+ * largest), taken from max(1): libtorch's argmax reduces over the channel dimension of an NCHW map
+ * about six times slower than max does (40 ms against 6 ms on 4 x 11 x 180 x 240, 2 threads).
+ */
+export function predictedClass(p: Tensor, keepdim = false): Tensor {
+  return torch.tidy(() => p.max(1, keepdim)[1]);
+}
+
+/**
+ * One-hot of the predicted class of probabilities [N, C, H, W]: [N, C, H, W] float32, contiguous
+ * NCHW (a comparison with the class indices, so no int64 [N, H, W, C] one-hot and no permuted
+ * copy on the way).
+ */
+export function predictedOneHot(p: Tensor): Tensor {
+  return torch.tidy(() => {
+    const C = p.shape[1];
+    return torch.arange(C, undefined, 1, { dtype: 'int64' }).reshape([1, C, 1, 1]).eq(predictedClass(p, true)).float();
+  });
+}
+
 export function entropyMap(p: Tensor): Tensor {
   return entropy(p, 1);
 }

@@ -2,7 +2,7 @@
 // impurity x prediction uncertainty) and MADA (distance to source anchors).
 import * as torch from '@adaseg/torch';
 import type { BatchInputs, NeedSettings, SelectionContext, Strategy, UnitConfig, UnitRecord, UnitRef } from '../types.js';
-import { BatchUnits, tidyRecords, entropy, entropyMap, need } from './common.js';
+import { BatchUnits, tidyRecords, entropy, entropyMap, need, predictedClass, predictedOneHot } from './common.js';
 import { byScore, selectTopScores, selectWith } from './select.js';
 
 const F = torch.functional;
@@ -79,7 +79,8 @@ export class RipuStrategy implements Strategy {
       const b = new BatchUnits(inputs, units);
       const C = p.shape[1];
       const ent = entropyMap(p).div(Math.log(C));
-      const oneHot = F.oneHot(p.argmax(1), C).permute(0, 3, 1, 2).float();
+      // [N, C, H, W] float32 NCHW, 1 at each pixel's predicted class.
+      const oneHot = predictedOneHot(p);
       if (this.variant === 'region') {
         if (units.kind === 'pixel') throw new Error("ripu 'region' needs region, superpixel or image units (use variant 'pixel' with pixel units)");
         const counts = b.sums(oneHot.mul(b.unlabelled));
@@ -136,7 +137,7 @@ function takeIn(order: Iterable<UnitRecord>, budget: SelectionContext['budget'])
 export function classwiseUnitFeatures(b: BatchUnits, features: Tensor, probabilities: Tensor): Tensor {
   return torch.tidy(() => {
     const C = probabilities.shape[1];
-    const pred = probabilities.argmax(1, true);
+    const pred = predictedClass(probabilities, true);
     const perClass: Tensor[] = [];
     for (let c = 0; c < C; c++) {
       const mask = pred.eq(c).float();
