@@ -3,9 +3,13 @@
 // evaluation after every round, results.json and report.html. It is `adaseg run` on a config built
 // here (the same parser and loop); configs/synthetic-demo.yaml holds the same config (a test keeps
 // them equal), so `adaseg run --config configs/synthetic-demo.yaml` reproduces the demo.
-import { resolve } from 'node:path';
+// `--quick` runs the same pipeline on a tiny config (a smoke test: its figures mean nothing).
+import { spawn } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
+import { delimiter, join, resolve } from 'node:path';
 import type { BaselineKind, ExperimentConfig } from '../active/experiment.js';
 import type { ExperimentRunResult, LoopEvent } from '../active/loop.js';
+import type { ExperimentResults } from '../active/results.js';
 import type { BudgetConfig, StrategyConfig, UnitConfig } from '../active/types.js';
 import type { AdaptMethodConfig } from '../adapt/config.js';
 import type { DatasetConfig } from '../data/config.js';
@@ -28,7 +32,16 @@ export interface DemoConfig {
   output: string;
   seeds: number[];
   model: ModelConfig;
-  data: { source: SyntheticDataset; pool: SyntheticDataset; val: SyntheticDataset; batchSize: number; workers: number; transforms: Transform[]; normalize: 'imagenet' };
+  data: {
+    source: SyntheticDataset;
+    pool: SyntheticDataset;
+    val: SyntheticDataset;
+    batchSize: number;
+    workers: number;
+    transforms: Transform[];
+    targetTransforms: Transform[];
+    normalize: 'imagenet';
+  };
   source: { train: TrainGiven };
   warmup: { train: TrainGiven; adapt: Given<AdaptMethodConfig> & { method: AdaptMethodConfig['method'] } };
   active: { units: UnitConfig; budget: BudgetConfig; ranking: 'global' | 'perImage'; strategies: StrategyConfig[] };
@@ -41,12 +54,14 @@ export interface DemoConfig {
 
 /** Where the demo writes when no --output is given (relative to the current directory). */
 export const DEMO_OUTPUT = 'adaseg-demo';
+/** Where `--quick` writes when no --output is given (apart: its settings differ, so it could not resume the demo's). */
+export const QUICK_DEMO_OUTPUT = 'adaseg-demo-quick';
 
 const synthetic = (style: 'source' | 'target', count: number, seed: number): SyntheticDataset => ({ format: 'synthetic', style, count, width: 64, height: 48, seed });
 
 /**
- * The demo's experiment. Sizes and iterations: see the comment block in
- * configs/synthetic-demo.yaml (the same settings, with the measured time and figures).
+ * The demo's experiment. Why these sizes and settings, the measured time and figures: see the
+ * comment block of configs/synthetic-demo.yaml (the same settings).
  */
 export function demoConfig(output = DEMO_OUTPUT): DemoConfig {
   return {
@@ -60,7 +75,8 @@ export function demoConfig(output = DEMO_OUTPUT): DemoConfig {
       val: synthetic('target', 16, 500),
       batchSize: 4,
       workers: 0,
-      transforms: [{ kind: 'hflip' }],
+      transforms: [{ kind: 'hflip' }, { kind: 'colorJitter', brightness: 0.6, contrast: 0.5, saturation: 0.5, hue: 0.05 }],
+      targetTransforms: [{ kind: 'hflip' }],
       normalize: 'imagenet',
     },
     source: { train: { iterations: 300, optimizer: { kind: 'adam', lr: 0.003 }, schedule: { kind: 'poly', power: 0.9 }, checkpointEvery: 100, logEvery: 50 } },
@@ -88,10 +104,34 @@ export function demoConfig(output = DEMO_OUTPUT): DemoConfig {
   };
 }
 
+/**
+ * `--quick`: the demo's pipeline (units, budget, 3 rounds, strategies, baselines, report) on tiny
+ * scenes (40x32: the smallest the discriminator takes), a tiny model, a handful of images and
+ * iterations, one seed. A smoke test of the whole path in well under a minute; its figures mean
+ * nothing.
+ */
+export function quickDemoConfig(output = QUICK_DEMO_OUTPUT): DemoConfig {
+  const c = demoConfig(output);
+  const tiny = (d: SyntheticDataset, count: number): SyntheticDataset => ({ ...d, count, width: 40, height: 32 });
+  const few = (t: TrainGiven, iterations: number): TrainGiven => ({ ...t, iterations, checkpointEvery: iterations, logEvery: iterations });
+  return {
+    ...c,
+    name: 'synthetic-demo-quick',
+    seeds: [0],
+    model: { kind: 'unet', baseWidth: 4, depth: 2 },
+    data: { ...c.data, source: tiny(c.data.source, 6), pool: tiny(c.data.pool, 5), val: tiny(c.data.val, 3), batchSize: 2 },
+    source: { train: few(c.source.train, 6) },
+    warmup: { train: few(c.warmup.train, 2), adapt: { method: 'adaptsegnet', lambdaAdv: 0.001, discriminator: { ndf: 4 } } },
+    rounds: { ...c.rounds, train: few(c.rounds.train, 3) },
+    eval: { batchSize: 4 },
+    report: { examples: 1 },
+  };
+}
+
 export interface DemoRunOptions {
   /** Output folder (resolved against the current directory). */
   output: string;
-  /** The config to run (default demoConfig()); tests pass a smaller one. */
+  /** The config to run (default demoConfig()). */
   config?: DemoConfig;
   /** Delete what an earlier run left in the output folder first. */
   fresh?: boolean;
@@ -138,6 +178,17 @@ function clock(seconds: number): string {
   return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
 }
 
+/** What the demo does, in a line (sizes and iterations from the parsed config). */
+function plan(config: ExperimentConfig): string {
+  const source = config.source.kind === 'train' ? `source training ${config.source.train.iterations} it` : 'a given source model';
+  const warmup = config.warmup ? ` -> ${config.warmup.adapt.method} warm-up ${config.warmup.train.iterations} it` : '';
+  const { budget } = config.active;
+  const total = budget.kind === 'pixelPercent' ? `${budget.total}% of the pool's pixels` : `${budget.total} ${budget.kind}`;
+  const strategies = config.active.strategies.map((s) => s.label).join(' and ');
+  const full = config.baselines.includes('full') ? ' -> fully supervised baseline' : '';
+  return `${config.seeds.length} seed(s) x [${source}${warmup} -> ${budget.rounds} rounds of ${strategies} (${total} in all, ${config.rounds.train.iterations} it per round)${full}]`;
+}
+
 /** Runs (or resumes) the demo: parses its config as `adaseg run` does and runs the same loop. */
 export async function runDemo(options: DemoRunOptions): Promise<ExperimentRunResult> {
   const { parseExperimentConfig } = await import('../active/experiment.js');
@@ -148,32 +199,104 @@ export async function runDemo(options: DemoRunOptions): Promise<ExperimentRunRes
   const log = options.log ?? (() => {});
   const steps = demoSteps(config);
   const total = steps.reduce((s, x) => s + x.passes, 0);
+  log(`plan: ${plan(config)}`);
   const started = performance.now();
+  // Batch passes trained in this session: the rate that estimates what is left (a resumed demo
+  // skips finished steps, which must not count as fast work).
+  let trained = 0;
   return runExperiment(config, {
     signal: options.signal,
     progress: options.progress,
     log,
+    onIteration: (where) => {
+      trained += where.endsWith('/source') ? 1 : 2;
+    },
     onEvent: (e) => {
       const at = steps.findIndex((s) => s.key === eventKey(e));
       if (at < 0) return;
       const done = steps.slice(0, at + 1).reduce((s, x) => s + x.passes, 0);
-      log(`[demo ${clock((performance.now() - started) / 1000)}, step ${at + 1}/${steps.length}, ${Math.round((100 * done) / total)}% of the work] ${steps[at].label}`);
+      const elapsed = (performance.now() - started) / 1000;
+      const left = trained > 0 && done < total ? `, about ${clock((elapsed * (total - done)) / trained)} left` : '';
+      log(`[demo ${clock(elapsed)}, step ${at + 1}/${steps.length}, ${Math.round((100 * done) / total)}% of the work${left}] ${steps[at].label}`);
     },
   });
 }
 
+/** Final mean mIoU per round of two strategies, as a line ('ripu 36.4 -> 41.2 -> ...'). */
+export function versusLine(results: ExperimentResults, a: string, b: string): string | null {
+  const sa = results.strategies.find((s) => s.strategy === a);
+  const sb = results.strategies.find((s) => s.strategy === b);
+  if (sa === undefined || sb === undefined) return null;
+  const pct = (v: number) => (v * 100).toFixed(1);
+  const rounds = sa.curve
+    .filter((p) => p.round > 0)
+    .map((p) => {
+      const q = sb.curve.find((x) => x.round === p.round);
+      return q === undefined ? null : `round ${p.round} ${pct(p.mIoU.mean)} vs ${pct(q.mIoU.mean)}`;
+    })
+    .filter((x) => x !== null);
+  const d = (sa.final.mIoU.mean - sb.final.mIoU.mean) * 100;
+  return `${a} vs ${b}, target val mIoU (mean of ${results.seeds.length} seed(s)): ${rounds.join(', ')}; final ${d >= 0 ? '+' : ''}${d.toFixed(1)} points`;
+}
+
+/** The first executable `name` on PATH, or null. */
+function onPath(name: string): string | null {
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    if (dir === '') continue;
+    const file = join(dir, name);
+    try {
+      accessSync(file, constants.X_OK);
+      return file;
+    } catch {
+      // not here
+    }
+  }
+  return null;
+}
+
+/** Opens a file with xdg-open when there is one; never throws (a message says what happened). */
+export function openInBrowser(file: string, log: (line: string) => void): void {
+  const opener = onPath('xdg-open');
+  if (opener === null) {
+    log('--open: xdg-open is not available here; open the report yourself (path below)');
+    return;
+  }
+  try {
+    const child = spawn(opener, [file], { detached: true, stdio: 'ignore' });
+    child.on('error', (e) => log(`--open: ${opener} failed: ${e.message}`));
+    child.unref();
+    log(`--open: opening ${file} with ${opener}`);
+  } catch (e) {
+    log(`--open: ${opener} failed: ${(e as Error).message}`);
+  }
+}
+
+const QUICK_NOTE = '--quick: a smoke test on tiny scenes with a few iterations; its figures are NOT meaningful (run `adaseg demo` without --quick for real results)';
+
 const DEMO_OPTIONS: OptionSpec[] = [
-  { name: 'output', type: 'string', value: 'DIR', description: `output folder (default ./${DEMO_OUTPUT})` },
+  { name: 'output', type: 'string', value: 'DIR', description: `output folder (default ./${DEMO_OUTPUT}; with --quick ./${QUICK_DEMO_OUTPUT})` },
+  { name: 'quick', type: 'boolean', description: 'smoke test: the same pipeline on tiny scenes, model and iterations, one seed (well under a minute; figures not meaningful)' },
+  { name: 'open', type: 'boolean', description: 'open report.html with xdg-open when done (when xdg-open is available)' },
   { name: 'threads', type: 'integer', value: 'N', description: "intra-op threads of the engine (default: libtorch's, usually the cores)" },
   { name: 'no-resume', type: 'boolean', description: 'delete what an earlier demo left in the output folder and start over' },
-  { name: 'no-progress', type: 'boolean', description: 'no progress bars' },
+  { name: 'no-progress', type: 'boolean', description: 'no progress bars (the per-step lines remain)' },
 ];
 
 export const demoCommand: Command = {
   name: 'demo',
   summary: 'the whole mission on the built-in synthetic domain pair, no files needed: source training, AdaptSegNet warm-up, 3 rounds of RIPU vs random, report.html',
-  usage:
-    'adaseg demo [options]\n\nRuns configs/synthetic-demo.yaml\'s experiment (the same as `adaseg run --config configs/synthetic-demo.yaml`) and prints\nthe path of report.html. Interrupt with Ctrl-C: a checkpoint is written and the same command resumes.',
+  usage: [
+    'adaseg demo [options]',
+    '',
+    'Runs the experiment of configs/synthetic-demo.yaml (the same as `adaseg run --config configs/synthetic-demo.yaml`,',
+    'which writes to runs/synthetic-demo instead): per seed, source training on the synthetic source style, an AdaptSegNet',
+    'warm-up on the unlabelled target style, then 3 rounds of RIPU and of random region selection (5% of the target pool\'s',
+    'pixels in all, labels revealed by a simulated annotator), each round evaluated on the target val set; then the',
+    'source-only, UDA-only and fully supervised baselines, results.json and report.html. A few minutes on 2 cores, with',
+    'progress bars (rate, ETA) and a line per finished step. The last line printed is the path of report.html.',
+    'Interrupt with Ctrl-C: a checkpoint is written and the same command resumes; run again when done, it only rewrites',
+    'the report.',
+  ].join('\n'),
   options: DEMO_OPTIONS,
   async run(argv: string[], io: Io): Promise<number> {
     const { positionals, options } = parseArgs(argv, [...DEMO_OPTIONS, ...io.globalOptions]);
@@ -183,18 +306,33 @@ export const demoCommand: Command = {
       const torch = await import('@adaseg/torch');
       torch.setNumThreads(options.threads as number);
     }
-    const output = resolve((options.output as string | undefined) ?? DEMO_OUTPUT);
-    if (!io.json) io.err(`adaseg demo: synthetic source -> target (dusk, textures, noise), writing to ${output}`);
+    const quick = Boolean(options.quick);
+    const output = resolve((options.output as string | undefined) ?? (quick ? QUICK_DEMO_OUTPUT : DEMO_OUTPUT));
+    if (!io.json) {
+      io.err(`adaseg demo: synthetic source -> target (dusk, textures, noise), writing to ${output}`);
+      if (quick) io.err(QUICK_NOTE);
+    }
     const interrupt = interruptSignal(io);
     try {
-      const result = await runDemo({ output, fresh: Boolean(options['no-resume']), signal: interrupt.signal, progress: !options['no-progress'] && !io.json, log: (line) => io.err(line) });
-      if (io.json) io.out(JSON.stringify(resultsSummary(result), null, 2));
+      const result = await runDemo({
+        output,
+        config: quick ? quickDemoConfig() : demoConfig(),
+        fresh: Boolean(options['no-resume']),
+        signal: interrupt.signal,
+        progress: !options['no-progress'] && !io.json,
+        log: (line) => io.err(line),
+      });
+      if (io.json) io.out(JSON.stringify({ quick, ...resultsSummary(result) }, null, 2));
       else if (result.stopped) io.out(`stopped; run the same command to resume (${result.output})`);
       else if (result.results) {
         io.out(resultsTable(result.results));
-        io.out(`done in ${result.seconds.toFixed(0)} s; open the report in a browser:`);
+        const versus = versusLine(result.results, result.results.strategies[0].strategy, 'random');
+        if (versus !== null) io.out(versus);
+        if (quick) io.out(QUICK_NOTE);
+        io.out(`done in ${result.seconds.toFixed(0)} s; the report:`);
         io.out(result.files!.report);
       }
+      if (options.open && result.files) openInBrowser(result.files.report, (line) => io.err(line));
       return 0;
     } finally {
       interrupt.dispose();
