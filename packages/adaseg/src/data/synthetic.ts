@@ -1,7 +1,8 @@
 // A built-in synthetic domain pair: street-like scenes drawn procedurally with exact per-pixel
 // labels, rendered in a "source" style (flat colours, clean edges) or a "target" style (textures,
-// dusk lighting, a colour cast, sensor noise, blur). The scene layout depends on the seed only, so
-// both styles draw from one scene distribution; only the look differs. No files, deterministic.
+// dusk lighting, people as dark silhouettes, a colour cast, sensor noise, blur). The scene layout
+// depends on the seed only, so both styles draw from one scene distribution; only the look
+// differs. No files, deterministic.
 import { type ClassList, identityMapping } from './classes.js';
 import type { DatasetDescription, Sample, SyntheticScene, SyntheticStyle } from './dataset.js';
 import { hashSeed, Rng } from './rng.js';
@@ -283,7 +284,7 @@ export function renderScene(spec: SyntheticScene): RenderedScene {
     }
     return { width, height, image, label };
   }
-  // Target style: dusk light, a colour cast, textures per class, noise, then blur.
+  // Target style: dusk light, a colour cast, textures per class (people: silhouettes), noise, then blur.
   const light = styleRng.uniform(0.42, 0.6);
   const cast = [styleRng.uniform(-5, 25), styleRng.uniform(-15, 5), styleRng.uniform(5, 35)];
   const noise = styleRng.uniform(6, 11);
@@ -303,10 +304,12 @@ export function renderScene(spec: SyntheticScene): RenderedScene {
       let k = 1;
       switch (cls) {
         case SKY: {
-          // Dusk gradient: deep blue above, orange glow near the horizon.
-          r = r * (0.45 + 0.3 * skyT) + 140 * skyT * skyT;
-          g = g * (0.45 + 0.15 * skyT) + 40 * skyT * skyT;
-          b = b * (0.75 - 0.35 * skyT);
+          // Dusk gradient: deep blue above, paler towards the horizon. (An orange glow band made
+          // the sky's lower half a confident "building" after adaptation: an error over large
+          // uniform areas that uncertainty-driven selection never buys and random selection does.)
+          r = r * (0.45 + 0.3 * skyT);
+          g = g * (0.45 + 0.25 * skyT);
+          b = b * (0.75 + 0.1 * skyT);
           break;
         }
         case BUILDING: {
@@ -332,8 +335,14 @@ export function renderScene(spec: SyntheticScene): RenderedScene {
           k = 0.8 + 0.4 * hash3(x >> 2, y >> 2, tex + 2);
           break;
         }
-        default:
+        default: {
+          // People at dusk are dark, colourless silhouettes; the source only shows bright clothes.
+          // No adaptation without labels can tie the two; a few labelled regions on people can,
+          // and they are small: the shift where choosing which regions to label matters.
+          const grey = (0.12 * (r + g + b)) / 3 + 30;
+          r = g = b = grey;
           k = 0.8 + 0.4 * hash3(x, y >> 1, tex + 3);
+        }
       }
       const n = noise * (hash3(x, y, tex + 9) + hash3(x, y, tex + 10) + hash3(x, y, tex + 11) - 1.5) * 2;
       img[i * 3] = r * k * light + cast[0] + n;
