@@ -15,6 +15,7 @@ import { type Batch, DataLoader } from '../data/loader.js';
 import { hashSeed } from '../data/rng.js';
 import { evaluate, type EvaluationResult } from '../eval/evaluate.js';
 import type { SegmentationModel } from '../models/base.js';
+import { resolveClassWeights } from '../train/class-weights.js';
 import { buildOptimizer, buildScheduler, type LoopResult, runTrainingLoop } from '../train/trainer.js';
 import type { ExperimentConfig, NegativeLearningConfig } from './experiment.js';
 import { resizeTransforms } from './experiment.js';
@@ -119,11 +120,12 @@ function detached(l: OutputLevels): OutputLevels {
  * negative learning) on the same output, backward; (3) the method's auxiliary networks update
  * from the detached predictions.
  */
-export function roundStep(model: SegmentationModel, method: AdaptationMethod, source: LabelledBatch, target: LabelledBatch, options: { auxWeight: number; labelledTargetWeight: number }): Record<string, number> {
+export function roundStep(model: SegmentationModel, method: AdaptationMethod, source: LabelledBatch, target: LabelledBatch, options: { auxWeight: number; labelledTargetWeight: number; classWeight?: Tensor | null }): Record<string, number> {
   const scalars: Record<string, number> = {};
+  const classWeight = options.classWeight ?? null;
   const src = torch.tidy(() => {
     const levels = levelsOf(model.forward(source.images));
-    const loss = segmentationLoss(levels, source.labels, options.auxWeight);
+    const loss = segmentationLoss(levels, source.labels, options.auxWeight, classWeight);
     loss.backward();
     scalars.seg = loss.item() as number;
     return detached(levels);
@@ -133,7 +135,7 @@ export function roundStep(model: SegmentationModel, method: AdaptationMethod, so
       const levels = levelsOf(model.forward(target.images));
       let loss: Tensor | null = null;
       if (options.labelledTargetWeight > 0) {
-        const ce = segmentationLoss(levels, target.labels, options.auxWeight);
+        const ce = segmentationLoss(levels, target.labels, options.auxWeight, classWeight);
         scalars.segTarget = ce.item() as number;
         loss = ce.mul(options.labelledTargetWeight);
       }
@@ -162,6 +164,8 @@ export async function trainRound(setup: RoundTraining): Promise<LoopResult> {
   const resize = resizeTransforms(config);
   const data = config.data;
   if (train.freezeBatchNorm !== 'none') model.freezeBatchNorm(train.freezeBatchNorm);
+  // Weights from the source labels (the target's are unknown): for both labelled losses.
+  const weights = await resolveClassWeights(train.classWeights ?? 'none', setup.source, setup.log);
   torch.manualSeed(setup.seed);
   const evalLoader = { batchSize: config.eval.batchSize, workers: data.workers, normalize: data.normalize, transforms: resize };
   const inner = rounds.adapt === undefined
@@ -172,6 +176,7 @@ export async function trainRound(setup: RoundTraining): Promise<LoopResult> {
   const scheduler = new SchedulerGroup({ main: buildScheduler(optimizer, train.schedule, setup.iterations, train.warmupIterations), ...method.schedulers });
   const common = { batchSize: data.batchSize, workers: data.workers, normalize: data.normalize, cache: data.cache };
   const loaders: DataLoader[] = [];
+  const classWeight = weights === null ? null : torch.tensor(weights);
   try {
     const sourceLoader = new DataLoader(setup.source, { ...common, shuffle: true, seed: hashSeed(setup.seed, 1), transforms: [...resize, ...data.transforms] });
     loaders.push(sourceLoader);
@@ -179,7 +184,7 @@ export async function trainRound(setup: RoundTraining): Promise<LoopResult> {
     loaders.push(targetLoader);
     // What restoreModel / restoreDiscriminators read beside the checkpoints.
     writeFileSync(join(setup.output, 'config.json'), `${JSON.stringify({ name: setup.label ?? 'round', model: model.config, data: { normalize: data.normalize }, train, ...(rounds.adapt ? { adapt: rounds.adapt as AdaptMethodConfig } : {}) }, null, 2)}\n`);
-    const stepOptions = { auxWeight: train.auxWeight, labelledTargetWeight: rounds.labelledTargetWeight };
+    const stepOptions = { auxWeight: train.auxWeight, labelledTargetWeight: rounds.labelledTargetWeight, classWeight };
     return await runTrainingLoop(
       {
         iterations: setup.iterations,
@@ -219,6 +224,7 @@ export async function trainRound(setup: RoundTraining): Promise<LoopResult> {
     for (const loader of loaders) await loader.close();
     method.dispose();
     optimizer.dispose();
+    classWeight?.dispose();
   }
 }
 

@@ -13,6 +13,7 @@ import type { EvaluationResult } from '../eval/evaluate.js';
 import type { SegmentationModel } from '../models/base.js';
 import { buildModel, describeModel, type ModelConfig } from '../models/config.js';
 import { formatLoadReport, loadWeights } from '../models/weights.js';
+import { resolveClassWeights } from '../train/class-weights.js';
 import { restoreModel } from '../train/restore.js';
 import { evaluateAll, summarise, type TrainRunOptions } from '../train/supervised.js';
 import { buildOptimizer, buildScheduler, type LoopResult, type LrScheduler, runTrainingLoop, writeJsonAtomic } from '../train/trainer.js';
@@ -105,6 +106,7 @@ export async function adaptModel(config: AdaptConfig, options: AdaptRunOptions =
   const { model, owned } = startingModel(config, classes, options, log);
   let method: AdaptationMethod | undefined;
   let optimizer: torch.optim.Optimizer<any> | undefined;
+  let classWeight: torch.Tensor | null = null;
   const loaders: DataLoader[] = [];
   try {
     if (config.train.freezeBatchNorm !== 'none') model.freezeBatchNorm(config.train.freezeBatchNorm);
@@ -140,7 +142,9 @@ export async function adaptModel(config: AdaptConfig, options: AdaptRunOptions =
 
     const m = method;
     const opt = optimizer;
-    const stepOptions = { auxWeight: config.train.auxWeight, labelledTargetWeight: config.adapt.labelledTargetWeight };
+    const weights = await resolveClassWeights(config.train.classWeights ?? 'none', sourceSet, log);
+    if (weights !== null) classWeight = torch.tensor(weights);
+    const stepOptions = { auxWeight: config.train.auxWeight, labelledTargetWeight: config.adapt.labelledTargetWeight, classWeight };
     let latest: { iteration: number; results: Record<string, EvaluationResult> } | undefined;
     const result = await runTrainingLoop(
       {
@@ -206,6 +210,7 @@ export async function adaptModel(config: AdaptConfig, options: AdaptRunOptions =
     for (const l of loaders) await l.close();
     method?.dispose();
     optimizer?.dispose();
+    classWeight?.dispose();
     if (owned) model.dispose();
   }
 }

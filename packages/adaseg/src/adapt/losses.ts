@@ -17,12 +17,14 @@ export type GanObjective = 'vanilla' | 'ls';
 /**
  * Cross-entropy over the labelled pixels (255 = ignore), averaged over them: the usual mean, but 0
  * (with a zero gradient) instead of NaN when a batch has no labelled pixel, as can happen with
- * partial labels, crops or pseudo-labels.
+ * partial labels, crops or pseudo-labels. With per-class weights [C] (positive), the weighted mean
+ * as PyTorch's: sum of w[y] x loss over the labelled pixels / sum of their w[y].
  */
-export function maskedCrossEntropy(logits: Tensor, labels: Tensor, ignoreIndex = 255): Tensor {
+export function maskedCrossEntropy(logits: Tensor, labels: Tensor, ignoreIndex = 255, weight: Tensor | null = null): Tensor {
   return torch.tidy(() => {
-    const sum = F.crossEntropy(logits, labels, { ignoreIndex, reduction: 'sum' });
     const count = labels.ne(ignoreIndex).sum().item() as number;
+    if (weight !== null && count > 0) return F.crossEntropy(logits, labels, { ignoreIndex, reduction: 'mean', weight });
+    const sum = F.crossEntropy(logits, labels, { ignoreIndex, reduction: 'sum' });
     return sum.div(Math.max(1, count));
   });
 }

@@ -75,6 +75,8 @@ export interface AdaptationMethod {
 export interface StepOptions {
   /** Weight of auxiliary outputs in segmentation losses (train.auxWeight). */
   auxWeight: number;
+  /** Per-class cross-entropy weights [C] of the labelled losses (train.classWeights), or null. */
+  classWeight?: Tensor | null;
   /** Weight of the labelled target batch's loss. */
   labelledTargetWeight: number;
 }
@@ -87,11 +89,11 @@ function detachLevels(l: OutputLevels): OutputLevels {
   return { main: l.main.detach(), aux: l.aux.map((a) => a.detach()) };
 }
 
-/** Cross-entropy of the main output plus auxWeight times each auxiliary output's. */
-export function segmentationLoss(levels: OutputLevels, labels: Tensor, auxWeight: number): Tensor {
+/** Cross-entropy of the main output plus auxWeight times each auxiliary output's (per-class weighted when given). */
+export function segmentationLoss(levels: OutputLevels, labels: Tensor, auxWeight: number, classWeight: Tensor | null = null): Tensor {
   return torch.tidy(() => {
-    let loss = maskedCrossEntropy(levels.main, labels);
-    if (auxWeight > 0) for (const aux of levels.aux) loss = loss.add(maskedCrossEntropy(aux, labels).mul(auxWeight));
+    let loss = maskedCrossEntropy(levels.main, labels, 255, classWeight);
+    if (auxWeight > 0) for (const aux of levels.aux) loss = loss.add(maskedCrossEntropy(aux, labels, 255, classWeight).mul(auxWeight));
     return loss;
   });
 }
@@ -104,7 +106,7 @@ export function adaptationStep(model: SegmentationModel, method: AdaptationMetho
   const scalars: Record<string, number> = {};
   const source = torch.tidy(() => {
     const levels = levelsOf(model.forward(batches.source.images));
-    const loss = segmentationLoss(levels, batches.source.labels, options.auxWeight);
+    const loss = segmentationLoss(levels, batches.source.labels, options.auxWeight, options.classWeight ?? null);
     loss.backward();
     scalars.seg = loss.item() as number;
     return detachLevels(levels);
@@ -113,7 +115,7 @@ export function adaptationStep(model: SegmentationModel, method: AdaptationMetho
     if (batches.labelledTarget !== undefined && options.labelledTargetWeight > 0) {
       const lt = batches.labelledTarget;
       torch.tidy(() => {
-        const loss = segmentationLoss(levelsOf(model.forward(lt.images)), lt.labels, options.auxWeight);
+        const loss = segmentationLoss(levelsOf(model.forward(lt.images)), lt.labels, options.auxWeight, options.classWeight ?? null);
         loss.mul(options.labelledTargetWeight).backward();
         scalars.segTarget = loss.item() as number;
       });

@@ -6,6 +6,7 @@ import { type DatasetConfig, parseDatasetConfig } from '../data/config.js';
 import { type Normalize, parseNormalize, parseTransforms, type Transform } from '../data/transforms.js';
 import { type ModelConfig, resolveModelConfig } from '../models/config.js';
 import { ConfigError, type ConfigOverrides, ConfigReader, loadConfigFile } from '../util/config-reader.js';
+import { type ClassWeightsConfig, parseClassWeights } from './class-weights.js';
 
 export type OptimizerConfig =
   | { kind: 'sgd'; lr: number; momentum: number; weightDecay: number; nesterov: boolean }
@@ -36,6 +37,18 @@ export interface DataSection {
   cache: boolean;
 }
 
+export type { ClassWeightsConfig };
+
+function classWeightsAt(t: ConfigReader): { classWeights?: ClassWeightsConfig } {
+  let weights: ClassWeightsConfig;
+  try {
+    weights = parseClassWeights(t.raw('classWeights'), 'classWeights');
+  } catch (e) {
+    return t.fail('classWeights', (e as Error).message.replace(/^classWeights: /, ''));
+  }
+  return weights === 'none' ? {} : { classWeights: weights };
+}
+
 export interface TrainSection {
   iterations: number;
   optimizer: OptimizerConfig;
@@ -48,6 +61,12 @@ export interface TrainSection {
   gradAccumulation: number;
   /** Weight of auxiliary-head losses (FCN/DeepLab aux, DeepLabV2 layer3 output). */
   auxWeight: number;
+  /**
+   * Per-class weights of the labelled cross-entropy: 'medianFrequency' (from the training labels)
+   * or one per class; absent means a plain mean (left out so that runs made before the option
+   * keep their config fingerprint and resume).
+   */
+  classWeights?: ClassWeightsConfig;
   evalEvery: number;
   checkpointEvery: number;
   keepLast: number;
@@ -159,7 +178,7 @@ export function parseTrainConfig(value: unknown, baseDir = process.cwd()): Train
     cache: d.boolean('cache', true),
   };
   const t = r.object('train', true) ?? ConfigReader.root({}, 'config.train');
-  t.only(['iterations', 'optimizer', 'schedule', 'warmupIterations', 'headLrMultiplier', 'freezeBatchNorm', 'gradAccumulation', 'auxWeight', 'evalEvery', 'checkpointEvery', 'keepLast', 'logEvery']);
+  t.only(['iterations', 'optimizer', 'schedule', 'warmupIterations', 'headLrMultiplier', 'freezeBatchNorm', 'gradAccumulation', 'auxWeight', 'classWeights', 'evalEvery', 'checkpointEvery', 'keepLast', 'logEvery']);
   const iterations = t.integer('iterations', 1000, 1);
   const train: TrainSection = {
     iterations,
@@ -170,6 +189,7 @@ export function parseTrainConfig(value: unknown, baseDir = process.cwd()): Train
     freezeBatchNorm: t.oneOf('freezeBatchNorm', ['none', 'all', 'backbone'] as const, 'none'),
     gradAccumulation: t.integer('gradAccumulation', 1, 1),
     auxWeight: t.number('auxWeight', 0.4, { min: 0 }),
+    ...classWeightsAt(t),
     evalEvery: t.integer('evalEvery', Math.max(1, Math.floor(iterations / 4)), 1),
     checkpointEvery: t.integer('checkpointEvery', Math.max(1, Math.floor(iterations / 4)), 1),
     keepLast: t.integer('keepLast', 2, 1),

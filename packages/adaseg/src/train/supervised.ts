@@ -10,6 +10,7 @@ import { evaluate, type EvaluationResult } from '../eval/evaluate.js';
 import type { SegmentationModel } from '../models/base.js';
 import { buildModel } from '../models/config.js';
 import { formatLoadReport, loadWeights } from '../models/weights.js';
+import { resolveClassWeights } from './class-weights.js';
 import type { TrainConfig } from './config.js';
 import { buildOptimizer, buildScheduler, type LoopResult, runTrainingLoop, writeJsonAtomic } from './trainer.js';
 
@@ -45,11 +46,11 @@ export function prepareModel(config: TrainConfig, classes: number, log: (line: s
  * Cross-entropy on the main output plus weighted auxiliary outputs, ignoring 255; a batch with no
  * labelled pixel (possible with partial labels) gives 0, not NaN.
  */
-export function segmentationLoss(model: SegmentationModel, images: torch.Tensor, labels: torch.Tensor, auxWeight: number): torch.Tensor {
+export function segmentationLoss(model: SegmentationModel, images: torch.Tensor, labels: torch.Tensor, auxWeight: number, classWeight: torch.Tensor | null = null): torch.Tensor {
   const out = model.forward(images);
-  let loss = maskedCrossEntropy(out.logits, labels);
+  let loss = maskedCrossEntropy(out.logits, labels, 255, classWeight);
   for (const aux of out.aux ?? []) {
-    if (auxWeight > 0) loss = loss.add(maskedCrossEntropy(aux, labels).mul(auxWeight));
+    if (auxWeight > 0) loss = loss.add(maskedCrossEntropy(aux, labels, 255, classWeight).mul(auxWeight));
   }
   return loss;
 }
@@ -91,7 +92,9 @@ export async function trainSupervised(config: TrainConfig, options: TrainRunOpti
   for (const v of valSets) {
     if (numClasses(v.dataset) !== classes) throw new Error(`validation set '${v.name}' has ${numClasses(v.dataset)} classes, the training set ${classes}`);
   }
+  const weights = await resolveClassWeights(config.train.classWeights ?? 'none', trainSet, log);
   const model = prepareModel(config, classes, log);
+  const classWeight = weights === null ? null : torch.tensor(weights);
   const optimizer = buildOptimizer(config.train.optimizer, model.parameterGroups(), config.train.headLrMultiplier);
   const scheduler = buildScheduler(optimizer, config.train.schedule, config.train.iterations, config.train.warmupIterations);
   const loader = new DataLoader(trainSet, {
@@ -136,7 +139,7 @@ export async function trainSupervised(config: TrainConfig, options: TrainRunOpti
             const batch: Batch = next.value;
             try {
               total += torch.tidy(() => {
-                const loss = segmentationLoss(model, batch.images, batch.labels, config.train.auxWeight);
+                const loss = segmentationLoss(model, batch.images, batch.labels, config.train.auxWeight, classWeight);
                 (accumulation > 1 ? loss.div(accumulation) : loss).backward();
                 return loss.item() as number;
               });
@@ -174,6 +177,7 @@ export async function trainSupervised(config: TrainConfig, options: TrainRunOpti
     await loader.close();
     optimizer.dispose();
     model.dispose();
+    classWeight?.dispose();
   }
 }
 
