@@ -12,7 +12,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -398,4 +398,26 @@ test('the real entry point: exit statuses, stdout holds only JSON, stacks only w
   assert.equal(verbose.code, 1);
   assert.equal(verbose.stdout, '');
   assert.match(verbose.stderr, STACK);
+});
+
+describe('the installed command', () => {
+  test("package.json's bin is a committed launcher outside dist/ (npm ci links it before the build), and it runs the CLI", () => {
+    const pkgDir = join(fileURLToPath(new URL('.', import.meta.url)), '..');
+    const pkg = JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8')) as { bin: Record<string, string> };
+    const bin = pkg.bin.adaseg;
+    assert.ok(!bin.startsWith('dist/'), `bin ${bin} must not be a build output`);
+    const file = join(pkgDir, bin);
+    assert.match(readFileSync(file, 'utf8'), /^#!\/usr\/bin\/env node\n/);
+    assert.ok((statSync(file).mode & 0o111) !== 0, `${bin} is executable`);
+    const lock = JSON.parse(readFileSync(join(pkgDir, '..', '..', 'package-lock.json'), 'utf8')) as { packages: Record<string, { bin?: Record<string, string> }> };
+    assert.deepEqual(lock.packages['packages/adaseg'].bin, pkg.bin, 'package-lock.json agrees (npm ci links from it)');
+    const r = spawnSync(process.execPath, [file, '--version'], { encoding: 'utf8' });
+    if (existsSync(join(pkgDir, 'dist', 'cli', 'main.js'))) {
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stdout, /^\d+\.\d+\.\d+/);
+    } else {
+      assert.equal(r.status, 1);
+      assert.match(r.stderr, /not built yet: run `npm run build`/);
+    }
+  });
 });
