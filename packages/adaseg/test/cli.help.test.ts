@@ -198,6 +198,12 @@ test('global flags anywhere: before the command words too', async () => {
   assert.match(help.out, /^Usage: adaseg users add NAME/m);
 });
 
+test('a bad user name is a usage error (exit 2), found before any run folder is opened', async () => {
+  const r = await cli(['users', 'add', 'bad name!', '--run', join(dir, 'nowhere')]);
+  assert.equal(r.code, 2, r.err);
+  assert.match(r.err, /adaseg users add: user name 'bad name!' must be 1-64 letters/);
+});
+
 test('a typo gets a suggestion', async () => {
   assert.match((await cli(['trian'])).err, /unknown command 'trian' for adaseg; did you mean train\?/);
   assert.match((await cli(['users', 'lst'])).err, /did you mean list\?/);

@@ -16,6 +16,11 @@ export interface User {
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
 
+/** Why a user name is not acceptable, or null when it is (the CLI checks names before opening the store). */
+export function userNameProblem(name: string): string | null {
+  return NAME.test(name) ? null : `user name '${name}' must be 1-64 letters, digits, '.', '_', '@' or '-' (starting with a letter or digit)`;
+}
+
 export class UserError extends Error {
   constructor(message: string) {
     super(message);
@@ -48,7 +53,8 @@ export class UserStore {
 
   /** Adds a person and returns their new token (shown once). */
   add(name: string, role: Role): string {
-    if (!NAME.test(name)) throw new UserError(`user name '${name}' must be 1-64 letters, digits, '.', '_', '@' or '-' (starting with a letter or digit)`);
+    const problem = userNameProblem(name);
+    if (problem !== null) throw new UserError(problem);
     if (!ROLES.includes(role)) throw new UserError(`role must be one of ${ROLES.join(', ')}, got '${role}'`);
     const token = `ads_${randomBytes(24).toString('base64url')}`;
     try {

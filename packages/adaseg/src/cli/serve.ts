@@ -90,7 +90,9 @@ export const usersCommand: Command = {
       async run(argv: string[], io: Io): Promise<number> {
         const { positionals, options } = parseArgs(argv, [...USERS_OPTIONS, ...io.globalOptions]);
         if (positionals.length !== 1) throw new UsageError('expected one user NAME');
-        const { UserStore } = await import('../annotate/users.js');
+        const { UserStore, userNameProblem } = await import('../annotate/users.js');
+        const problem = userNameProblem(positionals[0]);
+        if (problem !== null) throw new UsageError(problem);
         const users = UserStore.open(storeFile(options));
         try {
           const role = ((options.role as string | undefined) ?? 'annotator') as 'annotator' | 'readonly';
