@@ -222,7 +222,7 @@ export async function runDemo(options: DemoRunOptions): Promise<ExperimentRunRes
   });
 }
 
-/** Final mean mIoU per round of two strategies, as a line ('ripu 36.4 -> 41.2 -> ...'). */
+/** Mean mIoU of strategy a against b after each round and the final difference, as one line ('a vs b, ...: round 1 74.0 vs 71.9, ...; final +3.3 points'). */
 export function versusLine(results: ExperimentResults, a: string, b: string): string | null {
   const sa = results.strategies.find((s) => s.strategy === a);
   const sb = results.strategies.find((s) => s.strategy === b);

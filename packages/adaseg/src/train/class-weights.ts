@@ -9,12 +9,12 @@ import { inspectDataset } from '../data/inspect.js';
 /** 'none' (a plain mean), 'medianFrequency' (from the training set's labels), or one weight per class. */
 export type ClassWeightsConfig = 'none' | 'medianFrequency' | number[];
 
-/** Checks a config value (`path` names it in errors); throws an Error with the reason. */
-export function parseClassWeights(raw: unknown, path: string): ClassWeightsConfig {
+/** Checks a config value; throws an Error saying what was expected (the caller names the field). */
+export function parseClassWeights(raw: unknown): ClassWeightsConfig {
   if (raw === undefined || raw === 'none') return 'none';
   if (raw === 'medianFrequency') return 'medianFrequency';
   if (Array.isArray(raw) && raw.length > 0 && raw.every((w) => typeof w === 'number' && Number.isFinite(w) && w > 0)) return raw as number[];
-  throw new Error(`${path}: expected 'none', 'medianFrequency' or a list of positive numbers (one per class), got ${JSON.stringify(raw)}`);
+  throw new Error(`expected 'none', 'medianFrequency' or a list of positive numbers (one per class), got ${JSON.stringify(raw)}`);
 }
 
 /**

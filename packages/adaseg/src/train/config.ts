@@ -42,9 +42,9 @@ export type { ClassWeightsConfig };
 function classWeightsAt(t: ConfigReader): { classWeights?: ClassWeightsConfig } {
   let weights: ClassWeightsConfig;
   try {
-    weights = parseClassWeights(t.raw('classWeights'), 'classWeights');
+    weights = parseClassWeights(t.raw('classWeights'));
   } catch (e) {
-    return t.fail('classWeights', (e as Error).message.replace(/^classWeights: /, ''));
+    return t.fail('classWeights', (e as Error).message);
   }
   return weights === 'none' ? {} : { classWeights: weights };
 }
