@@ -314,6 +314,9 @@ test('adaseg run: help, usage errors (exit 2), config errors naming the field (e
   assert.throws(bad((c) => (c.seeds = [1, 1])), /config\.seeds lists a seed twice/);
   assert.throws(bad((c) => (c.rounds.adapt = { method: 'adaptsegnet', lambdaAdv: -1 })), /config\.rounds\.adapt\.lambdaAdv must be >= 0, got -1/);
   assert.throws(bad((c) => (c.surprise = 1)), /config has an unknown key 'surprise'/);
+  // Fields other commands take but an experiment would silently ignore.
+  assert.throws(bad((c) => (c.rounds.train.evalEvery = 10)), /config\.rounds\.train\.evalEvery does not apply to an experiment/);
+  assert.throws(bad((c) => (c.rounds.adapt = { method: 'advent-entropy', labelledTargetWeight: 2 })), /config\.rounds\.adapt\.labelledTargetWeight does not apply here: set rounds\.labelledTargetWeight/);
 
   const file = join(dir, 'bad.yaml');
   writeFileSync(file, 'active:\n  units: { kind: region, k: 1 }\n');

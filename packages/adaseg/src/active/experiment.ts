@@ -130,6 +130,8 @@ const DUMMY_DATA = { train: { format: 'synthetic', style: 'source', count: 1, wi
 /** A train section (iterations, optimizer, schedule...) parsed by the training config's parser, errors renamed to `path`. */
 function parseTrainSection(raw: unknown, path: string): TrainSection {
   if (raw === undefined || raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(`${path} must be an object (iterations, optimizer, schedule...), got ${JSON.stringify(raw)}`);
+  // Accepted by `adaseg train`, but an experiment evaluates on data.val after each stage and round.
+  if ('evalEvery' in raw) throw new ConfigError(`${path}.evalEvery does not apply to an experiment: it evaluates on data.val after source training, the warm-up and every round (remove it)`);
   try {
     return parseTrainConfig({ data: DUMMY_DATA, train: raw }).train;
   } catch (e) {
@@ -158,7 +160,10 @@ function transformsAt(r: ConfigReader, key: string, fallback: Transform[]): Tran
 
 function methodAt(r: ConfigReader, key: string): AdaptMethodConfig | undefined {
   const m = r.object(key, true);
-  return m === undefined ? undefined : parseMethodConfig(m);
+  if (m === undefined) return undefined;
+  // `adaseg adapt`'s field; in an experiment the labelled target only exists in rounds, with its own field.
+  if (m.has('labelledTargetWeight')) m.fail('labelledTargetWeight', 'does not apply here: set rounds.labelledTargetWeight (the weight of the cross-entropy on the labelled target regions)');
+  return parseMethodConfig(m);
 }
 
 function parseData(d: ConfigReader, baseDir: string): ExperimentData {
