@@ -12,6 +12,7 @@ import { parse, type DefaultTreeAdapterMap } from 'parse5';
 import * as torch from '@adaseg/torch';
 import { run } from '../src/cli/run.js';
 import { parseExperimentConfig } from '../src/active/experiment.js';
+import { SELECTION_ERRORS_INFO_KEY } from '../src/active/selection-errors.js';
 import { clearExperimentOutput, runExperiment, type LoopEvent } from '../src/active/loop.js';
 import type { ExperimentResults } from '../src/active/results.js';
 import { LabelStore } from '../src/active/store.js';
@@ -110,6 +111,13 @@ test('adaseg run: 2 rounds x (random, entropy) x 2 seeds with warm-up and baseli
   assert.ok(units.filter((u) => u.round === 2).every((u) => u.checkpoint!.includes(join('seed-1', 'entropy', 'round-1'))), 'round 2 was scored by round 1\'s model');
   const covered = store.run('entropy/seed-1').coveredPixels;
   assert.equal(covered, units.reduce((s, u) => s + u.pixels, 0));
+  // Each evaluated round records how many of its labelled pixels the choosing model had wrong.
+  for (const round of store.rounds('entropy/seed-1')) {
+    const errors = round.info[SELECTION_ERRORS_INFO_KEY] as { labelled: number; wrong: number };
+    const labelledThisRound = [...store.selection('entropy/seed-1', round.round)].reduce((s, u) => s + u.pixels, 0);
+    assert.ok(Number.isInteger(errors.labelled) && errors.labelled > 0 && errors.labelled <= labelledThisRound, `round ${round.round}: ${JSON.stringify(errors)}`);
+    assert.ok(Number.isInteger(errors.wrong) && errors.wrong >= 0 && errors.wrong <= errors.labelled);
+  }
   store.close();
   // The human-readable summary.
   const plain = await cli(['run', '--config', file, '--no-progress']);

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { buildResults, type RawExperiment, type RawRun } from '../src/active/results.js';
 import { LabelStore } from '../src/active/store.js';
+import { SELECTION_ERRORS_INFO_KEY } from '../src/active/selection-errors.js';
 import { beatsRandom, labelComposition, markdownComposition, markdownSummary } from '../src/active/summary.js';
 import { run } from '../src/cli/run.js';
 
@@ -111,6 +112,11 @@ test('labelComposition reads void share, images touched and class mix per strate
     store.labelUnits('ripu-region-k-1/seed-0', [unit('im0', 0, [0, 1, 2, 3], [0, 1, 1, 255])], provenance);
     store.labelUnits('ripu-region-k-1/seed-1', [unit('im1', 0, [0, 1], [1, 1]), unit('im2', 0, [5, 6], [0, 1])], provenance);
     store.labelUnits('random/seed-0', [unit('im2', 0, [0], [0])], provenance);
+    // What the loop records per evaluated round: ripu's choosing models had 2 of 3 and 1 of 4 wrong.
+    for (const [run, errors] of [['ripu-region-k-1/seed-0', { labelled: 3, wrong: 2 }], ['ripu-region-k-1/seed-1', { labelled: 4, wrong: 1 }]] as const) {
+      store.saveSelection(run, 1, [], { scoredWith: 'ckpt' });
+      store.setPhase(run, 1, 'evaluated', { info: { mIoU: 0.5, [SELECTION_ERRORS_INFO_KEY]: errors } });
+    }
     const rows = labelComposition(store, ['random', 'ripu-region-k-1', 'kmeans']);
     assert.deepEqual(rows.map((r) => r.strategy), ['random', 'ripu-region-k-1']);
     const ripu = rows[1];
@@ -120,8 +126,11 @@ test('labelComposition reads void share, images touched and class mix per strate
     assert.equal(ripu.imagesTouched, 1.5);
     assert.deepEqual(ripu.classShare, [2 / 7, 5 / 7]);
     assert.deepEqual(rows[0].classShare, [1, 0]);
+    assert.equal(ripu.modelWrongShare, 3 / 7);
+    assert.equal(rows[0].modelWrongShare, null, 'no round recorded it');
     const md = markdownComposition(rows, ['road', 'sky'], 3);
-    assert.match(md, /\| ripu-region-k-1 \| 4 \| 12\.5% \| 1\.5 \| 28\.6 \| 71\.4 \|/);
+    assert.match(md, /\| ripu-region-k-1 \| 4 \| 12\.5% \| 42\.9% \| 1\.5 \| 28\.6 \| 71\.4 \|/);
+    assert.match(md, /\| random \| 1 \| 0\.0% \| - \| 1\.0 \| 100\.0 \| 0\.0 \|/);
   } finally {
     store.close();
     rmSync(dir, { recursive: true, force: true });

@@ -35,4 +35,5 @@ export * from './loop.js';
 export * from './results.js';
 export * from './report.js';
 export * from './overlays.js';
+export * from './selection-errors.js';
 export * from './masks.js';

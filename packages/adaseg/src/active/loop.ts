@@ -34,6 +34,7 @@ import { type ExampleImage, type RawExperiment, type RawRun, type EvalSummary, b
 import { renderReport } from './report.js';
 import { evaluateOnTarget, labelledTargetSet, trainRound } from './round-training.js';
 import { scorePool } from './scorer.js';
+import { SELECTION_ERRORS_INFO_KEY, type SelectionErrors, selectionErrors } from './selection-errors.js';
 import { OVERLAYS_INFO_KEY, writeQueryOverlays } from './overlays.js';
 import { createStrategy } from './strategies/index.js';
 import { LabelStore, type UnitPixels } from './store.js';
@@ -317,6 +318,21 @@ async function selectRound(ctx: Context, seed: number, label: string, run: strin
   }
 }
 
+/** Of the round's labelled pixels, those the model that chose them had wrong (see selection-errors.ts). */
+async function roundSelectionErrors(ctx: Context, run: string, round: number, scoredWith: string): Promise<SelectionErrors> {
+  const model = loadModel(ctx, scoredWith);
+  try {
+    return await selectionErrors(model, ctx.pool, ctx.store.selection(run, round), ctx.store.labelledMasks(run), ctx.classes, {
+      transforms: resizeTransforms(ctx.config),
+      normalize: ctx.config.data.normalize,
+      batchSize: ctx.config.active.scoringBatchSize,
+      workers: ctx.config.data.workers,
+    });
+  } finally {
+    model.dispose();
+  }
+}
+
 /** Runs (or resumes) a strategy's rounds for a seed; false when stopped. */
 async function runStrategy(ctx: Context, seed: number, strategyIndex: number, start: string): Promise<boolean> {
   const { config, store } = ctx;
@@ -388,9 +404,18 @@ async function runStrategy(ctx: Context, seed: number, strategyIndex: number, st
     }
     const checkpoint = state.checkpoint!;
     const ev = await evaluateCheckpoint(ctx, checkpoint, join(roundDir, 'evaluation.json'));
+    const errors = state.scoredWith === null ? null : await roundSelectionErrors(ctx, run, round, state.scoredWith);
     const info = store.run(run);
     store.setPhase(run, round, 'evaluated', {
-      info: { mIoU: ev.mIoU, iou: ev.iou, coveredPixels: info.coveredPixels, labelledPixels: info.labelledPixels, labelledUnits: info.labelledUnits, percent: (100 * info.coveredPixels) / ctx.poolPixels },
+      info: {
+        mIoU: ev.mIoU,
+        iou: ev.iou,
+        coveredPixels: info.coveredPixels,
+        labelledPixels: info.labelledPixels,
+        labelledUnits: info.labelledUnits,
+        percent: (100 * info.coveredPixels) / ctx.poolPixels,
+        ...(errors === null ? {} : { [SELECTION_ERRORS_INFO_KEY]: errors }),
+      },
     });
     ctx.log(`${run} round ${round}: ${((100 * info.coveredPixels) / ctx.poolPixels).toFixed(3)}% of pool pixels labelled, mIoU ${(ev.mIoU * 100).toFixed(2)}`);
     event(ctx, { kind: 'evaluated', seed, run, strategy: label, round });

@@ -84,11 +84,7 @@ export async function writeOverlayFiles(dir: string, image: { index: number; id:
   return [prediction, uncertainty];
 }
 
-export interface QueryOverlayOptions {
-  /** Where the PNGs go. */
-  dir: string;
-  /** RGB per class, for the prediction's palette. */
-  palette: readonly (readonly [number, number, number])[];
+export interface PoolPredictionOptions {
   /** The pool's deterministic transforms (the resize to the working resolution), as when scoring. */
   transforms?: Transform[];
   normalize?: Normalize;
@@ -96,19 +92,26 @@ export interface QueryOverlayOptions {
   workers?: number;
 }
 
+export interface QueryOverlayOptions extends PoolPredictionOptions {
+  /** Where the PNGs go. */
+  dir: string;
+  /** RGB per class, for the prediction's palette. */
+  palette: readonly (readonly [number, number, number])[];
+}
+
 /**
  * Runs `model` (eval mode, no dropout sampling) over the pool images `images` (indices into the
- * pool's samples) and writes each one's prediction and uncertainty PNGs. Returns the files.
+ * pool's samples, each once, in pool order) and yields each one's prediction and uncertainty maps
+ * at the working resolution, one batch at a time. The labels are never read. The model's modes
+ * are restored when the iteration ends (or is left early).
  */
-export async function writeQueryOverlays(model: SegmentationModel, pool: DatasetDescription, images: readonly number[], options: QueryOverlayOptions): Promise<string[]> {
+export async function* predictPoolImages(model: SegmentationModel, pool: DatasetDescription, images: readonly number[], options: PoolPredictionOptions = {}): AsyncGenerator<{ index: number; maps: OverlayMaps }> {
   const unique = [...new Set(images)].sort((a, b) => a - b);
-  if (unique.length === 0) return [];
-  for (const i of unique) if (pool.samples[i] === undefined) throw new RangeError(`writeQueryOverlays: the pool has no image ${i} (${pool.samples.length} images)`);
-  // The labels are never read (the overlays show the model, not the ground truth).
+  if (unique.length === 0) return;
+  for (const i of unique) if (pool.samples[i] === undefined) throw new RangeError(`predictPoolImages: the pool has no image ${i} (${pool.samples.length} images)`);
   const subset = withSamples(pool, unique.map((i) => withoutLabel(pool.samples[i])));
   const workers = options.workers ?? 0;
   const loader = new DataLoader(subset, { batchSize: options.batchSize ?? 4, workers, prefetch: workers === 0 ? 0 : 2, transforms: options.transforms ?? [], normalize: options.normalize ?? IMAGENET_NORMALIZE });
-  const files: string[] = [];
   const wasTraining = model.training;
   const wasMc = model.mcDropout;
   const hasDropout = model.dropoutLayers().length > 0;
@@ -122,15 +125,23 @@ export async function writeQueryOverlays(model: SegmentationModel, pool: Dataset
       } finally {
         batch.dispose();
       }
-      for (let i = 0; i < maps.length; i++) {
-        const index = unique[batch.indices[i]];
-        files.push(...(await writeOverlayFiles(options.dir, { index, id: pool.samples[index].id }, maps[i], options.palette)));
-      }
+      for (let i = 0; i < maps.length; i++) yield { index: unique[batch.indices[i]], maps: maps[i] };
     }
   } finally {
     await loader.close();
     if (hasDropout) model.setMcDropout(wasMc);
     model.train(wasTraining);
+  }
+}
+
+/**
+ * Runs `model` over the pool images `images` and writes each one's prediction and uncertainty
+ * PNGs (what the scoring model saw). Returns the files.
+ */
+export async function writeQueryOverlays(model: SegmentationModel, pool: DatasetDescription, images: readonly number[], options: QueryOverlayOptions): Promise<string[]> {
+  const files: string[] = [];
+  for await (const { index, maps } of predictPoolImages(model, pool, images, options)) {
+    files.push(...(await writeOverlayFiles(options.dir, { index, id: pool.samples[index].id }, maps, options.palette)));
   }
   return files;
 }

@@ -3,6 +3,7 @@
 // report.html); what the bought labels are made of comes from the label store.
 import type { ExperimentResults, Stat, StrategyResult } from './results.js';
 import { slug } from './loop.js';
+import { SELECTION_ERRORS_INFO_KEY, type SelectionErrors } from './selection-errors.js';
 import type { LabelStore } from './store.js';
 
 const pct = (v: number) => (v * 100).toFixed(1);
@@ -79,6 +80,11 @@ export interface LabelComposition {
   imagesTouched: number;
   /** Share of each class among the labelled (non-void) pixels, pooled over seeds. */
   classShare: number[];
+  /**
+   * Of the labelled pixels, the share the model that chose them predicted wrongly (pooled over
+   * seeds and rounds); null when no round recorded it (runs from before it was measured).
+   */
+  modelWrongShare: number | null;
 }
 
 /** Reads, for every run of the store, the composition of its labels (strategies in `order`). */
@@ -94,7 +100,15 @@ export function labelComposition(store: LabelStore, order: readonly string[]): L
     let covered = 0;
     let voidPixels = 0;
     let touched = 0;
+    let checked = 0;
+    let wrong = 0;
     for (const r of mine) {
+      for (const round of store.rounds(r.name)) {
+        const e = round.info[SELECTION_ERRORS_INFO_KEY] as SelectionErrors | undefined;
+        if (e === undefined) continue;
+        checked += e.labelled;
+        wrong += e.wrong;
+      }
       covered += r.coveredPixels;
       voidPixels += r.coveredPixels - r.labelledPixels;
       const masks = store.labelledMasks(r.name);
@@ -109,6 +123,7 @@ export function labelComposition(store: LabelStore, order: readonly string[]): L
       voidShare: covered > 0 ? voidPixels / covered : 0,
       imagesTouched: touched / mine.length,
       classShare: Array.from(counts, (c) => (labelled > 0 ? c / labelled : 0)),
+      modelWrongShare: checked > 0 ? wrong / checked : null,
     });
   }
   return out;
@@ -116,12 +131,13 @@ export function labelComposition(store: LabelStore, order: readonly string[]): L
 
 export function markdownComposition(rows: LabelComposition[], classNames: readonly string[], poolImages: number): string {
   const out: string[] = [];
-  out.push('What the bought labels are made of (mean over seeds; class shares pooled over seeds, % of the labelled non-void pixels):');
+  out.push('What the bought labels are made of (mean over seeds; class shares pooled over seeds, % of the labelled non-void pixels; "model wrong": % of the labelled pixels that the model which chose them predicted wrongly):');
   out.push('');
-  out.push(`| strategy | covered px | void | images touched (of ${poolImages}) | ${classNames.join(' | ')} |`);
-  out.push(`| --- | --- | --- | --- | ${classNames.map(() => '---').join(' | ')} |`);
+  out.push(`| strategy | covered px | void | model wrong | images touched (of ${poolImages}) | ${classNames.join(' | ')} |`);
+  out.push(`| --- | --- | --- | --- | --- | ${classNames.map(() => '---').join(' | ')} |`);
   for (const r of rows) {
-    out.push(`| ${r.strategy} | ${Math.round(r.coveredPixels)} | ${(r.voidShare * 100).toFixed(1)}% | ${r.imagesTouched.toFixed(1)} | ${r.classShare.map((s) => (s * 100).toFixed(1)).join(' | ')} |`);
+    const wrong = r.modelWrongShare === null ? '-' : `${(r.modelWrongShare * 100).toFixed(1)}%`;
+    out.push(`| ${r.strategy} | ${Math.round(r.coveredPixels)} | ${(r.voidShare * 100).toFixed(1)}% | ${wrong} | ${r.imagesTouched.toFixed(1)} | ${r.classShare.map((s) => (s * 100).toFixed(1)).join(' | ')} |`);
   }
   return out.join('\n');
 }
