@@ -147,6 +147,32 @@ test('a writer killed (SIGKILL) at random points leaves whole rounds only, and t
   reference.close();
 });
 
+test('several processes write one new store at once (one per seed, as adaseg run --seeds N): none fails with "database is locked"', async () => {
+  const file = join(dir, 'shared.sqlite');
+  const script = join(dirname(fileURLToPath(import.meta.url)), 'helpers', 'store-writer.ts');
+  const runs = ['writer/seed-0', 'writer/seed-1', 'writer/seed-2'];
+  const results = await Promise.all(
+    runs.map(
+      (run) =>
+        new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+          const child = spawn(process.execPath, ['--import', 'tsx', script, file, run], { stdio: ['ignore', 'pipe', 'pipe'] });
+          let out = '';
+          let err = '';
+          child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+          child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+          child.on('exit', (code) => resolve({ code, out, err }));
+        }),
+    ),
+  );
+  results.forEach((r, i) => assert.ok(r.code === 0 && r.out.includes('done'), `${runs[i]}: exit ${r.code}\n${r.err}`));
+  const store = LabelStore.open(file, { readonly: true });
+  for (const run of runs) {
+    assert.equal(store.rounds(run).filter((r) => r.phase === 'evaluated').length, ROUNDS, run);
+    assert.equal(store.labelledUnits(run).length, ROUNDS * IMAGES * 12, run);
+  }
+  store.close();
+});
+
 test('queries: leased to one person at a time, expired leases re-queue, answers apply once, bad input changes nothing', () => {
   let clock = 1_000_000;
   const store = makeStore('queries', () => clock);

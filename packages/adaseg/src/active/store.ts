@@ -268,6 +268,10 @@ export class LabelStore {
   }
 
   private migrate(): void {
+    this.writeTransaction(() => this.createSchema())();
+  }
+
+  private createSchema(): void {
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS runs (
@@ -316,6 +320,18 @@ export class LabelStore {
     else if (version !== String(SCHEMA_VERSION)) throw new LabelStoreError('mismatch', `${this.file} has label store schema ${version}, this adaseg reads ${SCHEMA_VERSION}`);
   }
 
+  /**
+   * A write transaction that takes the write lock when it begins (BEGIN IMMEDIATE): several
+   * processes share a store (one per seed), and a deferred transaction that read first and then
+   * wants to write fails at once with "database is locked" when another process wrote in
+   * between; SQLite's busy timeout only covers waiting for the lock at BEGIN. Nested calls run as
+   * savepoints of the outer transaction.
+   */
+  private writeTransaction<T>(fn: () => T): () => T {
+    const transaction = this.db.transaction(fn);
+    return () => transaction.immediate();
+  }
+
   private meta(key: string): string | undefined {
     try {
       return (this.db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined)?.value;
@@ -336,7 +352,7 @@ export class LabelStore {
    */
   ensureRun(name: string, spec: RunSpec): void {
     this.check();
-    this.db.transaction(() => {
+    this.writeTransaction(() => {
       const row = this.db.prepare('SELECT strategy, seed, units FROM runs WHERE name = ?').get(name) as { strategy: string; seed: number; units: string } | undefined;
       if (row !== undefined) {
         if (row.strategy !== spec.strategy || row.seed !== spec.seed || row.units !== JSON.stringify(spec.units)) {
@@ -500,7 +516,7 @@ export class LabelStore {
    */
   labelUnits(run: string, units: UnitLabels[], provenance: Provenance, options: { completeRound?: boolean; info?: Record<string, unknown> } = {}): void {
     this.check();
-    this.db.transaction(() => {
+    this.writeTransaction(() => {
       const time = iso(this.now());
       this.applyUnitLabels(run, units, provenance, null, time);
       if (options.completeRound) this.setPhase(run, provenance.round, 'annotated', { info: options.info });
@@ -549,7 +565,7 @@ export class LabelStore {
         .run(phase2, at, fields.checkpoint ?? null, JSON.stringify({ ...existing.info, ...(fields.info ?? {}) }), run, round);
     };
     if (this.db.inTransaction) apply();
-    else this.db.transaction(apply)();
+    else this.writeTransaction(apply)();
   }
 
   /**
@@ -558,7 +574,7 @@ export class LabelStore {
    */
   saveSelection(run: string, round: number, units: UnitPixels[], fields: { scoredWith: string | null; info?: Record<string, unknown> }): void {
     this.check();
-    this.db.transaction(() => {
+    this.writeTransaction(() => {
       if (this.round(run, round) !== undefined) return;
       const previous = this.db.prepare('SELECT MAX(round) AS r FROM rounds WHERE run = ?').get(run) as { r: number | null };
       if (previous.r !== null && previous.r !== round - 1) throw new LabelStoreError('conflict', `run '${run}': round ${round} selected after round ${previous.r}`);
@@ -592,7 +608,7 @@ export class LabelStore {
    */
   createQueries(run: string, round: number, queries: NewQuery[], fields: { strategy: string; checkpoint: string | null }): Query[] {
     this.check();
-    return this.db.transaction(() => {
+    return this.writeTransaction(() => {
       const existing = this.queries({ run, round });
       if (existing.length > 0) return existing;
       const state = this.round(run, round);
@@ -691,7 +707,7 @@ export class LabelStore {
     this.check();
     if (typeof who !== 'string' || who.length === 0) throw new LabelStoreError('invalid', 'a lease needs the annotator\'s name');
     if (!(options.seconds > 0)) throw new LabelStoreError('invalid', `lease seconds must be > 0, got ${options.seconds}`);
-    return this.db.transaction(() => {
+    return this.writeTransaction(() => {
       const now = this.now();
       let id: number | undefined;
       if (options.queryId !== undefined) {
@@ -711,17 +727,17 @@ export class LabelStore {
       if (id === undefined) return null;
       this.db.prepare('UPDATE queries SET lease_owner = ?, lease_expires = ? WHERE id = ?').run(who, now + Math.round(options.seconds * 1000), id);
       return this.query(id);
-    }).immediate();
+    })();
   }
 
   /** Gives a lease back before it expires (the query returns to the queue). */
   release(queryId: number, who: string): void {
     this.check();
-    this.db.transaction(() => {
+    this.writeTransaction(() => {
       const q = this.query(queryId);
       if (q.leaseOwner !== who) throw new LabelStoreError('conflict', `query ${queryId} is not leased by ${who}`);
       this.db.prepare('UPDATE queries SET lease_owner = NULL, lease_expires = NULL WHERE id = ?').run(queryId);
-    }).immediate();
+    })();
   }
 
   /**
@@ -733,7 +749,7 @@ export class LabelStore {
     this.check();
     if (typeof who !== 'string' || who.length === 0) throw new LabelStoreError('invalid', "an answer needs the annotator's name");
     if (!(seconds >= 0) || !Number.isFinite(seconds)) throw new LabelStoreError('invalid', `seconds must be a non-negative number, got ${seconds}`);
-    return this.db.transaction(() => {
+    return this.writeTransaction(() => {
       const now = this.now();
       const q = this.query(queryId);
       if (q.status === 'answered') throw new LabelStoreError('conflict', `query ${queryId} was already answered by ${q.answeredBy} at ${q.answeredAt}`);
@@ -770,7 +786,7 @@ export class LabelStore {
       this.applyUnitLabels(q.run, units, { round: q.round, strategy: q.strategy, checkpoint: q.checkpoint, annotator: who, seconds }, q.id, time);
       this.db.prepare("UPDATE queries SET status = 'answered', answered_by = ?, answered_at = ?, seconds = ?, lease_owner = NULL, lease_expires = NULL WHERE id = ?").run(who, time, seconds, queryId);
       return this.query(queryId);
-    }).immediate();
+    })();
   }
 
   /**
@@ -779,12 +795,12 @@ export class LabelStore {
    */
   closeRound(run: string, round: number, info: Record<string, unknown> = {}): QueryProgress {
     this.check();
-    return this.db.transaction(() => {
+    return this.writeTransaction(() => {
       this.db.prepare("UPDATE queries SET status = 'cancelled', lease_owner = NULL, lease_expires = NULL WHERE run = ? AND round = ? AND status = 'open'").run(run, round);
       const progress = this.queryProgress(run, round);
       this.setPhase(run, round, 'annotated', { info: { ...info, queries: progress } });
       return progress;
-    }).immediate();
+    })();
   }
 
   // ---- imported masks ----
@@ -801,7 +817,7 @@ export class LabelStore {
   importMasks(run: string, masks: ImportedMask[], options: { annotator: string; overwrite?: boolean; dryRun?: boolean }): MaskImportSummary {
     this.check();
     if (typeof options.annotator !== 'string' || options.annotator.length === 0) throw new LabelStoreError('invalid', "an import needs the annotator's name");
-    return this.db.transaction(() => {
+    return this.writeTransaction(() => {
       const classes = this.run(run).classNames.length;
       const getImage = this.db.prepare('SELECT width, height, mask, covered FROM images WHERE run = ? AND image_id = ?');
       const seen = new Set<string>();
@@ -872,7 +888,7 @@ export class LabelStore {
         record.run(run, x.imageId, options.annotator, time, x.m.source, x.m.sha256, x.labelled, x.changed, x.overwritten);
       }
       return summary;
-    }).immediate();
+    })();
   }
 
   /** The recorded mask imports of a run (oldest first); none for stores made before imports existed. */

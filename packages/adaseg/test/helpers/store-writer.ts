@@ -1,7 +1,8 @@
 // A child process for the label store's crash test: labels ROUNDS rounds of region units into a
 // store (selection, then the round's labels in one transaction, then the round marked finished),
 // resuming from whatever the store says was done. The parent kills it with SIGKILL mid-way.
-// Usage: node --import tsx store-writer.ts <store file>
+// Usage: node --import tsx store-writer.ts <store file> [<run name>]
+// (Several at once on one store, each with its own run, is how seeds share a store.)
 import { LabelStore, type UnitLabels, type UnitPixels } from '../../src/active/store.js';
 import { unitLayout } from '../../src/active/units.js';
 
@@ -29,8 +30,8 @@ export function truth(image: number, pixel: number): number {
   return (image * 31 + pixel * 7) % 5 === 4 ? 255 : (image + pixel) % 4;
 }
 
-export function writeRounds(store: LabelStore, onRound?: (round: number) => void): void {
-  store.ensureRun(RUN, {
+export function writeRounds(store: LabelStore, onRound?: (round: number) => void, run = RUN): void {
+  store.ensureRun(run, {
     strategy: 'writer',
     seed: 0,
     units: { kind: 'region', k: 1 },
@@ -38,20 +39,20 @@ export function writeRounds(store: LabelStore, onRound?: (round: number) => void
     images: Array.from({ length: IMAGES }, (_, i) => ({ id: `img${i}`, index: i, width: W, height: H })),
   });
   for (let round = 1; round <= ROUNDS; round++) {
-    const state = store.round(RUN, round);
+    const state = store.round(run, round);
     if (state?.phase === 'evaluated') continue;
     const units = roundUnits(round);
-    store.saveSelection(RUN, round, units, { scoredWith: null });
-    const labels: UnitLabels[] = store.selection(RUN, round).map((u) => ({ imageId: u.imageId, unit: u.unit, pixelIndices: u.pixelIndices, values: Uint8Array.from(u.pixelIndices, (p) => truth(u.image, p)) }));
-    if (store.round(RUN, round)!.phase === 'selected') store.labelUnits(RUN, labels, { round, strategy: 'writer', checkpoint: null, annotator: 'simulated', seconds: 0 }, { completeRound: true });
-    store.setPhase(RUN, round, 'evaluated', { info: { round } });
+    store.saveSelection(run, round, units, { scoredWith: null });
+    const labels: UnitLabels[] = store.selection(run, round).map((u) => ({ imageId: u.imageId, unit: u.unit, pixelIndices: u.pixelIndices, values: Uint8Array.from(u.pixelIndices, (p) => truth(u.image, p)) }));
+    if (store.round(run, round)!.phase === 'selected') store.labelUnits(run, labels, { round, strategy: 'writer', checkpoint: null, annotator: 'simulated', seconds: 0 }, { completeRound: true });
+    store.setPhase(run, round, 'evaluated', { info: { round } });
     onRound?.(round);
   }
 }
 
 if (process.argv[2] !== undefined && import.meta.url.endsWith(process.argv[1].split('/').pop()!)) {
   const store = LabelStore.open(process.argv[2]);
-  writeRounds(store, (r) => process.stdout.write(`round ${r}\n`));
+  writeRounds(store, (r) => process.stdout.write(`round ${r}\n`), process.argv[3] ?? RUN);
   store.close();
   process.stdout.write('done\n');
 }
