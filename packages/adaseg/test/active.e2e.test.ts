@@ -48,7 +48,7 @@ function experiment(output: string, extra: Record<string, unknown> = {}): Record
     source: { train: { iterations: 6, optimizer: { kind: 'adam', lr: 0.01 }, logEvery: 2, checkpointEvery: 2 } },
     warmup: { train: { iterations: 2, optimizer: { kind: 'adam', lr: 0.001 }, checkpointEvery: 1 }, adapt: { method: 'advent-entropy', lambdaEnt: 0.01 } },
     active: { units: { kind: 'region', k: 1 }, budget: { kind: 'pixelPercent', total: 8, rounds: 2 }, strategies: ['random', 'entropy'] },
-    rounds: { train: { iterations: 4, optimizer: { kind: 'adam', lr: 0.002 }, logEvery: 2, checkpointEvery: 2 }, negativeLearning: { weight: 0.5 } },
+    rounds: { train: { iterations: 4, optimizer: { kind: 'adam', lr: 0.002 }, logEvery: 2, checkpointEvery: 2 }, negativeLearning: { weight: 0.5 }, labelPropagation: { superpixelSize: 12 } },
     report: { examples: 2 },
     ...extra,
   };
@@ -111,6 +111,11 @@ test('adaseg run: 2 rounds x (random, entropy) x 2 seeds with warm-up and baseli
   assert.ok(units.filter((u) => u.round === 2).every((u) => u.checkpoint!.includes(join('seed-1', 'entropy', 'round-1'))), 'round 2 was scored by round 1\'s model');
   const covered = store.run('entropy/seed-1').coveredPixels;
   assert.equal(covered, units.reduce((s, u) => s + u.pixels, 0));
+  // Rounds trained on their labels spread over superpixels (rounds.labelPropagation), the store unchanged.
+  const runLog = readFileSync(join(output, 'run.log'), 'utf8');
+  const spread = [...runLog.matchAll(/entropy\/seed-1 round (\d): label propagation over superpixels of ~12 px: (\d+) labelled pixels train as (\d+)/g)];
+  assert.equal(spread.length, 2, runLog);
+  for (const m of spread) assert.ok(Number(m[3]) > Number(m[2]), m[0]);
   // Each evaluated round records how many of its labelled pixels the choosing model had wrong.
   for (const round of store.rounds('entropy/seed-1')) {
     const errors = round.info[SELECTION_ERRORS_INFO_KEY] as { labelled: number; wrong: number };

@@ -13,6 +13,7 @@ import { type ModelConfig, resolveModelConfig } from '../models/config.js';
 import { type EvalSection, parseTrainConfig, resolveDatasetPaths, type TrainSection } from '../train/config.js';
 import { ConfigError, type ConfigOverrides, ConfigReader, loadConfigFile } from '../util/config-reader.js';
 import { checkSelectionSetup, createStrategy, describeStrategy, parseBudgetConfig, parseStrategyConfig, parseUnitConfig } from './strategies/index.js';
+import type { LabelPropagationConfig } from './label-propagation.js';
 import type { BudgetConfig, StrategyConfig, UnitConfig } from './types.js';
 
 export type QueryKindChoice = 'auto' | 'region-class' | 'pixel-paint';
@@ -60,6 +61,11 @@ export interface RoundsConfig {
   adapt?: AdaptMethodConfig;
   /** RIPU's negative learning on the unlabelled target (off by default). */
   negativeLearning?: NegativeLearningConfig;
+  /**
+   * Spread each bought region's class over the SLIC superpixels it touches, for training only
+   * (label-propagation.ts; off by default). The budget and the label store are unchanged.
+   */
+  labelPropagation?: LabelPropagationConfig;
 }
 
 export type BaselineKind = 'source-only' | 'uda-only' | 'full' | 'random';
@@ -214,7 +220,13 @@ function parseAnnotator(r: ConfigReader | undefined): AnnotatorConfig {
 }
 
 function parseRounds(r: ConfigReader): RoundsConfig {
-  r.only(['train', 'init', 'labelledTargetWeight', 'targetData', 'adapt', 'negativeLearning']);
+  r.only(['train', 'init', 'labelledTargetWeight', 'targetData', 'adapt', 'negativeLearning', 'labelPropagation']);
+  let labelPropagation: LabelPropagationConfig | undefined;
+  const lp = r.object('labelPropagation', true);
+  if (lp !== undefined) {
+    lp.only(['superpixelSize', 'compactness']);
+    labelPropagation = { superpixelSize: lp.integer('superpixelSize', 30, 4), compactness: lp.number('compactness', 10, { min: 0, exclusiveMin: true }) };
+  }
   const adapt = methodAt(r, 'adapt');
   let negativeLearning: NegativeLearningConfig | undefined;
   const nl = r.object('negativeLearning', true);
@@ -231,6 +243,7 @@ function parseRounds(r: ConfigReader): RoundsConfig {
     targetData: r.oneOf('targetData', ['pool', 'labelled'] as const, 'pool'),
     ...(adapt ? { adapt } : {}),
     ...(negativeLearning ? { negativeLearning } : {}),
+    ...(labelPropagation ? { labelPropagation } : {}),
   };
 }
 

@@ -36,4 +36,5 @@ export * from './results.js';
 export * from './report.js';
 export * from './overlays.js';
 export * from './selection-errors.js';
+export * from './label-propagation.js';
 export * from './masks.js';

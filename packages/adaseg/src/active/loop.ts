@@ -39,7 +39,8 @@ import { OVERLAYS_INFO_KEY, writeQueryOverlays } from './overlays.js';
 import { createStrategy } from './strategies/index.js';
 import { LabelStore, type UnitPixels } from './store.js';
 import type { UnitRef } from './types.js';
-import { needsImage, poolImageRgb, unitLayout, type ImageSize } from './units.js';
+import { needsImage, poolImageRgb, type Segmentation, superpixels, unitLayout, type ImageSize } from './units.js';
+import { type LabelPropagationConfig, propagateLabels } from './label-propagation.js';
 
 export type LoopEvent =
   | { kind: 'source' | 'warmup' | 'full'; seed: number }
@@ -129,6 +130,8 @@ interface Context {
   native: ImageSize[];
   working: ImageSize[];
   poolPixels: number;
+  /** SLIC segmentations of pool images for label propagation, computed once per process. */
+  segmentations: Map<number, Segmentation>;
 }
 
 function event(ctx: Context, e: LoopEvent): void {
@@ -318,6 +321,28 @@ async function selectRound(ctx: Context, seed: number, label: string, run: strin
   }
 }
 
+/**
+ * Label propagation for a round's training (label-propagation.ts): the run's masks, in place,
+ * with each superpixel's single class spread over its unknown pixels. Logs what it added.
+ */
+async function propagateMasks(ctx: Context, run: string, round: number, masks: Map<string, { index: number; data: Uint8Array }>, settings: LabelPropagationConfig): Promise<void> {
+  const covered = ctx.store.coveredMasks(run);
+  let before = 0;
+  let after = 0;
+  for (const [id, mask] of masks) {
+    let segmentation = ctx.segmentations.get(mask.index);
+    if (segmentation === undefined) {
+      const rgb = await poolImageRgb(ctx.pool, mask.index, resizeTransforms(ctx.config));
+      segmentation = superpixels({ kind: 'superpixel', size: settings.superpixelSize, compactness: settings.compactness }, ctx.working[mask.index], rgb);
+      ctx.segmentations.set(mask.index, segmentation);
+    }
+    for (const v of mask.data) if (v < ctx.classes) before++;
+    mask.data = propagateLabels(mask.data, segmentation, ctx.classes, covered.get(id));
+    for (const v of mask.data) if (v < ctx.classes) after++;
+  }
+  ctx.log(`${run} round ${round}: label propagation over superpixels of ~${settings.superpixelSize} px: ${before} labelled pixels train as ${after}`);
+}
+
 /** Of the round's labelled pixels, those the model that chose them had wrong (see selection-errors.ts). */
 async function roundSelectionErrors(ctx: Context, run: string, round: number, scoredWith: string): Promise<SelectionErrors> {
   const model = loadModel(ctx, scoredWith);
@@ -375,7 +400,9 @@ async function runStrategy(ctx: Context, seed: number, strategyIndex: number, st
       mkdirSync(roundDir, { recursive: true });
       const model = loadModel(ctx, config.rounds.init === 'previous' ? previous : start);
       try {
-        let target = labelledTargetSet(ctx.pool, store.labelledMasks(run), ctx.native, config.rounds.targetData);
+        const masks = store.labelledMasks(run);
+        if (config.rounds.labelPropagation !== undefined) await propagateMasks(ctx, run, round, masks, config.rounds.labelPropagation);
+        let target = labelledTargetSet(ctx.pool, masks, ctx.native, config.rounds.targetData);
         if (target.samples.length === 0) target = ctx.pool; // nothing labelled (yet): the unlabelled losses only
         const where = `seed-${seed}/${slug(label)}/round-${round}`;
         const result = await trainRound({
@@ -617,7 +644,7 @@ export async function runExperiment(config: ExperimentConfig, options: Experimen
       ? new SimulatedAnnotator(poolGroundTruth(poolLabelled, resize))
       : new HumanAnnotator({ minFraction: config.annotator.minFraction, pollSeconds: config.annotator.pollSeconds, queryKind: config.annotator.queryKind, unitsPerQuery: config.annotator.unitsPerQuery });
   const store = LabelStore.open(join(config.output, 'labels.sqlite'));
-  const ctx: Context = { config, options, log, store, annotator, source, poolLabelled, pool, val, classes, native, working, poolPixels };
+  const ctx: Context = { config, options, log, store, annotator, source, poolLabelled, pool, val, classes, native, working, poolPixels, segmentations: new Map() };
   const stopped = (): ExperimentRunResult => ({ output: config.output, stopped: true, seconds: (performance.now() - started) / 1000 });
   try {
     const raw: RawExperiment = {
