@@ -527,6 +527,14 @@ const PLACES: Place[] = [
     wrap: (x) => at(['rounds', 'negativeLearning'], x),
     read: (c) => c.rounds.negativeLearning,
   },
+  {
+    name: 'labelPropagation',
+    table: '#### `rounds`',
+    prefix: 'labelPropagation.',
+    minimal: () => ({}),
+    wrap: (x) => at(['rounds', 'labelPropagation'], x),
+    read: (c) => c.rounds.labelPropagation,
+  },
   { name: 'eval', table: '#### `eval`', minimal: () => ({}), wrap: (x) => at(['eval'], x), read: (c) => c.eval },
   { name: 'report', table: '#### `report`', minimal: () => ({}), wrap: (x) => at(['report'], x), read: (c) => c.report },
 ];

@@ -166,10 +166,7 @@ function transformsAt(r: ConfigReader, key: string, fallback: Transform[]): Tran
 
 function methodAt(r: ConfigReader, key: string): AdaptMethodConfig | undefined {
   const m = r.object(key, true);
-  if (m === undefined) return undefined;
-  // `adaseg adapt`'s field; in an experiment the labelled target only exists in rounds, with its own field.
-  if (m.has('labelledTargetWeight')) m.fail('labelledTargetWeight', 'does not apply here: set rounds.labelledTargetWeight (the weight of the cross-entropy on the labelled target regions)');
-  return parseMethodConfig(m);
+  return m === undefined ? undefined : parseMethodConfig(m, { labelledTarget: false });
 }
 
 function parseData(d: ConfigReader, baseDir: string): ExperimentData {

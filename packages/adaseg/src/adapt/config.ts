@@ -127,13 +127,17 @@ function fraction(r: ConfigReader, key: string, fallback: number): number {
   return r.number(key, fallback, { min: 0, exclusiveMin: true, max: 1 });
 }
 
-export function parseMethodConfig(r: ConfigReader): AdaptMethodConfig {
+export function parseMethodConfig(r: ConfigReader, options: { labelledTarget?: boolean } = {}): AdaptMethodConfig {
+  // An experiment's adapt sections have no labelled target of their own (rounds.labelledTargetWeight
+  // weighs the rounds' labels): there the field is refused rather than silently ignored.
+  const labelledTarget = options.labelledTarget ?? true;
+  if (!labelledTarget && r.has('labelledTargetWeight')) r.fail('labelledTargetWeight', 'does not apply here: set rounds.labelledTargetWeight (the weight of the cross-entropy on the labelled target regions)');
   const method = r.oneOf('method', ADAPT_METHODS);
   const common = (): MethodCommon => ({
     levels: r.oneOf('levels', ['auto', 'single', 'multi'] as const, 'auto'),
-    labelledTargetWeight: r.number('labelledTargetWeight', 1, { min: 0 }),
+    labelledTargetWeight: labelledTarget ? r.number('labelledTargetWeight', 1, { min: 0 }) : 1,
   });
-  const commonKeys = ['method', 'levels', 'labelledTargetWeight'];
+  const commonKeys = ['method', 'levels', ...(labelledTarget ? ['labelledTargetWeight'] : [])];
   switch (method) {
     case 'adaptsegnet':
     case 'advent-adversarial': {
