@@ -27,6 +27,7 @@ export async function selectionErrors(
   model: SegmentationModel,
   pool: DatasetDescription,
   units: readonly UnitPixels[],
+  /** Only images with a labelled pixel have one (LabelStore.labelledMasks). */
   masks: ReadonlyMap<string, { width: number; height: number; data: Uint8Array }>,
   classes: number,
   options: PoolPredictionOptions = {},
@@ -42,7 +43,8 @@ export async function selectionErrors(
   for await (const { index, maps } of predictPoolImages(model, pool, [...byImage.keys()], options)) {
     const id = pool.samples[index].id;
     const mask = masks.get(id);
-    if (mask === undefined) throw new Error(`selectionErrors: no labels for pool image '${id}', though the round selected units in it`);
+    // An image whose bought pixels are all void has no label mask: nothing of it counts.
+    if (mask === undefined) continue;
     if (mask.width !== maps.width || mask.height !== maps.height) {
       throw new RangeError(`selectionErrors: labels of '${id}' are ${mask.width}x${mask.height} but the model's prediction is ${maps.width}x${maps.height} (use the pool's working resolution)`);
     }
