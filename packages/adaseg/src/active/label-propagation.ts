@@ -4,6 +4,8 @@
 // is very likely that class: on camvid-day2dusk's dusk pool (120x90, 1% of the pixels bought as
 // random 3x3 regions), superpixels of about 30 pixels turn each labelled pixel into 6 training
 // pixels, 92% of them right (the adapted model's own predictions are about 50% right there).
+// Yet rounds trained on them scored lower there (BENCHMARKS.md): the thin classes, where a few
+// labels matter most, spread wrongly (pole 43% right). Hence off by default.
 //
 // The propagated pixels are training targets only: the label store keeps exactly what the
 // annotator gave, the budget counts only bought pixels, and the propagation is recomputed from
