@@ -327,7 +327,6 @@ async function selectRound(ctx: Context, seed: number, label: string, run: strin
  */
 async function propagateMasks(ctx: Context, run: string, round: number, masks: Map<string, { index: number; data: Uint8Array }>, settings: LabelPropagationConfig): Promise<void> {
   const covered = ctx.store.coveredMasks(run);
-  let before = 0;
   let after = 0;
   for (const [id, mask] of masks) {
     let segmentation = ctx.segmentations.get(mask.index);
@@ -336,11 +335,10 @@ async function propagateMasks(ctx: Context, run: string, round: number, masks: M
       segmentation = superpixels({ kind: 'superpixel', size: settings.superpixelSize, compactness: settings.compactness }, ctx.working[mask.index], rgb);
       ctx.segmentations.set(mask.index, segmentation);
     }
-    for (const v of mask.data) if (v < ctx.classes) before++;
     mask.data = propagateLabels(mask.data, segmentation, ctx.classes, covered.get(id));
     for (const v of mask.data) if (v < ctx.classes) after++;
   }
-  ctx.log(`${run} round ${round}: label propagation over superpixels of ~${settings.superpixelSize} px: ${before} labelled pixels train as ${after}`);
+  ctx.log(`${run} round ${round}: label propagation over superpixels of ~${settings.superpixelSize} px: ${ctx.store.labelledPixels(run)} labelled pixels train as ${after}`);
 }
 
 /** Of the round's labelled pixels, those the model that chose them had wrong (see selection-errors.ts). */
