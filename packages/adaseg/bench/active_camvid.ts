@@ -1,0 +1,107 @@
+// npm run bench:active — issue 7's comparison against the plain PyTorch protocol the issue quotes:
+// bench/active_reference.py (same U-Net, data, 120x90, 3x3 regions, 5 rounds of 1%, fine-tuning on
+// source + labelled regions only; random, entropy and RIPU; full supervision for as many
+// iterations as the rounds) run per seed here, beside an adaseg experiment's results.json
+// (`adaseg run --config configs/camvid-active-tuned.yaml` writes runs/camvid-active-tuned).
+// Prints, per budget, each engine's mIoU (mean ± std over seeds), its share of its own full
+// supervision, and the ratio ours / PyTorch; also the mIoU over the classes target_val's ground
+// truth holds (a class absent from it scores 0 or nothing depending on one stray pixel).
+// Resumable: reference seeds keep every finished strategy.
+//
+//   npm run bench:active -- [--seeds 0,1,2] [--ours runs/camvid-active-tuned] [--threads 1]
+//                           [--out runs/camvid-active-reference] [--round-lr 5e-4]
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ExperimentResults } from '../src/active/results.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const repo = resolve(here, '..', '..', '..');
+const dataRoot = resolve(repo, '..', 'shared', 'datasets', 'camvid-day2dusk');
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : fallback;
+}
+
+interface Evaluation {
+  mIoU: number;
+  iou: (number | null)[];
+}
+interface ReferenceResult {
+  seed: number;
+  classesInTruth: boolean[];
+  source: Evaluation;
+  full: Evaluation;
+  strategies: Record<string, Evaluation[]>;
+}
+
+const seeds = arg('seeds', '0,1,2').split(',').map(Number);
+const oursDir = resolve(repo, arg('ours', 'runs/camvid-active-tuned'));
+const out = resolve(repo, arg('out', 'runs/camvid-active-reference'));
+const threads = arg('threads', '1');
+const roundLr = arg('round-lr', '5e-4');
+if (!existsSync(dataRoot)) {
+  console.log(`bench:active: ${dataRoot} not found; nothing to do`);
+  process.exit(0);
+}
+
+const reference: ReferenceResult[] = [];
+for (const seed of seeds) {
+  const file = join(out, `seed-${seed}.json`);
+  const done = existsSync(file) && (() => {
+    const r = JSON.parse(readFileSync(file, 'utf8')) as Partial<ReferenceResult>;
+    return r.classesInTruth !== undefined && ['random', 'entropy', 'ripu'].every((s) => r.strategies?.[s] !== undefined);
+  })();
+  if (!done) {
+    console.error(`PyTorch reference, seed ${seed} (resumes if interrupted)`);
+    const r = spawnSync('/usr/bin/python3', [join(here, 'active_reference.py'), '--data', dataRoot, '--seed', String(seed), '--out', out, '--threads', threads, '--round-lr', roundLr], { stdio: ['ignore', 'inherit', 'inherit'] });
+    if (r.status !== 0) throw new Error(`the PyTorch reference failed on seed ${seed} (exit ${r.status})`);
+  }
+  reference.push(JSON.parse(readFileSync(file, 'utf8')) as ReferenceResult);
+}
+const inTruth = reference[0].classesInTruth;
+
+/** mIoU over the classes the ground truth holds (null IoU there counts as 0: never predicted, always missed). */
+function mIoUInTruth(iou: (number | null)[]): number {
+  const kept = iou.filter((_, c) => inTruth[c]).map((v) => v ?? 0);
+  return kept.reduce((a, b) => a + b, 0) / kept.length;
+}
+function stats(xs: number[]): { mean: number; sd: number } {
+  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+  const sd = xs.length > 1 ? Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (xs.length - 1)) : 0;
+  return { mean, sd };
+}
+const pct = (v: number) => (100 * v).toFixed(1);
+const cell = (xs: number[]) => (xs.length === 0 ? '-' : `${pct(stats(xs).mean)} ± ${pct(stats(xs).sd)}`);
+
+// Ours: per-seed, per-round evaluations from the experiment's results.json; full from each seed's evaluation.json.
+const oursFile = join(oursDir, 'results.json');
+const ours = existsSync(oursFile) ? (JSON.parse(readFileSync(oursFile, 'utf8')) as ExperimentResults) : null;
+if (ours === null) console.error(`no ${oursFile}: run \`npx adaseg run --config configs/camvid-active-tuned.yaml\` for our side; printing the reference only`);
+const strategyOf: Record<string, string> = { random: 'random', entropy: 'entropy', ripu: 'ripu-region-k-1' };
+const oursRounds = (name: string, round: number): Evaluation[] =>
+  ours === null ? [] : ours.runs.filter((r) => r.strategy === strategyOf[name] && seeds.includes(r.seed)).map((r) => r.rounds.find((x) => x.round === round)).filter((x): x is NonNullable<typeof x> => x !== undefined);
+const oursFull: Evaluation[] = seeds.map((s) => join(oursDir, `seed-${s}`, 'full', 'evaluation.json')).filter(existsSync).map((f) => JSON.parse(readFileSync(f, 'utf8')) as Evaluation);
+const refFull = reference.map((r) => r.full);
+const oursSource: Evaluation[] = seeds.map((s) => join(oursDir, `seed-${s}`, 'source-evaluation.json')).filter(existsSync).map((f) => JSON.parse(readFileSync(f, 'utf8')) as Evaluation);
+
+for (const [metric, value] of [['mIoU', (e: Evaluation) => e.mIoU], ['mIoU over the classes in target_val', (e: Evaluation) => mIoUInTruth(e.iou)]] as const) {
+  const fullOurs = stats(oursFull.map(value)).mean;
+  const fullRef = stats(refFull.map(value)).mean;
+  console.log(`\n${metric} on target_val, seeds ${seeds.join(',')}: adaseg (${ours?.name ?? 'missing'}) and the plain PyTorch protocol (bench/active_reference.py)`);
+  console.log('| strategy | % pixels | adaseg | of its full | PyTorch | of its full | adaseg / PyTorch |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- |');
+  for (const name of ['random', 'entropy', 'ripu']) {
+    for (let round = 1; round <= 5; round++) {
+      const o = oursRounds(name, round).map(value);
+      const p = reference.map((r) => r.strategies[name]?.[round - 1]).filter((x) => x !== undefined).map(value);
+      const om = o.length ? stats(o).mean : NaN;
+      const pm = stats(p).mean;
+      console.log(`| ${name} | ${round} | ${cell(o)} | ${o.length && oursFull.length ? `${(100 * om / fullOurs).toFixed(0)}%` : '-'} | ${cell(p)} | ${(100 * pm / fullRef).toFixed(0)}% | ${o.length ? (om / pm).toFixed(2) : '-'} |`);
+    }
+  }
+  console.log(`| full supervision | 100 | ${cell(oursFull.map(value))} | | ${cell(refFull.map(value))} | | ${oursFull.length ? (fullOurs / fullRef).toFixed(2) : '-'} |`);
+  console.log(`| source only | 0 | ${cell(oursSource.map(value))} | | ${cell(reference.map((r) => value(r.source)))} | | |`);
+}
