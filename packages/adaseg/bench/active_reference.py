@@ -32,6 +32,9 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(HERE, '..', 'scripts'))
 from model_peer import UNet  # noqa: E402
 
+sys.path.insert(0, HERE)
+from source_only_reference import evaluate  # noqa: E402  (the same metric)
+
 MEAN = torch.tensor([0.485, 0.456, 0.406]).view(3, 1, 1)
 STD = torch.tensor([0.229, 0.224, 0.225]).view(3, 1, 1)
 W, H, K = 120, 90, 1  # resolution; regions are (2K+1)^2 = 3x3
@@ -50,26 +53,6 @@ def load_split(root, split, void):
         images.append((x - MEAN) / STD)
         labels.append(y)
     return torch.stack(images), torch.stack(labels)
-
-
-def evaluate(model, images, labels, classes, batch=8):
-    model.eval()
-    cm = torch.zeros(classes * classes, dtype=torch.int64)
-    with torch.inference_mode():
-        for i in range(0, len(images), batch):
-            pred = model(images[i:i + batch].contiguous(memory_format=torch.channels_last)).argmax(1)
-            y = labels[i:i + batch]
-            valid = y != 255
-            cm += torch.bincount(y[valid] * classes + pred[valid], minlength=classes * classes)
-    cm = cm.view(classes, classes).double()
-    tp = cm.diag()
-    union = cm.sum(0) + cm.sum(1) - tp
-    iou = [(tp[c] / union[c]).item() if union[c] > 0 else None for c in range(classes)]
-    present = [v for v in iou if v is not None]
-    # Also over the classes the ground truth holds: a class absent from it scores 0 or nothing
-    # depending on whether the model emits a single pixel of it.
-    in_truth = [iou[c] for c in range(classes) if cm[c].sum() > 0]
-    return {'mIoU': sum(present) / len(present), 'mIoUInTruth': sum(in_truth) / len(in_truth), 'iou': iou}
 
 
 def median_frequency_weights(labels, classes):
