@@ -80,7 +80,7 @@ const cell = (xs: number[]) => (xs.length === 0 ? '-' : `${pct(stats(xs).mean)} 
 const oursFile = join(oursDir, 'results.json');
 const ours = existsSync(oursFile) ? (JSON.parse(readFileSync(oursFile, 'utf8')) as ExperimentResults) : null;
 if (ours === null) console.error(`no ${oursFile}: run \`npx adaseg run --config configs/camvid-active-tuned.yaml\` for our side; printing the reference only`);
-const strategyOf: Record<string, string> = { random: 'random', entropy: 'entropy', ripu: 'ripu-region-k-1' };
+const strategyOf: Record<string, string> = { random: 'random', entropy: 'entropy', ripu: 'ripu-region (k=1)' };
 const oursRounds = (name: string, round: number): Evaluation[] =>
   ours === null ? [] : ours.runs.filter((r) => r.strategy === strategyOf[name] && seeds.includes(r.seed)).map((r) => r.rounds.find((x) => x.round === round)).filter((x): x is NonNullable<typeof x> => x !== undefined);
 const oursFull: Evaluation[] = seeds.map((s) => join(oursDir, `seed-${s}`, 'full', 'evaluation.json')).filter(existsSync).map((f) => JSON.parse(readFileSync(f, 'utf8')) as Evaluation);
