@@ -86,6 +86,10 @@ test('adaseg run: 2 rounds x (random, entropy) x 2 seeds with warm-up and baseli
   results = JSON.parse(readFileSync(summary.files.results, 'utf8')) as ExperimentResults;
   assert.equal(results.format, 'adaseg-active-results/1');
   assert.equal(results.pipelineIterations, 2 + 2 * 4);
+  // What each training records is what it ran: a round its own iterations, the full baseline the whole pipeline's.
+  const recorded = (f: string) => (JSON.parse(readFileSync(join(output, f), 'utf8')) as { train: { iterations: number } }).train.iterations;
+  assert.equal(recorded('seed-0/entropy/round-2/config.json'), 4);
+  assert.equal(recorded('seed-1/full/config.json'), results.pipelineIterations);
   assert.equal(results.strategies.length, 2);
   for (const s of results.strategies) {
     assert.deepEqual(s.seeds, [0, 1]);

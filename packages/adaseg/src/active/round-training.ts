@@ -3,7 +3,6 @@
 // target batch (the partial masks bought so far: cross-entropy over the labelled pixels only,
 // weighted); and, when configured, an unlabelled target batch with the UDA method's loss and
 // RIPU's negative-learning loss, through adapt's adaptationStep.
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as torch from '@adaseg/torch';
 import type { AdaptMethodConfig } from '../adapt/config.js';
@@ -16,7 +15,7 @@ import { hashSeed } from '../data/rng.js';
 import { evaluate, type EvaluationResult } from '../eval/evaluate.js';
 import type { SegmentationModel } from '../models/base.js';
 import { resolveClassWeights } from '../train/class-weights.js';
-import { buildOptimizer, buildScheduler, type LoopResult, runTrainingLoop } from '../train/trainer.js';
+import { buildOptimizer, buildScheduler, type LoopResult, runTrainingLoop, writeJsonAtomic } from '../train/trainer.js';
 import type { ExperimentConfig, NegativeLearningConfig } from './experiment.js';
 import { resizeTransforms } from './experiment.js';
 
@@ -183,7 +182,8 @@ export async function trainRound(setup: RoundTraining): Promise<LoopResult> {
     const targetLoader = new DataLoader(setup.target, { ...common, shuffle: true, seed: hashSeed(setup.seed, 2), transforms: [...resize, ...data.targetTransforms] });
     loaders.push(targetLoader);
     // What restoreModel / restoreDiscriminators read beside the checkpoints.
-    writeFileSync(join(setup.output, 'config.json'), `${JSON.stringify({ name: setup.label ?? 'round', model: model.config, data: { normalize: data.normalize }, train, ...(rounds.adapt ? { adapt: rounds.adapt as AdaptMethodConfig } : {}) }, null, 2)}\n`);
+    // The iterations recorded are the ones this training runs (the full baseline runs the whole pipeline's).
+    writeJsonAtomic(join(setup.output, 'config.json'), { name: setup.label ?? 'round', model: model.config, data: { normalize: data.normalize }, train: { ...train, iterations: setup.iterations }, ...(rounds.adapt ? { adapt: rounds.adapt as AdaptMethodConfig } : {}) });
     const stepOptions = { auxWeight: train.auxWeight, labelledTargetWeight: rounds.labelledTargetWeight, classWeight };
     return await runTrainingLoop(
       {
