@@ -152,6 +152,9 @@ def main():
     p.add_argument('--source-checkpoint', help="start from this adaseg source checkpoint (.safetensors) instead of training one: separates the source model's share of a difference from the rounds'")
     a = p.parse_args()
 
+    unknown = [s for s in a.strategies.split(',') if s not in ('random', 'entropy', 'ripu')]
+    if unknown:
+        p.error(f"--strategies: unknown {', '.join(unknown)} (expected a comma-separated list of random, entropy, ripu)")
     torch.set_num_threads(a.threads)
     with open(os.path.join(a.data, 'meta.json')) as f:
         meta = json.load(f)
