@@ -14,7 +14,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { ExperimentResults } from '../src/active/results.js';
+import { type ExperimentResults, stat } from '../src/active/results.js';
+import { describeStrategy } from '../src/active/strategies/config.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, '..', '..', '..');
@@ -68,19 +69,18 @@ function mIoUInTruth(iou: (number | null)[]): number {
   const kept = iou.filter((_, c) => inTruth[c]).map((v) => v ?? 0);
   return kept.reduce((a, b) => a + b, 0) / kept.length;
 }
-function stats(xs: number[]): { mean: number; sd: number } {
-  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
-  const sd = xs.length > 1 ? Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (xs.length - 1)) : 0;
-  return { mean, sd };
-}
 const pct = (v: number) => (100 * v).toFixed(1);
-const cell = (xs: number[]) => (xs.length === 0 ? '-' : `${pct(stats(xs).mean)} ± ${pct(stats(xs).sd)}`);
+const cell = (xs: number[]) => {
+  const s = stat(xs);
+  return s.n === 0 ? '-' : `${pct(s.mean)} ± ${pct(s.std)}`;
+};
 
 // Ours: per-seed, per-round evaluations from the experiment's results.json; full from each seed's evaluation.json.
 const oursFile = join(oursDir, 'results.json');
 const ours = existsSync(oursFile) ? (JSON.parse(readFileSync(oursFile, 'utf8')) as ExperimentResults) : null;
 if (ours === null) console.error(`no ${oursFile}: run \`npx adaseg run --config configs/camvid-active-tuned.yaml\` for our side; printing the reference only`);
-const strategyOf: Record<string, string> = { random: 'random', entropy: 'entropy', ripu: 'ripu-region (k=1)' };
+// The reference's strategies under the labels adaseg's results carry.
+const strategyOf: Record<string, string> = { random: 'random', entropy: 'entropy', ripu: describeStrategy({ strategy: 'ripu', variant: 'region', k: 1 }) };
 const oursRounds = (name: string, round: number): Evaluation[] =>
   ours === null ? [] : ours.runs.filter((r) => r.strategy === strategyOf[name] && seeds.includes(r.seed)).map((r) => r.rounds.find((x) => x.round === round)).filter((x): x is NonNullable<typeof x> => x !== undefined);
 const oursFull: Evaluation[] = seeds.map((s) => join(oursDir, `seed-${s}`, 'full', 'evaluation.json')).filter(existsSync).map((f) => JSON.parse(readFileSync(f, 'utf8')) as Evaluation);
@@ -88,8 +88,8 @@ const refFull = reference.map((r) => r.full);
 const oursSource: Evaluation[] = seeds.map((s) => join(oursDir, `seed-${s}`, 'source-evaluation.json')).filter(existsSync).map((f) => JSON.parse(readFileSync(f, 'utf8')) as Evaluation);
 
 for (const [metric, value] of [['mIoU', (e: Evaluation) => e.mIoU], ['mIoU over the classes in target_val', (e: Evaluation) => mIoUInTruth(e.iou)]] as const) {
-  const fullOurs = stats(oursFull.map(value)).mean;
-  const fullRef = stats(refFull.map(value)).mean;
+  const fullOurs = stat(oursFull.map(value)).mean;
+  const fullRef = stat(refFull.map(value)).mean;
   console.log(`\n${metric} on target_val, seeds ${seeds.join(',')}: adaseg (${ours?.name ?? 'missing'}) and the plain PyTorch protocol (bench/active_reference.py)`);
   console.log('| strategy | % pixels | adaseg | of its full | PyTorch | of its full | adaseg / PyTorch |');
   console.log('| --- | --- | --- | --- | --- | --- | --- |');
@@ -97,8 +97,8 @@ for (const [metric, value] of [['mIoU', (e: Evaluation) => e.mIoU], ['mIoU over 
     for (let round = 1; round <= 5; round++) {
       const o = oursRounds(name, round).map(value);
       const p = reference.map((r) => r.strategies[name]?.[round - 1]).filter((x) => x !== undefined).map(value);
-      const om = o.length ? stats(o).mean : NaN;
-      const pm = stats(p).mean;
+      const om = stat(o).mean;
+      const pm = stat(p).mean;
       console.log(`| ${name} | ${round} | ${cell(o)} | ${o.length && oursFull.length ? `${(100 * om / fullOurs).toFixed(0)}%` : '-'} | ${cell(p)} | ${(100 * pm / fullRef).toFixed(0)}% | ${o.length ? (om / pm).toFixed(2) : '-'} |`);
     }
   }

@@ -18,7 +18,6 @@ cached as OUT/seed-S.source.pt).
 import argparse
 import json
 import os
-import random
 import sys
 import time
 
@@ -178,13 +177,9 @@ def main():
     save()
     weight = median_frequency_weights(source[1], classes) if a.class_weights == 'median' else None
 
-    def fresh_model():
-        return UNet(classes, base_width=16, depth=4, dropout=0.1).to(memory_format=torch.channels_last)
-
     source_file = os.path.join(a.out, f'seed-{a.seed}.source.pt')
     torch.manual_seed(a.seed)
-    random.seed(a.seed)
-    model = fresh_model()
+    model = UNet(classes, base_width=16, depth=4, dropout=0.1).to(memory_format=torch.channels_last)
     if a.source_checkpoint:
         sys.path.insert(0, os.path.join(HERE, '..', '..', 'torch', 'scripts'))
         from safetensors_peer import deserialize
@@ -220,7 +215,6 @@ def main():
             continue
         gen = torch.Generator().manual_seed(a.seed * 7919 + len(strategy))
         model.load_state_dict(source_state)
-        known = torch.full_like(pool_y, 255)
         chosen = torch.zeros(len(pool_x), H // size, W // size, dtype=torch.bool)
         rounds = []
         for r in range(a.rounds):
