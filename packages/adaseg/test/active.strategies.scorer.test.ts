@@ -171,6 +171,31 @@ test('bounded memory: no per-pixel tensor outlives its batch, and pixel units ke
   model.dispose();
 });
 
+test('a mix through the scorer: each part gets its needs from one pass and keeps its own best records per image', async () => {
+  const model = tinyUNet();
+  const ds = pool(4, 32, 24);
+  const before = torch.memory().tensors;
+  const mix = createStrategy(parseStrategyConfig({ strategy: 'mix', parts: [{ share: 0.5, strategy: 'random' }, { share: 0.5, strategy: 'entropy' }] }));
+  const pixel: UnitConfig = { kind: 'pixel' };
+  const records = await scorePool(model, ds, mix, { units: pixel, batchSize: 2, keepPerImage: 20, seed: 3 });
+  const alone = async (kind: string) => scorePool(model, ds, createStrategy(parseStrategyConfig(kind)), { units: pixel, batchSize: 4, keepPerImage: 20, seed: 3 });
+  const [random, entropy] = [await alone('random'), await alone('entropy')];
+  const key = (r: UnitRecord) => `${r.image}:${r.unit}`;
+  // Each part kept exactly the records it keeps alone (its 20 best per image), whatever the batching.
+  for (const [i, own] of [random, entropy].entries()) {
+    const fromMix = records.flatMap((r) => (r.parts![i] ? [r.parts![i]!] : []));
+    assert.deepEqual(fromMix.map(key).sort(), own.map(key).sort(), `part ${i}`);
+    const score = new Map(own.map((r) => [key(r), r.score]));
+    for (const r of fromMix) assert.ok(Math.abs(r.score! - score.get(key(r))!) < 1e-6);
+  }
+  assert.ok(records.length <= 4 * 40 && records.length >= 4 * 20);
+  const chosen = mix.select(records, { budget: { pixels: 10 }, random: () => 0.5, ranking: 'global' });
+  assert.equal(chosen.length, 10);
+  assert.equal(new Set(chosen.map(key)).size, 10);
+  assert.equal(torch.memory().tensors, before);
+  model.dispose();
+});
+
 test('BADGE embeddings equal autograd: d CE(argmax) / d classifier weight, averaged over the unit', () => {
   const model = tinyUNet();
   model.eval();

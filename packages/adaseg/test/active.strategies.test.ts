@@ -1,7 +1,7 @@
 // Every strategy on hand-made inputs whose right answer is known by hand: the uncertainty
 // measures, BALD, random, unit averaging and exclusion of labelled pixels, the budgets and
 // per-image shares of selection, k-means, core-set, BADGE, the hybrid, AADA, RIPU (both
-// variants, with RIPU's suppression) and MADA; then the config parser and createStrategy.
+// variants, with RIPU's suppression), MADA and the mix; then the config parser and createStrategy.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as torch from '@adaseg/torch';
@@ -15,7 +15,10 @@ import {
   createStrategy,
   HybridStrategy,
   KMeansStrategy,
+  describeStrategy,
+  slug,
   MadaStrategy,
+  MixStrategy,
   parseBudgetConfig,
   parseStrategyConfig,
   parseUnitConfig,
@@ -386,7 +389,8 @@ test('BatchUnits keeps every per-pixel tensor inside the tidy that made it', () 
   const live = torch.memory().tensors;
   for (const kind of STRATEGY_KINDS) {
     if (kind === 'mada' || kind === 'ripu') continue;
-    const s = createStrategy(parseStrategyConfig(kind));
+    const config = kind === 'mix' ? { strategy: kind, parts: [{ share: 0.5, strategy: 'random' }, { share: 0.5, strategy: 'entropy' }] } : kind;
+    const s = createStrategy(parseStrategyConfig(config));
     if (s.needs.some((n) => n !== 'probabilities')) continue;
     s.scoreBatch(inputs, { kind: 'image' });
   }
@@ -394,6 +398,47 @@ test('BatchUnits keeps every per-pixel tensor inside the tidy that made it', () 
   assert.equal(torch.memory().tensors, live);
   torch.dispose([p, inputs.labelled]);
   assert.equal(torch.memory().tensors, before);
+});
+
+test('mix: each part spends its share among the units the parts before it left, by its own selection', () => {
+  torch.tidy(() => {
+    // One 3x6 image, two 3x3 regions per row... here 1 row x 2 regions per image, 3 images: 6 regions.
+    // Entropy by hand: region (image, unit) uncertain where p = [0.5, 0.5], certain where [1, 0].
+    const unsure = [0.5, 0.5], sure = [1, 0];
+    const img = (left: number[], right: number[]) => Array.from({ length: 18 }, (_, i) => (i % 6 < 3 ? left : right));
+    const p = probs([img(sure, unsure), img(unsure, unsure), img(sure, sure)], 3, 6);
+    const inputs = batch(3, 3, 6, { probabilities: p });
+    const random = new RandomStrategy(), entropy = new UncertaintyStrategy('entropy');
+    const mix = new MixStrategy([{ share: 0.5, strategy: random }, { share: 0.5, strategy: entropy }]);
+    assert.deepEqual(mix.needs, ['probabilities']);
+    assert.equal(mix.name, 'mix(random 50% + entropy 50%)');
+    const records = mix.scoreBatch(inputs, REGION);
+    assert.equal(records.length, 6);
+    assert.ok(records.every((r) => r.parts?.length === 2 && r.parts[0]?.score !== undefined && r.parts[1]?.score !== undefined && r.score === undefined));
+    const ids = (rs: { image: number; unit: number }[]) => rs.map((r) => `${r.image}:${r.unit}`);
+    // Random's first two alone, then entropy's best among the rest.
+    const randomFirst = ids(random.select(random.scoreBatch(inputs, REGION), ctx({ units: 2 })));
+    const chosen = ids(mix.select(records, ctx({ units: 4 })));
+    assert.deepEqual(chosen.slice(0, 2), randomFirst);
+    const unsureUnits = ['0:1', '1:0', '1:1'].filter((u) => !randomFirst.includes(u));
+    assert.deepEqual(chosen.slice(2).sort(), unsureUnits.slice(0, 2).sort(), `entropy takes the uncertain regions random left (${chosen})`);
+    assert.equal(new Set(chosen).size, 4);
+    // Pixel budget of 40 (9-pixel regions): random gets floor(20) = 2 regions (18 px), entropy the
+    // rest of the 40 (22 px): 2 regions. 36 px, never over.
+    const byPixels = mix.select(records, ctx({ pixels: 40 }));
+    assert.equal(byPixels.length, 4);
+    assert.equal(byPixels.reduce((s, r) => s + r.pixels, 0), 36);
+    // What a part cannot spend passes on: a 0.2 share of 3 units is 0, so entropy takes all 3.
+    const small = new MixStrategy([{ share: 0.2, strategy: random }, { share: 0.8, strategy: entropy }]);
+    assert.deepEqual(ids(small.select(small.scoreBatch(inputs, REGION), ctx({ units: 3 }))).sort(), ['0:1', '1:0', '1:1']);
+    // Labelled units are no candidate of any part.
+    const labelled = mix.scoreBatch(batch(3, 3, 6, { probabilities: p }, [[3, 4, 5, 9, 10, 11, 15, 16, 17], [], []]), REGION);
+    assert.deepEqual(ids(labelled), ['0:0', '1:0', '1:1', '2:0', '2:1']);
+    assert.throws(() => mix.select([rec(0, 0, 9, 0.5)], ctx({ units: 1 })), /select needs the records this mix scored/);
+  });
+  assert.throws(() => new MixStrategy([{ share: 1, strategy: new RandomStrategy() }]), /at least two parts/);
+  assert.throws(() => new MixStrategy([{ share: 0.5, strategy: new RandomStrategy() }, { share: 0.4, strategy: new UncertaintyStrategy('entropy') }]), /sum to 1, got 0.9/);
+  assert.throws(() => new MixStrategy([{ share: 0.5, strategy: new BaldStrategy(4) }, { share: 0.5, strategy: new BaldStrategy(8) }]), /different mcPasses \(4 and 8\)/);
 });
 
 test('configs: defaults, shorthand, clear errors; createStrategy builds every kind', () => {
@@ -406,7 +451,7 @@ test('configs: defaults, shorthand, clear errors; createStrategy builds every ki
   assert.throws(() => parseStrategyConfig({ strategy: 'ripu', variant: 'floating' }), /strategy\.variant must be one of region, pixel/);
   assert.throws(() => parseStrategyConfig({ strategy: 'bald', passes: 1 }), /strategy\.passes must be an integer >= 2/);
   const needs: Record<string, string[]> = {};
-  for (const kind of STRATEGY_KINDS) needs[kind] = [...createStrategy(parseStrategyConfig(kind)).needs];
+  for (const kind of STRATEGY_KINDS.filter((k) => k !== 'mix')) needs[kind] = [...createStrategy(parseStrategyConfig(kind)).needs];
   assert.deepEqual(needs, {
     random: [],
     leastConfidence: ['probabilities'],
@@ -432,4 +477,22 @@ test('configs: defaults, shorthand, clear errors; createStrategy builds every ki
   assert.throws(() => checkSelectionSetup({ strategy: 'kmeans', iterations: 50 }, PIXEL), /one per pool pixel/);
   assert.throws(() => checkSelectionSetup({ strategy: 'entropy' }, REGION, { kind: 'images', total: 3, rounds: 1 }), (e: Error) => e instanceof ConfigError && /needs image units/.test(e.message));
   checkSelectionSetup({ strategy: 'ripu', variant: 'region', k: 1 }, REGION, { kind: 'pixelPercent', total: 5, rounds: 5 });
+  // A mix: parts as { share, strategy }, each part checked like a strategy of its own.
+  const mix = parseStrategyConfig({ strategy: 'mix', parts: [{ share: 0.3, strategy: 'random' }, { share: 0.7, strategy: { strategy: 'ripu' } }] });
+  assert.deepEqual(mix, { strategy: 'mix', parts: [{ share: 0.3, strategy: { strategy: 'random' } }, { share: 0.7, strategy: { strategy: 'ripu', variant: 'region', k: 1 } }] });
+  assert.equal(describeStrategy(mix), 'mix: random 30% + ripu-region (k=1) 70%');
+  assert.equal(slug(describeStrategy(mix)), 'mix-random-30-ripu-region-k-1-70');
+  assert.deepEqual(createStrategy(mix).needs, ['probabilities']);
+  const mixOf = (parts: unknown) => () => parseStrategyConfig({ strategy: 'mix', parts });
+  assert.throws(() => parseStrategyConfig('mix'), /strategy\.parts is required: a list of \{ share, strategy \}/);
+  assert.throws(mixOf([{ share: 1, strategy: 'random' }]), /parts must list at least two parts/);
+  assert.throws(mixOf([{ share: 0.5, strategy: 'random' }, { share: 0.6, strategy: 'entropy' }]), /strategy\.parts shares must sum to 1, got 1.1/);
+  assert.throws(mixOf([{ share: 0.5, strategy: 'random' }, { share: 0.5 }]), /strategy\.parts\[1\]\.strategy is required/);
+  assert.throws(mixOf([{ share: 0.5, strategy: 'random' }, { share: 0.5, strategy: 'entropi' }]), /strategy\.parts\[1\]\.strategy\.strategy must be one of/);
+  assert.throws(mixOf([{ share: 0, strategy: 'random' }, { share: 1, strategy: 'entropy' }]), /strategy\.parts\[0\]\.share must be > 0/);
+  assert.throws(mixOf([{ share: 0.5, strategy: 'random', weight: 2 }, { share: 0.5, strategy: 'entropy' }]), /parts\[0\] has an unknown key 'weight'/);
+  assert.throws(mixOf([{ share: 0.5, strategy: 'random' }, { share: 0.5, strategy: 'random' }]), /parts\[1\] repeats 'random'/);
+  assert.throws(mixOf([{ share: 0.5, strategy: 'random' }, { share: 0.5, strategy: { strategy: 'mix', parts: [{ share: 0.5, strategy: 'random' }, { share: 0.5, strategy: 'entropy' }] } }]), /cannot be a mix itself/);
+  assert.throws(mixOf([{ share: 0.5, strategy: { strategy: 'bald', passes: 4 } }, { share: 0.5, strategy: { strategy: 'bald', passes: 8 } }]), (e: Error) => e instanceof ConfigError && /different mcPasses/.test(e.message));
+  assert.throws(() => checkSelectionSetup(parseStrategyConfig({ strategy: 'mix', parts: [{ share: 0.5, strategy: 'random' }, { share: 0.5, strategy: { strategy: 'ripu', k: 2 } }] }), REGION, undefined, 'active.strategies[0]'), /active\.strategies\[0\]\.parts\[1\]: ripu region: .* must equal the units' k/);
 });

@@ -25,7 +25,7 @@ export {
   type SlicOptions,
 } from './units.js';
 export { poolSize, totalBudget, cumulativeBudget, roundBudget, checkBudget, seededRandom, type PoolSize, type Spent, type RoundBudget } from './budget.js';
-export { scorePool, computeSourceAnchors, gradientEmbeddings, pruneRecords, DEFAULT_PIXEL_RECORDS, type AnchorOptions } from './scorer.js';
+export { scorePool, computeSourceAnchors, gradientEmbeddings, DEFAULT_PIXEL_RECORDS, type AnchorOptions } from './scorer.js';
 export * from './strategies/index.js';
 // The label store, annotators, the experiment config, the active loop and its report.
 export * from './store.js';

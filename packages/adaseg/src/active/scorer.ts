@@ -25,7 +25,7 @@ import { DataLoader } from '../data/loader.js';
 import { IMAGENET_NORMALIZE, type Normalize, type Transform } from '../data/transforms.js';
 import { upsampleTo, type SegmentationModel } from '../models/base.js';
 import { BatchUnits, predictedClass } from './strategies/common.js';
-import { kmeans } from './strategies/select.js';
+import { kmeans, pruneRecords } from './strategies/select.js';
 import { seededRandom } from './budget.js';
 import { checkPoolTransforms, checkUnitConfig, denormalizeRgb, needsImage, superpixels } from './units.js';
 import type { BatchInputs, Need, ScoreOptions, Strategy, UnitConfig, UnitRecord } from './types.js';
@@ -146,20 +146,6 @@ function labelledMask(options: ScoreOptions, indices: number[], ids: string[], H
     for (let p = 0; p < plane; p++) out[p] = m[p] !== 0 ? 1 : 0;
   });
   return torch.tidy(() => torch.tensor(data, { shape: [indices.length, H, W] }).bool());
-}
-
-/** Keeps at most `keep` scored records per image (the highest; unscored records and references stay). */
-export function pruneRecords(records: UnitRecord[], keep: number): UnitRecord[] {
-  if (!Number.isFinite(keep)) return records;
-  const byImage = new Map<number, UnitRecord[]>();
-  for (const r of records) if (r.score !== undefined && !r.reference) (byImage.get(r.image) ?? byImage.set(r.image, []).get(r.image)!).push(r);
-  const drop = new Set<UnitRecord>();
-  for (const rs of byImage.values()) {
-    if (rs.length <= keep) continue;
-    rs.sort((a, b) => b.score! - a.score! || a.unit - b.unit);
-    for (const r of rs.slice(keep)) drop.add(r);
-  }
-  return drop.size === 0 ? records : records.filter((r) => !drop.has(r));
 }
 
 /**

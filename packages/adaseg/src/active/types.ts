@@ -103,6 +103,11 @@ export interface UnitRecord extends UnitRef {
    * them). `pixels` is 0. Never returned by select.
    */
   reference?: true;
+  /**
+   * A mix's record: the record each part strategy made of this unit (undefined where a part kept
+   * none), indexed like the mix's parts. The mix's select hands each part its own records.
+   */
+  parts?: (UnitRecord | undefined)[];
 }
 
 /** What the scorer hands a strategy for one batch. Only the declared needs are filled. */
@@ -186,7 +191,19 @@ export type StrategyConfig =
   /** RIPU: region impurity x prediction uncertainty; 'region' or 'pixel' variant, k-square neighbourhood (k = 1). */
   | { strategy: 'ripu'; variant: 'region' | 'pixel'; k: number }
   /** MADA: distance to the nearest of `anchors` source anchors (10), largest first. */
-  | { strategy: 'mada'; anchors: number };
+  | { strategy: 'mada'; anchors: number }
+  /**
+   * A mix: each round's budget split over part strategies by `share` (fractions summing to 1),
+   * each choosing among the units the parts before it left; what a part cannot spend goes to the
+   * next, so the round's budget is spent as with one strategy. E.g. random coverage plus RIPU.
+   */
+  | { strategy: 'mix'; parts: MixPart[] };
+
+/** One part of a mix: a (non-mix) strategy and its share of every round's budget. */
+export interface MixPart {
+  share: number;
+  strategy: StrategyConfig;
+}
 
 export type StrategyKind = StrategyConfig['strategy'];
 

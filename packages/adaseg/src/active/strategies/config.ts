@@ -3,12 +3,13 @@
 import { ConfigError, ConfigReader } from '../../util/config-reader.js';
 import { checkBudget } from '../budget.js';
 import { checkUnitConfig } from '../units.js';
-import type { BudgetConfig, Strategy, StrategyConfig, StrategyKind, UncertaintyMeasure, UnitConfig } from '../types.js';
+import type { BudgetConfig, MixPart, Strategy, StrategyConfig, StrategyKind, UncertaintyMeasure, UnitConfig } from '../types.js';
 import { AadaStrategy, MadaStrategy, RipuStrategy } from './domain.js';
 import { BadgeStrategy, CoresetStrategy, HybridStrategy, KMeansStrategy } from './diversity.js';
+import { MixStrategy } from './mix.js';
 import { BaldStrategy, RandomStrategy, UncertaintyStrategy } from './uncertainty.js';
 
-export const STRATEGY_KINDS: readonly StrategyKind[] = ['random', 'leastConfidence', 'margin', 'entropy', 'bald', 'kmeans', 'coreset', 'badge', 'hybrid', 'aada', 'ripu', 'mada'];
+export const STRATEGY_KINDS: readonly StrategyKind[] = ['random', 'leastConfidence', 'margin', 'entropy', 'bald', 'kmeans', 'coreset', 'badge', 'hybrid', 'aada', 'ripu', 'mada', 'mix'];
 export const UNCERTAINTY_MEASURES: readonly UncertaintyMeasure[] = ['leastConfidence', 'margin', 'entropy'];
 
 /**
@@ -48,7 +49,36 @@ export function parseStrategyConfig(value: unknown, path = 'strategy'): Strategy
     case 'mada':
       r.only(['strategy', 'anchors']);
       return { strategy, anchors: r.integer('anchors', 10, 1) };
+    case 'mix':
+      r.only(['strategy', 'parts']);
+      return { strategy, parts: parseMixParts(r) };
   }
+}
+
+/** A mix's parts: at least two { share, strategy } (no mix inside a mix), shares summing to 1. */
+function parseMixParts(r: ConfigReader): MixPart[] {
+  const example = 'e.g. [{ share: 0.5, strategy: random }, { share: 0.5, strategy: ripu }]';
+  if (!r.has('parts')) r.fail('parts', `is required: a list of { share, strategy }, ${example}`);
+  const list = r.array('parts');
+  if (list.length < 2) r.fail('parts', `must list at least two parts, ${example}`);
+  const parts = list.map((value, i) => {
+    const p = ConfigReader.root(value, `${r.path}.parts[${i}]`);
+    p.only(['share', 'strategy']);
+    const share = p.number('share', undefined, { min: 0, exclusiveMin: true, max: 1 });
+    if (!p.has('strategy')) p.fail('strategy', 'is required (a strategy kind or config, not a mix)');
+    const strategy = parseStrategyConfig(p.raw('strategy'), `${p.path}.strategy`);
+    if (strategy.strategy === 'mix') p.fail('strategy', 'cannot be a mix itself: list its parts in this mix');
+    return { share, strategy };
+  });
+  const sum = parts.reduce((s, p) => s + p.share, 0);
+  if (Math.abs(sum - 1) > 1e-6) r.fail('parts', `shares must sum to 1, got ${+sum.toFixed(6)}`);
+  const labels = parts.map((p) => describeStrategy(p.strategy));
+  labels.forEach((l, i) => {
+    if (labels.indexOf(l) !== i) r.fail(`parts[${i}]`, `repeats '${l}': give it one part with the summed share`);
+  });
+  // The parts must also agree on what they ask the scorer for (e.g. BALD's passes).
+  rethrow(r, () => createStrategy({ strategy: 'mix', parts }));
+  return parts;
 }
 
 /** The strategy of a (parsed) config. */
@@ -76,6 +106,8 @@ export function createStrategy(config: StrategyConfig): Strategy {
       return new RipuStrategy(config.variant, config.k);
     case 'mada':
       return new MadaStrategy(config.anchors);
+    case 'mix':
+      return new MixStrategy(config.parts.map((p) => ({ share: p.share, strategy: createStrategy(p.strategy) })));
     default: {
       const never: never = config;
       throw new ConfigError(`unknown strategy ${JSON.stringify((never as { strategy: unknown }).strategy)} (one of ${STRATEGY_KINDS.join(', ')})`);
@@ -94,6 +126,8 @@ export function describeStrategy(config: StrategyConfig): string {
       return `bald (T=${config.passes})`;
     case 'mada':
       return `mada (${config.anchors} anchors)`;
+    case 'mix':
+      return `mix: ${config.parts.map((p) => `${describeStrategy(p.strategy)} ${+(p.share * 100).toFixed(2)}%`).join(' + ')}`;
     default:
       return config.strategy;
   }
@@ -156,11 +190,16 @@ export function checkSelectionSetup(strategy: StrategyConfig, units: UnitConfig,
   const fail = (msg: string): never => {
     throw new ConfigError(`${where}: ${msg}`);
   };
+
   try {
     checkUnitConfig(units);
     if (budget !== undefined) checkBudget(budget, units);
   } catch (e) {
     fail((e as Error).message);
+  }
+  if (strategy.strategy === 'mix') {
+    strategy.parts.forEach((p, i) => checkSelectionSetup(p.strategy, units, undefined, `${where}.parts[${i}]`));
+    return;
   }
   if (strategy.strategy === 'ripu') {
     if (strategy.variant === 'pixel' && units.kind !== 'pixel') fail(`ripu's 'pixel' variant selects single pixels: use units { kind: pixel } (got ${units.kind})`);

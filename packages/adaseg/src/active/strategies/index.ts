@@ -3,6 +3,7 @@
 export { parseStrategyConfig, createStrategy, describeStrategy, parseUnitConfig, parseBudgetConfig, checkSelectionSetup, STRATEGY_KINDS, UNCERTAINTY_MEASURES } from './config.js';
 export { RandomStrategy, UncertaintyStrategy, BaldStrategy } from './uncertainty.js';
 export { KMeansStrategy, CoresetStrategy, BadgeStrategy, HybridStrategy } from './diversity.js';
+export { MixStrategy, type MixStrategyPart } from './mix.js';
 export { AadaStrategy, RipuStrategy, MadaStrategy, classwiseUnitFeatures, T_EPS } from './domain.js';
 export { BatchUnits, entropy, entropyMap, leastConfidenceMap, marginMap, baldMap, uncertaintyMap, recordsFromPixelScores, LOG_EPS } from './common.js';
 export {
@@ -22,5 +23,6 @@ export {
   kcenterOrder,
   pickByKMeans,
   recordsInOrder,
+  pruneRecords,
   type KMeansResult,
 } from './select.js';

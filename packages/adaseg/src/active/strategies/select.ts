@@ -124,6 +124,20 @@ export function selectTopScores(records: readonly UnitRecord[], context: Selecti
   return selectWith(records, context, (rs, budget) => takeInOrder(byScore(rs), budget));
 }
 
+/** Keeps at most `keep` scored records per image (the highest; unscored records and references stay). */
+export function pruneRecords(records: UnitRecord[], keep: number): UnitRecord[] {
+  if (!Number.isFinite(keep)) return records;
+  const byImage = new Map<number, UnitRecord[]>();
+  for (const r of records) if (r.score !== undefined && !r.reference) (byImage.get(r.image) ?? byImage.set(r.image, []).get(r.image)!).push(r);
+  const drop = new Set<UnitRecord>();
+  for (const rs of byImage.values()) {
+    if (rs.length <= keep) continue;
+    rs.sort((a, b) => b.score! - a.score! || a.unit - b.unit);
+    for (const r of rs.slice(keep)) drop.add(r);
+  }
+  return drop.size === 0 ? records : records.filter((r) => !drop.has(r));
+}
+
 // ---------------------------------------------------------------- clustering on the engine
 
 /** The embeddings of records as one [n, E] float32 tensor. */
