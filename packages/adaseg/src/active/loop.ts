@@ -19,7 +19,7 @@ import { restoreDiscriminators } from '../adapt/discriminator.js';
 import type { DatasetConfig } from '../data/config.js';
 import { type DatasetDescription, numClasses, withoutLabel, withSamples } from '../data/dataset.js';
 import { loadDataset } from '../data/formats/index.js';
-import { hashSeed } from '../data/rng.js';
+import { hashSeed, hashString } from '../data/rng.js';
 import type { SegmentationModel } from '../models/base.js';
 import { buildModel } from '../models/config.js';
 import { CheckpointManager, loadModelWeights, readCheckpointInfo } from '../train/checkpoint.js';
@@ -69,12 +69,6 @@ export interface ExperimentRunResult {
 /** A directory name for a strategy label: 'ripu-region (k=1)' → 'ripu-region-k-1'. */
 export function slug(label: string): string {
   return label.toLowerCase().replace(/[^a-z0-9.]+/g, '-').replace(/^-+|-+$/g, '') || 'strategy';
-}
-
-export function hashString(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
-  return h >>> 0;
 }
 
 /** The pool's target set without labels (formats that can skip reading them). */

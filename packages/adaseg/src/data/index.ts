@@ -8,7 +8,7 @@ export { loadDataset, detectFormat, type DetectedFormat, readFolderMeta, type Fo
 export { decodeImage, readRawLabel, mapRawLabel, type RgbImage, type LabelImage, type RawLabel } from './decode.js';
 export { decodePng, encodeIndexedPng, readPngHeader, type PngSamples } from './png.js';
 export * from './transforms.js';
-export { Rng, hashSeed } from './rng.js';
+export { Rng, hashSeed, hashString } from './rng.js';
 export { SYNTHETIC_CLASSES, renderScene, syntheticDataset, syntheticPair, sceneSeed, type RenderedScene, type SyntheticOptions } from './synthetic.js';
 export { Pipeline, type PipelineSpec, type Decoded, type SampleResult } from './pipeline.js';
 export { DataLoader, type LoaderOptions, type Batch } from './loader.js';

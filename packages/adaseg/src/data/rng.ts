@@ -14,6 +14,13 @@ export function hashSeed(...parts: number[]): number {
   return h >>> 0;
 }
 
+/** FNV-1a of a string: a 32-bit number for seeding from names and ids (hashSeed takes numbers). */
+export function hashString(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}
+
 function mix32(x: number): number {
   x = (x + 0x9e3779b9) | 0;
   x = Math.imul(x ^ (x >>> 16), 0x85ebca6b);

@@ -1,17 +1,10 @@
 // Random and the classic uncertainty strategies. A unit's score is the mean of a per-pixel score
 // over its unlabelled pixels; the highest scores are chosen (globally or per image).
-import { hashSeed } from '../../data/rng.js';
+import { hashSeed, hashString } from '../../data/rng.js';
 import * as torch from '@adaseg/torch';
 import type { BatchInputs, NeedSettings, SelectionContext, Strategy, UncertaintyMeasure, UnitConfig, UnitRecord, UnitRef } from '../types.js';
 import { baldMap, BatchUnits, tidyRecords, need, recordsFromPixelScores, uncertaintyMap } from './common.js';
 import { selectTopScores } from './select.js';
-
-/** FNV-1a of a string, for seeding per image id. */
-function hashString(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
-  return h >>> 0;
-}
 
 /**
  * Random: every candidate unit gets a uniform score from hash(seed, image id, unit), so the
