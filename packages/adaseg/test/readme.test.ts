@@ -512,7 +512,7 @@ const PLACES: Place[] = [
     name: 'strategy',
     table: '#### Strategies',
     variant: 'strategy',
-    minimal: (v) => ({ strategy: v }),
+    minimal: (v) => ({ strategy: v, ...(v === 'mix' ? { parts: [{ share: 0.5, strategy: 'random' }, { share: 0.5, strategy: 'entropy' }] } : {}) }),
     // What some strategies need: MC-dropout samples (a model with dropout), a domain discriminator (an adversarial warm-up).
     wrap: (x, v) => at(['active', 'strategies'], [x], v === 'bald' ? [[['model'], { kind: 'unet', dropout: 0.1 }]] : v === 'aada' ? ADVERSARIAL_WARMUP : []),
     read: (c) => c.active.strategies[0].config,
