@@ -5,7 +5,8 @@
 // (`adaseg run --config configs/camvid-active-tuned.yaml` writes runs/camvid-active-tuned).
 // Prints, per budget, each engine's mIoU (mean ± std over seeds), its share of its own full
 // supervision, and the ratio ours / PyTorch; also the mIoU over the classes target_val's ground
-// truth holds (a class absent from it scores 0 or nothing depending on one stray pixel).
+// truth holds (a class absent from it scores 0 or nothing depending on one stray pixel); and
+// adaseg's strategies that have no PyTorch counterpart against the plain protocol's random.
 // Resumable: reference seeds keep every finished strategy.
 //
 //   npm run bench:active -- [--seeds 0,1,2] [--ours runs/camvid-active-tuned] [--threads 1]
@@ -81,8 +82,8 @@ const ours = existsSync(oursFile) ? (JSON.parse(readFileSync(oursFile, 'utf8')) 
 if (ours === null) console.error(`no ${oursFile}: run \`npx adaseg run --config configs/camvid-active-tuned.yaml\` for our side; printing the reference only`);
 // The reference's strategies under the labels adaseg's results carry.
 const strategyOf: Record<string, string> = { random: 'random', entropy: 'entropy', ripu: describeStrategy({ strategy: 'ripu', variant: 'region', k: 1 }) };
-const oursRounds = (name: string, round: number): Evaluation[] =>
-  ours === null ? [] : ours.runs.filter((r) => r.strategy === strategyOf[name] && seeds.includes(r.seed)).map((r) => r.rounds.find((x) => x.round === round)).filter((x): x is NonNullable<typeof x> => x !== undefined);
+const oursRounds = (label: string, round: number): Evaluation[] =>
+  ours === null ? [] : ours.runs.filter((r) => r.strategy === label && seeds.includes(r.seed)).map((r) => r.rounds.find((x) => x.round === round)).filter((x): x is NonNullable<typeof x> => x !== undefined);
 const oursFull: Evaluation[] = seeds.map((s) => join(oursDir, `seed-${s}`, 'full', 'evaluation.json')).filter(existsSync).map((f) => JSON.parse(readFileSync(f, 'utf8')) as Evaluation);
 const refFull = reference.map((r) => r.full);
 const oursSource: Evaluation[] = seeds.map((s) => join(oursDir, `seed-${s}`, 'source-evaluation.json')).filter(existsSync).map((f) => JSON.parse(readFileSync(f, 'utf8')) as Evaluation);
@@ -95,7 +96,7 @@ for (const [metric, value] of [['mIoU', (e: Evaluation) => e.mIoU], ['mIoU over 
   console.log('| --- | --- | --- | --- | --- | --- | --- |');
   for (const name of ['random', 'entropy', 'ripu']) {
     for (let round = 1; round <= 5; round++) {
-      const o = oursRounds(name, round).map(value);
+      const o = oursRounds(strategyOf[name], round).map(value);
       const p = reference.map((r) => r.strategies[name]?.[round - 1]).filter((x) => x !== undefined).map(value);
       const om = stat(o).mean;
       const pm = stat(p).mean;
@@ -104,4 +105,18 @@ for (const [metric, value] of [['mIoU', (e: Evaluation) => e.mIoU], ['mIoU over 
   }
   console.log(`| full supervision | 100 | ${cell(oursFull.map(value))} | | ${cell(refFull.map(value))} | | ${oursFull.length ? (fullOurs / fullRef).toFixed(2) : '-'} |`);
   console.log(`| source only | 0 | ${cell(oursSource.map(value))} | | ${cell(reference.map((r) => value(r.source)))} | | |`);
+  // adaseg's other strategies (k-means, the mixes...) against the plain protocol's random, its best.
+  const others = [...new Set(ours?.runs.map((r) => r.strategy) ?? [])].filter((label) => !Object.values(strategyOf).includes(label));
+  if (others.length === 0) continue;
+  console.log(`\n${metric}: adaseg's other strategies against the plain protocol's random`);
+  console.log('| strategy | % pixels | adaseg | of its full | PyTorch random | adaseg / PyTorch random |');
+  console.log('| --- | --- | --- | --- | --- | --- |');
+  for (const label of others) {
+    for (let round = 1; round <= 5; round++) {
+      const o = oursRounds(label, round).map(value);
+      const p = reference.map((r) => r.strategies.random?.[round - 1]).filter((x) => x !== undefined).map(value);
+      const om = stat(o).mean;
+      console.log(`| ${label} | ${round} | ${cell(o)} | ${o.length && oursFull.length ? `${(100 * om / fullOurs).toFixed(0)}%` : '-'} | ${cell(p)} | ${o.length ? (om / stat(p).mean).toFixed(2) : '-'} |`);
+    }
+  }
 }
