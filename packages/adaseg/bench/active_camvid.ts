@@ -84,6 +84,7 @@ if (ours === null) console.error(`no ${oursFile}: run \`npx adaseg run --config 
 const strategyOf: Record<string, string> = { random: 'random', entropy: 'entropy', ripu: describeStrategy({ strategy: 'ripu', variant: 'region', k: 1 }) };
 const oursRounds = (label: string, round: number): Evaluation[] =>
   ours === null ? [] : ours.runs.filter((r) => r.strategy === label && seeds.includes(r.seed)).map((r) => r.rounds.find((x) => x.round === round)).filter((x): x is NonNullable<typeof x> => x !== undefined);
+const referenceRounds = (name: string, round: number): Evaluation[] => reference.map((r) => r.strategies[name]?.[round - 1]).filter((x): x is Evaluation => x !== undefined);
 const oursFull: Evaluation[] = seeds.map((s) => join(oursDir, `seed-${s}`, 'full', 'evaluation.json')).filter(existsSync).map((f) => JSON.parse(readFileSync(f, 'utf8')) as Evaluation);
 const refFull = reference.map((r) => r.full);
 const oursSource: Evaluation[] = seeds.map((s) => join(oursDir, `seed-${s}`, 'source-evaluation.json')).filter(existsSync).map((f) => JSON.parse(readFileSync(f, 'utf8')) as Evaluation);
@@ -91,16 +92,17 @@ const oursSource: Evaluation[] = seeds.map((s) => join(oursDir, `seed-${s}`, 'so
 for (const [metric, value] of [['mIoU', (e: Evaluation) => e.mIoU], ['mIoU over the classes in target_val', (e: Evaluation) => mIoUInTruth(e.iou)]] as const) {
   const fullOurs = stat(oursFull.map(value)).mean;
   const fullRef = stat(refFull.map(value)).mean;
+  // Our mean as a share of our own full supervision, and ours / PyTorch ('-' without our runs).
+  const oursShare = (o: number[]) => (o.length && oursFull.length ? `${((100 * stat(o).mean) / fullOurs).toFixed(0)}%` : '-');
+  const ratio = (o: number[], p: number[]) => (o.length ? (stat(o).mean / stat(p).mean).toFixed(2) : '-');
   console.log(`\n${metric} on target_val, seeds ${seeds.join(',')}: adaseg (${ours?.name ?? 'missing'}) and the plain PyTorch protocol (bench/active_reference.py)`);
   console.log('| strategy | % pixels | adaseg | of its full | PyTorch | of its full | adaseg / PyTorch |');
   console.log('| --- | --- | --- | --- | --- | --- | --- |');
   for (const name of ['random', 'entropy', 'ripu']) {
     for (let round = 1; round <= 5; round++) {
       const o = oursRounds(strategyOf[name], round).map(value);
-      const p = reference.map((r) => r.strategies[name]?.[round - 1]).filter((x) => x !== undefined).map(value);
-      const om = stat(o).mean;
-      const pm = stat(p).mean;
-      console.log(`| ${name} | ${round} | ${cell(o)} | ${o.length && oursFull.length ? `${(100 * om / fullOurs).toFixed(0)}%` : '-'} | ${cell(p)} | ${(100 * pm / fullRef).toFixed(0)}% | ${o.length ? (om / pm).toFixed(2) : '-'} |`);
+      const p = referenceRounds(name, round).map(value);
+      console.log(`| ${name} | ${round} | ${cell(o)} | ${oursShare(o)} | ${cell(p)} | ${(100 * stat(p).mean / fullRef).toFixed(0)}% | ${ratio(o, p)} |`);
     }
   }
   console.log(`| full supervision | 100 | ${cell(oursFull.map(value))} | | ${cell(refFull.map(value))} | | ${oursFull.length ? (fullOurs / fullRef).toFixed(2) : '-'} |`);
@@ -114,9 +116,8 @@ for (const [metric, value] of [['mIoU', (e: Evaluation) => e.mIoU], ['mIoU over 
   for (const label of others) {
     for (let round = 1; round <= 5; round++) {
       const o = oursRounds(label, round).map(value);
-      const p = reference.map((r) => r.strategies.random?.[round - 1]).filter((x) => x !== undefined).map(value);
-      const om = stat(o).mean;
-      console.log(`| ${label} | ${round} | ${cell(o)} | ${o.length && oursFull.length ? `${(100 * om / fullOurs).toFixed(0)}%` : '-'} | ${cell(p)} | ${o.length ? (om / stat(p).mean).toFixed(2) : '-'} |`);
+      const p = referenceRounds('random', round).map(value);
+      console.log(`| ${label} | ${round} | ${cell(o)} | ${oursShare(o)} | ${cell(p)} | ${ratio(o, p)} |`);
     }
   }
 }

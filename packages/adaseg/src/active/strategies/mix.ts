@@ -5,15 +5,13 @@
 // some of each. It is still a pure scorer: its needs are the union of its parts', and its records
 // carry each part's record of the unit, so the loop never knows it has a mix.
 import type { BatchInputs, Need, NeedSettings, SelectionContext, Strategy, UnitConfig, UnitRecord, UnitRef } from '../types.js';
-import { pruneRecords } from './select.js';
+import { checkSelectionBudget, isEmpty, pruneRecords, remaining, unitKey as key } from './select.js';
 
 /** A part of a built mix: a strategy and its share of each round's budget. */
 export interface MixStrategyPart {
   share: number;
   strategy: Strategy;
 }
-
-const key = (r: { image: number; unit: number }) => `${r.image}:${r.unit}`;
 
 export class MixStrategy implements Strategy {
   readonly name: string;
@@ -75,28 +73,27 @@ export class MixStrategy implements Strategy {
     for (const r of records) {
       if (r.parts === undefined || r.parts.length !== P) throw new Error(`${this.name}: select needs the records this mix scored (each carrying its ${P} parts' records)`);
     }
+    checkSelectionBudget(context.budget);
     const byUnits = context.budget.units !== undefined;
-    const total = context.budget.units ?? context.budget.pixels;
-    if (!(Number.isInteger(total) && total! >= 0)) throw new RangeError(`${this.name}: the budget must give a non-negative integer number of units or pixels, got ${JSON.stringify(context.budget)}`);
+    const total = (context.budget.units ?? context.budget.pixels)!;
     const taken = new Set<string>();
     const out: UnitRef[] = [];
-    let spent = 0, cumulative = 0;
+    let cumulative = 0;
     this.parts.forEach((part, i) => {
       cumulative += part.share;
-      const target = i === P - 1 ? total! : Math.min(total!, Math.floor(total! * cumulative + 1e-9));
-      const left = Math.max(0, target - spent);
-      if (left === 0) return;
+      const target = i === P - 1 ? total : Math.min(total, Math.floor(total * cumulative + 1e-9));
+      const budget = remaining(byUnits ? { units: target } : { pixels: target }, out);
+      if (isEmpty(budget)) return;
       const own: UnitRecord[] = [];
       for (const r of records) {
         const p = r.parts![i];
         if (p !== undefined && (p.reference || !taken.has(key(p)))) own.push(p);
       }
       if (!own.some((p) => !p.reference)) return;
-      for (const ref of part.strategy.select(own, { ...context, budget: byUnits ? { units: left } : { pixels: left } })) {
+      for (const ref of part.strategy.select(own, { ...context, budget })) {
         if (taken.has(key(ref))) throw new Error(`${this.name}: part ${part.strategy.name} chose image ${ref.image} unit ${ref.unit} twice`);
         taken.add(key(ref));
         out.push(ref);
-        spent += byUnits ? 1 : ref.pixels;
       }
     });
     return out;

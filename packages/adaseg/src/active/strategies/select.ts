@@ -11,7 +11,13 @@ export function toRef(r: UnitRecord): UnitRef {
   return { image: r.image, imageId: r.imageId, unit: r.unit, pixels: r.pixels };
 }
 
-function checkBudget(budget: Budget): void {
+/** A unit's identity across records: 'image:unit'. */
+export function unitKey(r: { image: number; unit: number }): string {
+  return `${r.image}:${r.unit}`;
+}
+
+/** Throws unless the budget gives exactly one of units and pixels, as a non-negative integer. */
+export function checkSelectionBudget(budget: Budget): void {
   const ok = (v: number | undefined) => v === undefined || (Number.isInteger(v) && v >= 0);
   if (!budget || (budget.units === undefined) === (budget.pixels === undefined) || !ok(budget.units) || !ok(budget.pixels)) {
     throw new RangeError(`select: the budget must give exactly one of units and pixels, as non-negative integers, got ${JSON.stringify(budget)}`);
@@ -24,7 +30,7 @@ export function remaining(budget: Budget, taken: readonly UnitRef[]): Budget {
   return { pixels: Math.max(0, budget.pixels! - taken.reduce((s, r) => s + r.pixels, 0)) };
 }
 
-function isEmpty(budget: Budget): boolean {
+export function isEmpty(budget: Budget): boolean {
   return budget.units !== undefined ? budget.units <= 0 : budget.pixels! <= 0;
 }
 
@@ -33,7 +39,7 @@ function isEmpty(budget: Budget): boolean {
  * the pixel budget (a unit too big is skipped, smaller ones after it may still fit; never over).
  */
 export function takeInOrder(order: Iterable<UnitRecord>, budget: Budget, exclude?: Set<UnitRecord>): UnitRef[] {
-  checkBudget(budget);
+  checkSelectionBudget(budget);
   const out: UnitRef[] = [];
   if (isEmpty(budget)) return out;
   let left = budget.units ?? budget.pixels!;
@@ -88,7 +94,7 @@ export function selectWith(
   context: SelectionContext,
   pick: (records: UnitRecord[], budget: Budget) => UnitRef[],
 ): UnitRef[] {
-  checkBudget(context.budget);
+  checkSelectionBudget(context.budget);
   const candidates = records.filter((r) => !r.reference);
   const imageUnits = candidates.length > 0 && candidates.every((r) => r.unit === 0) && new Set(candidates.map((r) => r.image)).size === candidates.length;
   if (context.ranking === 'global' || imageUnits) return pick([...records], context.budget);
@@ -103,17 +109,16 @@ export function selectWith(
   if (images.length === 0) return [];
   const parts = shares(context.budget, images.length);
   const out: UnitRef[] = [];
-  const key = (r: { image: number; unit: number }) => `${r.image}:${r.unit}`;
   const taken = new Set<string>();
   images.forEach((image, i) => {
     for (const ref of pick(groups.get(image)!, parts[i])) {
       out.push(ref);
-      taken.add(key(ref));
+      taken.add(unitKey(ref));
     }
   });
   const rest = remaining(context.budget, out);
   if (!isEmpty(rest)) {
-    const left = records.filter((r) => r.reference || !taken.has(key(r)));
+    const left = records.filter((r) => r.reference || !taken.has(unitKey(r)));
     if (left.some((r) => !r.reference)) out.push(...pick(left, rest));
   }
   return out;
