@@ -43,6 +43,11 @@ describe('median frequency balancing', () => {
     // Road and sky own most pixels: they weigh less than people.
     const names = ds.classes.names;
     assert.ok(w![names.indexOf('person')] > w![names.indexOf('road')]);
+    // Its square root: the same order of classes, half the spread (in log terms); no second count.
+    const quiet: string[] = [];
+    const sqrt = await resolveClassWeights('sqrtMedianFrequency', ds, (l) => quiet.push(l));
+    assert.deepEqual(sqrt, w!.map(Math.sqrt));
+    assert.deepEqual(quiet, [], 'the counts are cached per dataset');
     assert.equal(await resolveClassWeights('none', ds), null);
     assert.deepEqual(await resolveClassWeights([1, 2, 3, 4, 5, 6], ds), [1, 2, 3, 4, 5, 6]);
     await assert.rejects(resolveClassWeights([1, 2], ds), /2 weights given, but synthetic-source has 6 classes \(sky, road, building, vehicle, person, vegetation\)/);
@@ -75,9 +80,10 @@ describe('config', () => {
     // Absent unless given: configs written before the option keep their fingerprint.
     assert.ok(!('classWeights' in parseTrainConfig({ data: { train: synthetic(2) } }).train));
     assert.equal(train('medianFrequency'), 'medianFrequency');
+    assert.equal(train('sqrtMedianFrequency'), 'sqrtMedianFrequency');
     assert.equal(train('none'), undefined);
     assert.deepEqual(train([1, 0.5]), [1, 0.5]);
-    assert.throws(() => train('balanced'), /config\.train\.classWeights expected 'none', 'medianFrequency' or a list of positive numbers \(one per class\), got "balanced"/);
+    assert.throws(() => train('balanced'), /config\.train\.classWeights expected 'none', 'medianFrequency', 'sqrtMedianFrequency' or a list of positive numbers \(one per class\), got "balanced"/);
     assert.throws(() => train([1, 0]), /config\.train\.classWeights expected .* got \[1,0\]/);
     assert.throws(() => train([]), /config\.train\.classWeights/);
     // Experiments read the same train sections.
