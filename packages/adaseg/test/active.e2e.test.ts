@@ -17,6 +17,9 @@ import { clearExperimentOutput, runExperiment, type LoopEvent } from '../src/act
 import type { ExperimentResults } from '../src/active/results.js';
 import { LabelStore } from '../src/active/store.js';
 import { readPngHeader } from '../src/data/png.js';
+import { loadDataset } from '../src/data/formats/index.js';
+import { inspectDataset } from '../src/data/inspect.js';
+import { parseTrainConfig } from '../src/train/config.js';
 
 torch.setNumThreads(1);
 
@@ -105,6 +108,10 @@ test('adaseg run: 2 rounds x (random, entropy) x 2 seeds with warm-up and baseli
   assert.equal(results.strategies[0].vsRandom, null);
   assert.ok(results.strategies[1].vsRandom !== null);
   for (const b of ['sourceOnly', 'udaOnly', 'full'] as const) assert.equal(results.baselines[b]?.mIoU.n, 2, b);
+  // The classes the validation labels have (for the mIoU over them), as inspectDataset counts them.
+  const val = await inspectDataset(await loadDataset(parseTrainConfig({ data: { train: synthetic('target', 3, 500) } }).data.train));
+  assert.deepEqual(results.classesInVal, results.classNames.map((_, c) => (val.classPixels.find((x) => x.trainId === c)?.pixels ?? 0) > 0));
+  for (const s of results.strategies) assert.equal(s.final.mIoUInVal?.n, 2);
   // The start of every curve is the warm-up model (UDA-only).
   assert.equal(results.strategies[0].curve[0].mIoU.mean, results.baselines.udaOnly!.mIoU.mean);
   // The store holds every run's labels and provenance; exactly the selected units were revealed.

@@ -5,8 +5,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parse } from 'parse5';
 import * as torch from '@adaseg/torch';
-import { areaUnderCurve, buildResults, firstReach, type RawExperiment, stat } from '../src/active/results.js';
-import { budgetPlot, escapeHtml, renderReport, ticks } from '../src/active/report.js';
+import { areaUnderCurve, buildResults, firstReach, mIoUOver, type RawExperiment, stat } from '../src/active/results.js';
+import { budgetPlot, classesMissingInVal, escapeHtml, renderReport, ticks } from '../src/active/report.js';
 import { negativeLearningLoss } from '../src/active/round-training.js';
 
 torch.setNumThreads(1);
@@ -76,6 +76,39 @@ test('buildResults: curves over seeds, per-class IoU, AUBC, share of full superv
   close(entropy.vsRandom!.percentNeeded!, 0.8);
   close(entropy.vsRandom!.saved!, 0.6);
   assert.equal(r.baselines.sourceOnly!.perSeed.length, 2);
+});
+
+test('the mIoU over the classes in the validation labels: curves, finals, baselines, share of full', () => {
+  // Class 'b' has no pixel in val: left out for every model; class 'c' counts even where it is 0.
+  close(mIoUOver([0.6, 0, 0.2], [true, false, true]), 0.4);
+  close(mIoUOver([0.6, null, null], [true, false, true]), 0.3);
+  assert.throws(() => mIoUOver([0.5], [false]), /no class is marked/);
+  const plain = buildResults(raw());
+  assert.equal(plain.classesInVal, undefined, 'not counted: no second mIoU');
+  assert.equal(plain.strategies[0].final.mIoUInVal, undefined);
+  assert.deepEqual(classesMissingInVal(plain), []);
+  const r = buildResults({ ...raw(), classesInVal: [true, false, true] });
+  assert.deepEqual(r.classesInVal, [true, false, true]);
+  assert.deepEqual(classesMissingInVal(r), ['b']);
+  const entropy = r.strategies[1];
+  // Round 1: seed 0 (0.5 + 0.5) / 2, seed 1 (0.6 + 0.5) / 2. Round 0: class c is null -> 0.
+  close(entropy.curve[1].mIoUInVal!.mean, (0.5 + 0.55) / 2);
+  close(entropy.curve[0].mIoUInVal!.mean, 0.15);
+  close(entropy.final.mIoUInVal!.mean, (0.6 + 0.5) / 2);
+  // Full: (0.8 + 0.1) / 2 and (0.6 + 0.1) / 2.
+  close(r.baselines.full!.mIoUInVal!.mean, 0.4);
+  close(entropy.ofFullInVal!, 0.55 / 0.4);
+  close(r.baselines.sourceOnly!.mIoUInVal!.mean, (0.15 + 0.16) / 2);
+  // The standard mIoU is untouched.
+  close(entropy.final.mIoU.mean, 0.6);
+  // Every class in val: the same columns as without the count.
+  const all = buildResults({ ...raw(), classesInVal: [true, true, true] });
+  assert.deepEqual(classesMissingInVal(all), []);
+  assert.ok(!renderReport(all, []).includes('classes in val'));
+  const html = renderReport(r, []);
+  assert.match(html, /final mIoU % over the 2 classes in val/);
+  assert.match(html, /id="classes-missing-in-val">The validation labels have no pixel of <b>b<\/b>/);
+  assert.match(html, /<td class="num" data-value="0.55">55.00 ± 7.07<\/td>/);
 });
 
 test('the report page: escaped names, points where their values are, numbers in cells', () => {

@@ -75,6 +75,16 @@ test('markdownSummary tabulates the baselines, curves, shares of full and per-cl
   assert.match(md, /\| sky \| - \| - \| - \| - \| - \| - \|/);
 });
 
+test('markdownSummary adds the mIoU over the classes in val when one is missing there', () => {
+  assert.ok(!markdownSummary(buildResults({ ...experiment(), classesInVal: [true, true] })).includes('classes in val'));
+  // 'sky' has no pixel in val: road's IoU alone.
+  const md = markdownSummary(buildResults({ ...experiment(), classesInVal: [true, false] }));
+  assert.match(md, /\| baseline \| mIoU \| mIoU over the 1 classes in val \| per seed \|/);
+  assert.match(md, /\| full supervision \(300 iterations\) \| 71\.0 ± 1\.4 \| 71\.0 ± 1\.4 \| 70\.0, 72\.0 \|/);
+  assert.match(md, /\| ripu \|.*\| 85\.9% \| 61\.0 ± 1\.4 \| 85\.9% \|/);
+  assert.match(md, /no pixel of sky/);
+});
+
 test('adaseg report prints the summary and writes the plot; errors name the missing file', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'adaseg-report-'));
   try {

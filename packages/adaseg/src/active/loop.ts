@@ -147,6 +147,19 @@ function loadModel(ctx: Context, file: string): SegmentationModel {
 }
 
 /** Evaluates a checkpoint on the target val set, once (cached in `file` beside it). */
+/**
+ * Which classes the validation labels have a pixel of, at the evaluation resolution (the second
+ * mIoU of results.ts). The pool's ground-truth reader serves: the same transforms as evaluation.
+ */
+async function classesInVal(ctx: Context): Promise<boolean[]> {
+  const truth = poolGroundTruth(ctx.val, resizeTransforms(ctx.config));
+  const present = new Array<boolean>(ctx.classes).fill(false);
+  for (const [i, sample] of ctx.val.samples.entries()) {
+    for (const v of await truth(i, sample.id)) if (v < ctx.classes) present[v] = true;
+  }
+  return present;
+}
+
 async function evaluateCheckpoint(ctx: Context, checkpoint: string, file: string): Promise<EvalSummary> {
   if (existsSync(file)) {
     const cached = JSON.parse(readFileSync(file, 'utf8')) as EvalSummary;
@@ -685,6 +698,7 @@ export async function runExperiment(config: ExperimentConfig, options: Experimen
       raw.baselines.push({ seed, ...(config.baselines.includes('source-only') ? { sourceOnly: sourceEval } : {}), ...(udaEval && config.baselines.includes('uda-only') ? { udaOnly: udaEval } : {}), ...(fullEval ? { full: fullEval } : {}) });
     }
     for (const s of config.active.strategies) raw.examples.push(...(await examples(ctx, s.label, config.seeds[0], config.report.examples)));
+    raw.classesInVal = await classesInVal(ctx);
     const results = buildResults(raw);
     const resultsFile = join(config.output, 'results.json');
     const reportFile = join(config.output, 'report.html');

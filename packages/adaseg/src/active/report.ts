@@ -161,23 +161,42 @@ function classTable(results: ExperimentResults): string {
   return `<table class="classes" id="class-iou"><thead>${head}</thead><tbody>${body}</tbody></table>`;
 }
 
-function baselineRow(name: string, b: BaselineResult, full: BaselineResult | undefined): string {
-  return `<tr class="baseline-row" data-row="${escapeHtml(name)}"><th>${escapeHtml(name)}</th><td class="num">–</td>${cell(b.mIoU.mean, meanStd(b.mIoU))}${cell(full ? b.mIoU.mean / full.mIoU.mean : null, full ? pct(b.mIoU.mean / full.mIoU.mean, 1) : '–')}<td class="num">–</td><td class="num">–</td><td class="num">–</td></tr>`;
+/**
+ * The classes the validation labels lack, when results.json counted them and some are missing: only
+ * then does the mIoU over the classes in the labels differ from the standard one.
+ */
+export function classesMissingInVal(results: ExperimentResults): string[] {
+  const present = results.classesInVal;
+  if (present === undefined) return [];
+  return results.classNames.filter((_, c) => !present[c]);
+}
+
+/** Columns of the mIoU over the classes in the validation labels (empty when it equals the standard one). */
+function inValCells(results: ExperimentResults, mIoU: Stat | undefined, ofFull: number | null | undefined): string {
+  if (classesMissingInVal(results).length === 0) return '';
+  return `${cell(mIoU?.mean ?? null, mIoU ? meanStd(mIoU) : '–')}${cell(ofFull ?? null, ofFull === null || ofFull === undefined ? '–' : pct(ofFull, 1))}`;
+}
+
+function baselineRow(results: ExperimentResults, name: string, b: BaselineResult, full: BaselineResult | undefined): string {
+  const ofFullInVal = full?.mIoUInVal && b.mIoUInVal ? b.mIoUInVal.mean / full.mIoUInVal.mean : null;
+  return `<tr class="baseline-row" data-row="${escapeHtml(name)}"><th>${escapeHtml(name)}</th><td class="num">–</td>${cell(b.mIoU.mean, meanStd(b.mIoU))}${cell(full ? b.mIoU.mean / full.mIoU.mean : null, full ? pct(b.mIoU.mean / full.mIoU.mean, 1) : '–')}${inValCells(results, b.mIoUInVal, ofFullInVal)}<td class="num">–</td><td class="num">–</td><td class="num">–</td></tr>`;
 }
 
 function summaryTable(results: ExperimentResults): string {
   const b = results.baselines;
+  const missing = classesMissingInVal(results);
   const row = (s: StrategyResult) => {
     const v = s.vsRandom;
     const needed = v === null ? '–' : v.percentNeeded === null ? 'not reached' : num(v.percentNeeded, 3);
     const saved = v === null || v.saved === null ? '–' : `${(v.saved * 100).toFixed(1)}%`;
-    return `<tr data-row="${escapeHtml(s.strategy)}"><th>${escapeHtml(s.strategy)}${s.strategy === b.random ? ' <span class="tag">baseline</span>' : ''}</th>${cell(s.final.percent.mean, num(s.final.percent.mean, 3))}${cell(s.final.mIoU.mean, meanStd(s.final.mIoU), 'strong')}${cell(s.ofFull, s.ofFull === null ? '–' : pct(s.ofFull, 1))}${cell(s.aubc.mean, meanStd(s.aubc))}${cell(v?.percentNeeded ?? null, needed)}${cell(v?.saved ?? null, saved)}</tr>`;
+    return `<tr data-row="${escapeHtml(s.strategy)}"><th>${escapeHtml(s.strategy)}${s.strategy === b.random ? ' <span class="tag">baseline</span>' : ''}</th>${cell(s.final.percent.mean, num(s.final.percent.mean, 3))}${cell(s.final.mIoU.mean, meanStd(s.final.mIoU), 'strong')}${cell(s.ofFull, s.ofFull === null ? '–' : pct(s.ofFull, 1))}${inValCells(results, s.final.mIoUInVal, s.ofFullInVal)}${cell(s.aubc.mean, meanStd(s.aubc))}${cell(v?.percentNeeded ?? null, needed)}${cell(v?.saved ?? null, saved)}</tr>`;
   };
   const rows = results.strategies.map(row);
-  if (b.sourceOnly) rows.push(baselineRow('source only', b.sourceOnly, b.full));
-  if (b.udaOnly) rows.push(baselineRow('UDA only', b.udaOnly, b.full));
-  if (b.full) rows.push(baselineRow('full supervision', b.full, b.full));
-  return `<table id="summary"><thead><tr><th>strategy</th><th>labelled px %</th><th>final mIoU %</th><th>% of full</th><th>AUBC (mIoU %)</th><th>px % to reach random's final mIoU</th><th>labels saved vs random</th></tr></thead><tbody>${rows.join('\n')}</tbody></table>`;
+  if (b.sourceOnly) rows.push(baselineRow(results, 'source only', b.sourceOnly, b.full));
+  if (b.udaOnly) rows.push(baselineRow(results, 'UDA only', b.udaOnly, b.full));
+  if (b.full) rows.push(baselineRow(results, 'full supervision', b.full, b.full));
+  const inValHeads = missing.length === 0 ? '' : `<th>final mIoU % over the ${results.classNames.length - missing.length} classes in val</th><th>% of full (same classes)</th>`;
+  return `<table id="summary"><thead><tr><th>strategy</th><th>labelled px %</th><th>final mIoU %</th><th>% of full</th>${inValHeads}<th>AUBC (mIoU %)</th><th>px % to reach random's final mIoU</th><th>labels saved vs random</th></tr></thead><tbody>${rows.join('\n')}</tbody></table>`;
 }
 
 function roundsTable(results: ExperimentResults): string {
@@ -260,6 +279,11 @@ ${notes.map((n) => `<p>${n}</p>`).join('\n')}
 ${budgetPlot(results)}
 <h2>Summary</h2>
 ${summaryTable(results)}
+${(() => {
+  const missing = classesMissingInVal(results);
+  if (missing.length === 0) return '';
+  return `<p class="meta" id="classes-missing-in-val">The validation labels have no pixel of ${missing.map((c) => `<b>${escapeHtml(c)}</b>`).join(', ')}. The standard mIoU counts such a class as 0 for a model that predicts it on a single pixel and leaves it out for a model that never does; the columns “over the classes in val” leave it out for every model.</p>`;
+})()}
 <p class="meta">AUBC: the area under the mIoU curve from the start model (0%) to the last round, divided by that range (a mean mIoU over the budget). Labels saved vs random: 1 − (pixels this strategy needs to reach random's final mIoU, on its mean curve, linear between rounds) / (random's final pixels).</p>
 <h2>mIoU per round</h2>
 ${roundsTable(results)}

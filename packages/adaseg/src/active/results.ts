@@ -3,6 +3,11 @@
 // and the labels saved versus random to reach random's final mIoU; the baselines (source-only,
 // UDA-only, fully supervised target, random) beside them. Pure functions of the raw per-seed
 // numbers the loop gathers, so they can be checked by hand.
+//
+// Beside the standard mIoU, the mIoU over the classes that occur in the validation labels: a class
+// absent there (fence in camvid-day2dusk's target_val) scores 0 for a model that predicts it on a
+// single pixel and is left out for one that never does, which moves the standard mIoU by 1/C of
+// the scale on a stray pixel and weighs against class-balanced training.
 import type { BudgetConfig, UnitConfig } from './types.js';
 
 export interface EvalSummary {
@@ -64,6 +69,8 @@ export interface RawExperiment {
   units: UnitConfig;
   strategies: string[];
   pipelineIterations: number;
+  /** Per class: whether the validation labels have a pixel of it (at the evaluation resolution). */
+  classesInVal?: boolean[];
   runs: RawRun[];
   baselines: RawBaselines[];
   examples: ExampleImage[];
@@ -83,6 +90,8 @@ export interface CurvePoint {
   /** Labelled pixels, % of the pool (void included). */
   percent: Stat;
   mIoU: Stat;
+  /** mIoU over the classes in the validation labels (with classesInVal). */
+  mIoUInVal?: Stat;
 }
 
 export interface StrategyResult {
@@ -93,6 +102,7 @@ export interface StrategyResult {
   final: {
     percent: Stat;
     mIoU: Stat;
+    mIoUInVal?: Stat;
     /** Per-class IoU after the last round, mean over seeds (null where never defined). */
     iou: (number | null)[];
   };
@@ -104,6 +114,8 @@ export interface StrategyResult {
   aubc: Stat;
   /** Final mean mIoU / the fully supervised baseline's mean mIoU (null without that baseline). */
   ofFull: number | null;
+  /** The same over the classes in the validation labels (with classesInVal). */
+  ofFullInVal?: number | null;
   /**
    * To reach random's final mean mIoU: the labelled-pixel % this strategy's mean curve needs
    * (linear between rounds; null if it never does) and the labels saved against random's final %
@@ -115,6 +127,7 @@ export interface StrategyResult {
 
 export interface BaselineResult {
   mIoU: Stat;
+  mIoUInVal?: Stat;
   iou: (number | null)[];
   perSeed: { seed: number; mIoU: number }[];
 }
@@ -131,6 +144,8 @@ export interface ExperimentResults {
   units: UnitConfig;
   /** Training iterations of the active pipeline after source training (the full baseline's too). */
   pipelineIterations: number;
+  /** Per class: whether the validation labels have it (absent in results made before it was counted). */
+  classesInVal?: boolean[];
   strategies: StrategyResult[];
   baselines: {
     sourceOnly?: BaselineResult;
@@ -181,14 +196,31 @@ export function firstReach(xs: number[], ys: number[], target: number): number |
   return null;
 }
 
-function baseline(list: { seed: number; e: EvalSummary | undefined }[]): BaselineResult | undefined {
+/**
+ * Mean IoU over the classes marked in `classes` (a class the labels have always has an IoU; one
+ * missing from `iou` counts as 0). Throws when no class is marked.
+ */
+export function mIoUOver(iou: readonly (number | null)[], classes: readonly boolean[]): number {
+  const picked = classes.flatMap((p, c) => (p ? [iou[c] ?? 0] : []));
+  if (picked.length === 0) throw new RangeError('mIoUOver: no class is marked');
+  return picked.reduce((a, b) => a + b, 0) / picked.length;
+}
+
+function baseline(list: { seed: number; e: EvalSummary | undefined }[], inVal: ((iou: (number | null)[]) => number) | null): BaselineResult | undefined {
   const present = list.filter((x): x is { seed: number; e: EvalSummary } => x.e !== undefined);
   if (present.length === 0) return undefined;
-  return { mIoU: stat(present.map((x) => x.e.mIoU)), iou: meanIou(present.map((x) => x.e.iou)), perSeed: present.map((x) => ({ seed: x.seed, mIoU: x.e.mIoU })) };
+  return {
+    mIoU: stat(present.map((x) => x.e.mIoU)),
+    ...(inVal ? { mIoUInVal: stat(present.map((x) => inVal(x.e.iou))) } : {}),
+    iou: meanIou(present.map((x) => x.e.iou)),
+    perSeed: present.map((x) => ({ seed: x.seed, mIoU: x.e.mIoU })),
+  };
 }
 
 export function buildResults(raw: RawExperiment): ExperimentResults {
-  const full = baseline(raw.baselines.map((b) => ({ seed: b.seed, e: b.full })));
+  const classesInVal = raw.classesInVal !== undefined && raw.classesInVal.some(Boolean) ? raw.classesInVal : undefined;
+  const inVal = classesInVal ? (iou: (number | null)[]) => mIoUOver(iou, classesInVal) : null;
+  const full = baseline(raw.baselines.map((b) => ({ seed: b.seed, e: b.full })), inVal);
   const strategies: StrategyResult[] = raw.strategies.map((label) => {
     const runs = raw.runs.filter((r) => r.strategy === label);
     const points = runs.length === 0 ? 0 : Math.min(...runs.map((r) => r.rounds.length));
@@ -196,6 +228,7 @@ export function buildResults(raw: RawExperiment): ExperimentResults {
       round: runs[0].rounds[i].round,
       percent: stat(runs.map((r) => r.rounds[i].percent)),
       mIoU: stat(runs.map((r) => r.rounds[i].mIoU)),
+      ...(inVal ? { mIoUInVal: stat(runs.map((r) => inVal(r.rounds[i].iou))) } : {}),
     }));
     const last = (r: RawRun) => r.rounds[points - 1];
     return {
@@ -205,10 +238,12 @@ export function buildResults(raw: RawExperiment): ExperimentResults {
       final: {
         percent: stat(runs.map((r) => last(r).percent)),
         mIoU: stat(runs.map((r) => last(r).mIoU)),
+        ...(inVal ? { mIoUInVal: stat(runs.map((r) => inVal(last(r).iou))) } : {}),
         iou: meanIou(runs.map((r) => last(r).iou)),
       },
       aubc: stat(runs.map((r) => areaUnderCurve(r.rounds.slice(0, points).map((x) => x.percent), r.rounds.slice(0, points).map((x) => x.mIoU)))),
       ofFull: full !== undefined && curve.length > 0 ? curve[curve.length - 1].mIoU.mean / full.mIoU.mean : null,
+      ...(inVal ? { ofFullInVal: full?.mIoUInVal !== undefined && curve.length > 0 ? curve[curve.length - 1].mIoUInVal!.mean / full.mIoUInVal.mean : null } : {}),
       vsRandom: null,
     };
   });
@@ -233,14 +268,15 @@ export function buildResults(raw: RawExperiment): ExperimentResults {
     budget: raw.budget,
     units: raw.units,
     pipelineIterations: raw.pipelineIterations,
+    ...(classesInVal ? { classesInVal } : {}),
     strategies,
     baselines: {
       ...(() => {
-        const s = baseline(raw.baselines.map((b) => ({ seed: b.seed, e: b.sourceOnly })));
+        const s = baseline(raw.baselines.map((b) => ({ seed: b.seed, e: b.sourceOnly })), inVal);
         return s ? { sourceOnly: s } : {};
       })(),
       ...(() => {
-        const u = baseline(raw.baselines.map((b) => ({ seed: b.seed, e: b.udaOnly })));
+        const u = baseline(raw.baselines.map((b) => ({ seed: b.seed, e: b.udaOnly })), inVal);
         return u ? { udaOnly: u } : {};
       })(),
       ...(full ? { full } : {}),

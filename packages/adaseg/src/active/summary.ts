@@ -28,15 +28,20 @@ export function markdownSummary(results: ExperimentResults): string {
   const rounds = Math.max(0, ...results.strategies.map((s) => s.curve.length));
   out.push(`${results.name}: ${results.poolImages} pool images (${results.poolPixels} pixels), seeds ${results.seeds.join(', ')}, ${results.rounds} rounds, units ${JSON.stringify(results.units)}, budget ${JSON.stringify(results.budget)}; mIoU (%) on the validation set, mean ± std over seeds.`);
   out.push('');
-  out.push('| baseline | mIoU | per seed |');
-  out.push('| --- | --- | --- |');
+  // The mIoU over the classes in the validation labels, when some class is missing there.
+  const missing = results.classesInVal === undefined ? [] : results.classNames.filter((_, c) => !results.classesInVal![c]);
+  const inValHead = missing.length === 0 ? '' : ` mIoU over the ${results.classNames.length - missing.length} classes in val |`;
+  const inValRule = missing.length === 0 ? '' : ' --- |';
+  const inVal = (s: Stat | undefined) => (missing.length === 0 ? '' : ` ${s === undefined ? '-' : pm(s)} |`);
+  out.push(`| baseline | mIoU |${inValHead} per seed |`);
+  out.push(`| --- | --- |${inValRule} --- |`);
   for (const [name, r] of [['source only', b.sourceOnly], ['UDA only', b.udaOnly], [`full supervision (${results.pipelineIterations} iterations)`, b.full]] as const) {
-    if (r !== undefined) out.push(`| ${name} | ${pm(r.mIoU)} | ${r.perSeed.map((p) => pct(p.mIoU)).join(', ')} |`);
+    if (r !== undefined) out.push(`| ${name} | ${pm(r.mIoU)} |${inVal(r.mIoUInVal)} ${r.perSeed.map((p) => pct(p.mIoU)).join(', ')} |`);
   }
   out.push('');
   const roundHeads = Array.from({ length: rounds }, (_, i) => (i === 0 ? 'start' : `round ${i}`));
-  out.push(`| strategy | ${roundHeads.join(' | ')} | AUBC | % of full | labels saved vs random | final − random (spread) |`);
-  out.push(`| --- | ${roundHeads.map(() => '---').join(' | ')} | --- | --- | --- | --- |`);
+  out.push(`| strategy | ${roundHeads.join(' | ')} | AUBC | % of full |${inValHead.replace('mIoU', 'final mIoU')}${missing.length === 0 ? '' : ' % of full (same classes) |'} labels saved vs random | final − random (spread) |`);
+  out.push(`| --- | ${roundHeads.map(() => '---').join(' | ')} | --- | --- |${inValRule}${inValRule} --- | --- |`);
   for (const s of results.strategies) {
     const cells = roundHeads.map((_, i) => {
       const p = s.curve[i];
@@ -45,7 +50,12 @@ export function markdownSummary(results: ExperimentResults): string {
     const vs = beatsRandom(results, s);
     const saved = s.vsRandom === null ? '-' : s.vsRandom.saved === null ? 'never reaches random' : `${(s.vsRandom.saved * 100).toFixed(0)}%`;
     const margin = vs === null ? '-' : `${vs.margin >= 0 ? '+' : ''}${pct(vs.margin)} (${pct(vs.spread)})${vs.beats ? ' **beats**' : ''}`;
-    out.push(`| ${s.strategy} | ${cells.join(' | ')} | ${pm(s.aubc)} | ${full === undefined ? '-' : `${((s.final.mIoU.mean / full) * 100).toFixed(1)}%`} | ${saved} | ${margin} |`);
+    const ofFullInVal = missing.length === 0 ? '' : ` ${s.ofFullInVal === null || s.ofFullInVal === undefined ? '-' : `${(s.ofFullInVal * 100).toFixed(1)}%`} |`;
+    out.push(`| ${s.strategy} | ${cells.join(' | ')} | ${pm(s.aubc)} | ${full === undefined ? '-' : `${((s.final.mIoU.mean / full) * 100).toFixed(1)}%`} |${inVal(s.final.mIoUInVal)}${ofFullInVal} ${saved} | ${margin} |`);
+  }
+  if (missing.length > 0) {
+    out.push('');
+    out.push(`The validation labels have no pixel of ${missing.join(', ')}: the standard mIoU counts such a class as 0 for a model that predicts it anywhere and leaves it out for one that never does; the columns over the classes in val leave it out for every model.`);
   }
   if (full !== undefined) {
     out.push('');
