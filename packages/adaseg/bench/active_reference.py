@@ -161,6 +161,13 @@ def main():
     os.makedirs(a.out, exist_ok=True)
     result_file = os.path.join(a.out, f'seed-{a.seed}.json')
     result = json.load(open(result_file)) if os.path.exists(result_file) else {'seed': a.seed, 'args': vars(a), 'classNames': meta['classes'], 'strategies': {}}
+    # Resuming adds strategies to a seed's results: only with the settings they were made with
+    # (threads, the strategy list and the folder do not change the numbers).
+    changed = [k for k, v in vars(a).items() if k not in ('threads', 'strategies', 'out') and result['args'].get(k) != v]
+    if changed:
+        was = result['args']
+        diffs = ', '.join(f"--{k.replace('_', '-')} {was.get(k)!r}, now {getattr(a, k)!r}" for k in changed)
+        p.error(f'{result_file} was made with other settings ({diffs}): use another --out')
 
     def save():
         tmp = result_file + '.tmp'
