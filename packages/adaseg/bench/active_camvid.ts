@@ -15,7 +15,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type ExperimentResults, stat } from '../src/active/results.js';
+import { type ExperimentResults, mIoUOver, stat } from '../src/active/results.js';
 import { describeStrategy } from '../src/active/strategies/config.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -65,11 +65,6 @@ for (const seed of seeds) {
 }
 const inTruth = reference[0].classesInTruth;
 
-/** mIoU over the classes the ground truth holds (null IoU there counts as 0: never predicted, always missed). */
-function mIoUInTruth(iou: (number | null)[]): number {
-  const kept = iou.filter((_, c) => inTruth[c]).map((v) => v ?? 0);
-  return kept.reduce((a, b) => a + b, 0) / kept.length;
-}
 const pct = (v: number) => (100 * v).toFixed(1);
 const cell = (xs: number[]) => {
   const s = stat(xs);
@@ -89,7 +84,7 @@ const oursFull: Evaluation[] = seeds.map((s) => join(oursDir, `seed-${s}`, 'full
 const refFull = reference.map((r) => r.full);
 const oursSource: Evaluation[] = seeds.map((s) => join(oursDir, `seed-${s}`, 'source-evaluation.json')).filter(existsSync).map((f) => JSON.parse(readFileSync(f, 'utf8')) as Evaluation);
 
-for (const [metric, value] of [['mIoU', (e: Evaluation) => e.mIoU], ['mIoU over the classes in target_val', (e: Evaluation) => mIoUInTruth(e.iou)]] as const) {
+for (const [metric, value] of [['mIoU', (e: Evaluation) => e.mIoU], ['mIoU over the classes in target_val', (e: Evaluation) => mIoUOver(e.iou, inTruth)]] as const) {
   const fullOurs = stat(oursFull.map(value)).mean;
   const fullRef = stat(refFull.map(value)).mean;
   // Our mean as a share of our own full supervision, and ours / PyTorch ('-' without our runs).

@@ -146,7 +146,6 @@ function loadModel(ctx: Context, file: string): SegmentationModel {
   return model;
 }
 
-/** Evaluates a checkpoint on the target val set, once (cached in `file` beside it). */
 /**
  * Which classes the validation labels have a pixel of, at the evaluation resolution (the second
  * mIoU of results.ts). The pool's ground-truth reader serves: the same transforms as evaluation.
@@ -160,6 +159,7 @@ async function classesInVal(ctx: Context): Promise<boolean[]> {
   return present;
 }
 
+/** Evaluates a checkpoint on the target val set, once (cached in `file` beside it). */
 async function evaluateCheckpoint(ctx: Context, checkpoint: string, file: string): Promise<EvalSummary> {
   if (existsSync(file)) {
     const cached = JSON.parse(readFileSync(file, 'utf8')) as EvalSummary;

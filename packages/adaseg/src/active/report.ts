@@ -1,7 +1,7 @@
 // report.html: one self-contained page (inline CSS, SVG plots drawn here, example images as data:
 // URIs) from the results. Every plotted point carries its value (data-x, data-y) and every number
 // cell its raw value (data-value), so a test can check the page against results.json.
-import type { BaselineResult, ExampleImage, ExperimentResults, Stat, StrategyResult } from './results.js';
+import { type BaselineResult, classesMissingInVal, type ExampleImage, type ExperimentResults, type Stat, type StrategyResult } from './results.js';
 
 const COLOURS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b', '#e377c2', '#17becf', '#bcbd22', '#7f7f7f'];
 const RANDOM_COLOUR = '#555555';
@@ -161,41 +161,32 @@ function classTable(results: ExperimentResults): string {
   return `<table class="classes" id="class-iou"><thead>${head}</thead><tbody>${body}</tbody></table>`;
 }
 
-/**
- * The classes the validation labels lack, when results.json counted them and some are missing: only
- * then does the mIoU over the classes in the labels differ from the standard one.
- */
-export function classesMissingInVal(results: ExperimentResults): string[] {
-  const present = results.classesInVal;
-  if (present === undefined) return [];
-  return results.classNames.filter((_, c) => !present[c]);
-}
-
-/** Columns of the mIoU over the classes in the validation labels (empty when it equals the standard one). */
-function inValCells(results: ExperimentResults, mIoU: Stat | undefined, ofFull: number | null | undefined): string {
-  if (classesMissingInVal(results).length === 0) return '';
+/** Columns of the mIoU over the classes in the validation labels (none when it equals the standard one). */
+function inValCells(shown: boolean, mIoU: Stat | undefined, ofFull: number | null | undefined): string {
+  if (!shown) return '';
   return `${cell(mIoU?.mean ?? null, mIoU ? meanStd(mIoU) : '–')}${cell(ofFull ?? null, ofFull === null || ofFull === undefined ? '–' : pct(ofFull, 1))}`;
 }
 
-function baselineRow(results: ExperimentResults, name: string, b: BaselineResult, full: BaselineResult | undefined): string {
+function baselineRow(inValShown: boolean, name: string, b: BaselineResult, full: BaselineResult | undefined): string {
   const ofFullInVal = full?.mIoUInVal && b.mIoUInVal ? b.mIoUInVal.mean / full.mIoUInVal.mean : null;
-  return `<tr class="baseline-row" data-row="${escapeHtml(name)}"><th>${escapeHtml(name)}</th><td class="num">–</td>${cell(b.mIoU.mean, meanStd(b.mIoU))}${cell(full ? b.mIoU.mean / full.mIoU.mean : null, full ? pct(b.mIoU.mean / full.mIoU.mean, 1) : '–')}${inValCells(results, b.mIoUInVal, ofFullInVal)}<td class="num">–</td><td class="num">–</td><td class="num">–</td></tr>`;
+  return `<tr class="baseline-row" data-row="${escapeHtml(name)}"><th>${escapeHtml(name)}</th><td class="num">–</td>${cell(b.mIoU.mean, meanStd(b.mIoU))}${cell(full ? b.mIoU.mean / full.mIoU.mean : null, full ? pct(b.mIoU.mean / full.mIoU.mean, 1) : '–')}${inValCells(inValShown, b.mIoUInVal, ofFullInVal)}<td class="num">–</td><td class="num">–</td><td class="num">–</td></tr>`;
 }
 
 function summaryTable(results: ExperimentResults): string {
   const b = results.baselines;
   const missing = classesMissingInVal(results);
+  const inValShown = missing.length > 0;
   const row = (s: StrategyResult) => {
     const v = s.vsRandom;
     const needed = v === null ? '–' : v.percentNeeded === null ? 'not reached' : num(v.percentNeeded, 3);
     const saved = v === null || v.saved === null ? '–' : `${(v.saved * 100).toFixed(1)}%`;
-    return `<tr data-row="${escapeHtml(s.strategy)}"><th>${escapeHtml(s.strategy)}${s.strategy === b.random ? ' <span class="tag">baseline</span>' : ''}</th>${cell(s.final.percent.mean, num(s.final.percent.mean, 3))}${cell(s.final.mIoU.mean, meanStd(s.final.mIoU), 'strong')}${cell(s.ofFull, s.ofFull === null ? '–' : pct(s.ofFull, 1))}${inValCells(results, s.final.mIoUInVal, s.ofFullInVal)}${cell(s.aubc.mean, meanStd(s.aubc))}${cell(v?.percentNeeded ?? null, needed)}${cell(v?.saved ?? null, saved)}</tr>`;
+    return `<tr data-row="${escapeHtml(s.strategy)}"><th>${escapeHtml(s.strategy)}${s.strategy === b.random ? ' <span class="tag">baseline</span>' : ''}</th>${cell(s.final.percent.mean, num(s.final.percent.mean, 3))}${cell(s.final.mIoU.mean, meanStd(s.final.mIoU), 'strong')}${cell(s.ofFull, s.ofFull === null ? '–' : pct(s.ofFull, 1))}${inValCells(inValShown, s.final.mIoUInVal, s.ofFullInVal)}${cell(s.aubc.mean, meanStd(s.aubc))}${cell(v?.percentNeeded ?? null, needed)}${cell(v?.saved ?? null, saved)}</tr>`;
   };
   const rows = results.strategies.map(row);
-  if (b.sourceOnly) rows.push(baselineRow(results, 'source only', b.sourceOnly, b.full));
-  if (b.udaOnly) rows.push(baselineRow(results, 'UDA only', b.udaOnly, b.full));
-  if (b.full) rows.push(baselineRow(results, 'full supervision', b.full, b.full));
-  const inValHeads = missing.length === 0 ? '' : `<th>final mIoU % over the ${results.classNames.length - missing.length} classes in val</th><th>% of full (same classes)</th>`;
+  if (b.sourceOnly) rows.push(baselineRow(inValShown, 'source only', b.sourceOnly, b.full));
+  if (b.udaOnly) rows.push(baselineRow(inValShown, 'UDA only', b.udaOnly, b.full));
+  if (b.full) rows.push(baselineRow(inValShown, 'full supervision', b.full, b.full));
+  const inValHeads = !inValShown ? '' : `<th>final mIoU % over the ${results.classNames.length - missing.length} classes in val</th><th>% of full (same classes)</th>`;
   return `<table id="summary"><thead><tr><th>strategy</th><th>labelled px %</th><th>final mIoU %</th><th>% of full</th>${inValHeads}<th>AUBC (mIoU %)</th><th>px % to reach random's final mIoU</th><th>labels saved vs random</th></tr></thead><tbody>${rows.join('\n')}</tbody></table>`;
 }
 

@@ -206,6 +206,16 @@ export function mIoUOver(iou: readonly (number | null)[], classes: readonly bool
   return picked.reduce((a, b) => a + b, 0) / picked.length;
 }
 
+/**
+ * The classes the validation labels lack, when the results counted them: only then does the mIoU
+ * over the classes in the labels differ from the standard one (and the report show it).
+ */
+export function classesMissingInVal(results: ExperimentResults): string[] {
+  const present = results.classesInVal;
+  if (present === undefined) return [];
+  return results.classNames.filter((_, c) => !present[c]);
+}
+
 function baseline(list: { seed: number; e: EvalSummary | undefined }[], inVal: ((iou: (number | null)[]) => number) | null): BaselineResult | undefined {
   const present = list.filter((x): x is { seed: number; e: EvalSummary } => x.e !== undefined);
   if (present.length === 0) return undefined;

@@ -1,7 +1,7 @@
 // A Markdown summary of an experiment's results (`adaseg report --run DIR`): the tables a user pastes
 // into notes or BENCHMARKS.md. The curves come from results.json only (so they agree with
 // report.html); what the bought labels are made of comes from the label store.
-import type { ExperimentResults, Stat, StrategyResult } from './results.js';
+import { classesMissingInVal, type ExperimentResults, type Stat, type StrategyResult } from './results.js';
 import { slug } from './loop.js';
 import { SELECTION_ERRORS_INFO_KEY, type SelectionErrors } from './selection-errors.js';
 import type { LabelStore } from './store.js';
@@ -29,7 +29,7 @@ export function markdownSummary(results: ExperimentResults): string {
   out.push(`${results.name}: ${results.poolImages} pool images (${results.poolPixels} pixels), seeds ${results.seeds.join(', ')}, ${results.rounds} rounds, units ${JSON.stringify(results.units)}, budget ${JSON.stringify(results.budget)}; mIoU (%) on the validation set, mean ± std over seeds.`);
   out.push('');
   // The mIoU over the classes in the validation labels, when some class is missing there.
-  const missing = results.classesInVal === undefined ? [] : results.classNames.filter((_, c) => !results.classesInVal![c]);
+  const missing = classesMissingInVal(results);
   const inValHead = missing.length === 0 ? '' : ` mIoU over the ${results.classNames.length - missing.length} classes in val |`;
   const inValRule = missing.length === 0 ? '' : ' --- |';
   const inVal = (s: Stat | undefined) => (missing.length === 0 ? '' : ` ${s === undefined ? '-' : pm(s)} |`);
