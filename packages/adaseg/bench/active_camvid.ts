@@ -11,6 +11,10 @@
 //
 //   npm run bench:active -- [--seeds 0,1,2] [--ours runs/camvid-active-tuned] [--threads 1]
 //                           [--out runs/camvid-active-reference] [--round-lr 5e-4]
+//                           [--units region|pixel] [--round-iterations 100] [--strategies random,entropy,ripu]
+// With --units pixel the reference buys single pixels (random and entropy; RIPU needs regions):
+// give it its own --out, and the adaseg run of the same units and round iterations as --ours
+// (configs/camvid-active-pixels.yaml: --units pixel --round-iterations 200).
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -44,6 +48,10 @@ const oursDir = resolve(repo, arg('ours', 'runs/camvid-active-tuned'));
 const out = resolve(repo, arg('out', 'runs/camvid-active-reference'));
 const threads = arg('threads', '1');
 const roundLr = arg('round-lr', '5e-4');
+const units = arg('units', 'region');
+if (units !== 'region' && units !== 'pixel') throw new Error(`--units: expected region or pixel, got ${units}`);
+const roundIterations = arg('round-iterations', '100');
+const strategies = arg('strategies', units === 'region' ? 'random,entropy,ripu' : 'random,entropy').split(',');
 if (!existsSync(dataRoot)) {
   console.log(`bench:active: ${dataRoot} not found; nothing to do`);
   process.exit(0);
@@ -54,11 +62,11 @@ for (const seed of seeds) {
   const file = join(out, `seed-${seed}.json`);
   const done = existsSync(file) && (() => {
     const r = JSON.parse(readFileSync(file, 'utf8')) as Partial<ReferenceResult>;
-    return r.classesInTruth !== undefined && ['random', 'entropy', 'ripu'].every((s) => r.strategies?.[s] !== undefined);
+    return r.classesInTruth !== undefined && strategies.every((s) => r.strategies?.[s] !== undefined);
   })();
   if (!done) {
     console.error(`PyTorch reference, seed ${seed} (resumes if interrupted)`);
-    const r = spawnSync('/usr/bin/python3', [join(here, 'active_reference.py'), '--data', dataRoot, '--seed', String(seed), '--out', out, '--threads', threads, '--round-lr', roundLr], { stdio: ['ignore', 'inherit', 'inherit'] });
+    const r = spawnSync('/usr/bin/python3', [join(here, 'active_reference.py'), '--data', dataRoot, '--seed', String(seed), '--out', out, '--threads', threads, '--round-lr', roundLr, '--units', units, '--round-iterations', roundIterations, '--strategies', strategies.join(',')], { stdio: ['ignore', 'inherit', 'inherit'] });
     if (r.status !== 0) throw new Error(`the PyTorch reference failed on seed ${seed} (exit ${r.status})`);
   }
   reference.push(JSON.parse(readFileSync(file, 'utf8')) as ReferenceResult);
@@ -93,7 +101,7 @@ for (const [metric, value] of [['mIoU', (e: Evaluation) => e.mIoU], ['mIoU over 
   console.log(`\n${metric} on target_val, seeds ${seeds.join(',')}: adaseg (${ours?.name ?? 'missing'}) and the plain PyTorch protocol (bench/active_reference.py)`);
   console.log('| strategy | % pixels | adaseg | of its full | PyTorch | of its full | adaseg / PyTorch |');
   console.log('| --- | --- | --- | --- | --- | --- | --- |');
-  for (const name of ['random', 'entropy', 'ripu']) {
+  for (const name of strategies) {
     for (let round = 1; round <= 5; round++) {
       const o = oursRounds(strategyOf[name], round).map(value);
       const p = referenceRounds(name, round).map(value);
@@ -103,7 +111,7 @@ for (const [metric, value] of [['mIoU', (e: Evaluation) => e.mIoU], ['mIoU over 
   console.log(`| full supervision | 100 | ${cell(oursFull.map(value))} | | ${cell(refFull.map(value))} | | ${oursFull.length ? (fullOurs / fullRef).toFixed(2) : '-'} |`);
   console.log(`| source only | 0 | ${cell(oursSource.map(value))} | | ${cell(reference.map((r) => value(r.source)))} | | |`);
   // adaseg's other strategies (k-means, the mixes...) against the plain protocol's random, its best.
-  const others = [...new Set(ours?.runs.map((r) => r.strategy) ?? [])].filter((label) => !Object.values(strategyOf).includes(label));
+  const others = [...new Set(ours?.runs.map((r) => r.strategy) ?? [])].filter((label) => !strategies.some((name) => strategyOf[name] === label));
   if (others.length === 0) continue;
   console.log(`\n${metric}: adaseg's other strategies against the plain protocol's random`);
   console.log('| strategy | % pixels | adaseg | of its full | PyTorch random | adaseg / PyTorch random |');

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """The plain PyTorch reference of issue 7's active protocol on camvid-day2dusk, written as a plain
 PyTorch user would: the U-Net of scripts/model_peer.py at 120x90, source training, then 5 rounds
-that each buy 1% of the pool's pixels as 3x3 regions (global ranking, void pixels count) and
+that each buy 1% of the pool's pixels as 3x3 regions or single pixels (global ranking, void
+pixels count) and
 fine-tune the previous round's model on source + labelled regions only (no unlabelled-target loss),
 and the fully supervised baseline (source + every pool label, as many iterations as the rounds).
 
@@ -9,8 +10,8 @@ It answers one question: what ratio to full supervision does the plain protocol 
 the same model, data and schedule as our pipeline? The issue quotes 93-97% at 1-5%.
 
   active_reference.py --data DIR --seed S --out DIR
-      [--strategies random,entropy,ripu --source-iterations 800 --round-iterations 100
-       --round-lr 5e-4 --class-weights none|median --threads 1]
+      [--strategies random,entropy,ripu --units region|pixel --source-iterations 800
+       --round-iterations 100 --round-lr 5e-4 --class-weights none|median --threads 1]
 
 Writes OUT/seed-S.json (resumable: each finished strategy is kept in it; the source model is
 cached as OUT/seed-S.source.pt).
@@ -36,7 +37,7 @@ from source_only_reference import evaluate  # noqa: E402  (the same metric)
 
 MEAN = torch.tensor([0.485, 0.456, 0.406]).view(3, 1, 1)
 STD = torch.tensor([0.229, 0.224, 0.225]).view(3, 1, 1)
-W, H, K = 120, 90, 1  # resolution; regions are (2K+1)^2 = 3x3
+W, H = 120, 90  # resolution
 
 
 def load_split(root, split, void):
@@ -110,9 +111,8 @@ def train(model, iterations, lr, source, target, weight, gen):
         sched.step()
 
 
-def region_scores(model, images, strategy, gen):
-    """One score per 3x3 region of every pool image: [N, H/3, W/3]."""
-    size = 2 * K + 1
+def region_scores(model, images, strategy, gen, size):
+    """One score per size x size region (size 1: per pixel) of every pool image: [N, H/size, W/size]."""
     n = len(images)
     if strategy == 'random':
         return torch.rand(n, H // size, W // size, generator=gen)
@@ -141,6 +141,7 @@ def main():
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--out', required=True)
     p.add_argument('--strategies', default='random,entropy,ripu')
+    p.add_argument('--units', choices=['region', 'pixel'], default='region', help='3x3 regions (default) or single pixels (random and entropy only)')
     p.add_argument('--source-iterations', type=int, default=800)
     p.add_argument('--round-iterations', type=int, default=100)
     p.add_argument('--round-lr', type=float, default=5e-4)
@@ -154,6 +155,8 @@ def main():
     unknown = [s for s in a.strategies.split(',') if s not in ('random', 'entropy', 'ripu')]
     if unknown:
         p.error(f"--strategies: unknown {', '.join(unknown)} (expected a comma-separated list of random, entropy, ripu)")
+    if a.units == 'pixel' and 'ripu' in a.strategies.split(','):
+        p.error("--strategies: ripu scores a region's impurity, which a single pixel does not have: use --units region")
     torch.set_num_threads(a.threads)
     with open(os.path.join(a.data, 'meta.json')) as f:
         meta = json.load(f)
@@ -163,10 +166,11 @@ def main():
     result = json.load(open(result_file)) if os.path.exists(result_file) else {'seed': a.seed, 'args': vars(a), 'classNames': meta['classes'], 'strategies': {}}
     # Resuming adds strategies to a seed's results: only with the settings they were made with
     # (threads, the strategy list and the folder do not change the numbers).
-    changed = [k for k, v in vars(a).items() if k not in ('threads', 'strategies', 'out') and result['args'].get(k) != v]
+    # Settings added later count as their default in older results.
+    changed = [k for k, v in vars(a).items() if k not in ('threads', 'strategies', 'out') and result['args'].get(k, p.get_default(k)) != v]
     if changed:
         was = result['args']
-        diffs = ', '.join(f"--{k.replace('_', '-')} {was.get(k)!r}, now {getattr(a, k)!r}" for k in changed)
+        diffs = ', '.join(f"--{k.replace('_', '-')} {was.get(k, p.get_default(k))!r}, now {getattr(a, k)!r}" for k in changed)
         p.error(f'{result_file} was made with other settings ({diffs}): use another --out')
 
     def save():
@@ -214,7 +218,7 @@ def main():
         save()
         print(f'seed {a.seed}: full {100 * result["full"]["mIoU"]:.1f} ({time.time() - t:.0f} s)', file=sys.stderr, flush=True)
 
-    size = 2 * K + 1
+    size = 3 if a.units == 'region' else 1
     pixels = pool_y.numel()
     per_round = round(pixels * a.percent_per_round / 100 / size ** 2)
     for strategy in a.strategies.split(','):
@@ -225,7 +229,7 @@ def main():
         chosen = torch.zeros(len(pool_x), H // size, W // size, dtype=torch.bool)
         rounds = []
         for r in range(a.rounds):
-            scores = region_scores(model, pool_x, strategy, gen)
+            scores = region_scores(model, pool_x, strategy, gen, size)
             scores[chosen] = -float('inf')
             top = scores.flatten().topk(per_round).indices
             chosen.view(-1)[top] = True
