@@ -11,6 +11,7 @@ import {
   BaldStrategy,
   BatchUnits,
   checkSelectionSetup,
+  ClassBalancedStrategy,
   CoresetStrategy,
   createStrategy,
   HybridStrategy,
@@ -147,6 +148,37 @@ test('random: reproducible from the seed, independent of batching, labelled unit
     assert.deepEqual(labelled.map((r) => `${r.image}:${r.unit}`), ['0:1', '1:0', '1:1']);
     const chosen = s.select(all, ctx({ units: 2 }, 'perImage'));
     assert.deepEqual(chosen.map((r) => r.image).sort(), [0, 1], 'per image: one unit each');
+  });
+});
+
+test('class-balanced random: the predicted class of each unit, budget moved to rare predicted classes, power 0 = random', () => {
+  torch.tidy(() => {
+    // One 10x10 image: the model predicts class 1 on the first 10 pixels, class 0 elsewhere.
+    const H = 10, W = 10;
+    const p = probs([Array.from({ length: H * W }, (_, i) => (i < 10 ? [0.3, 0.7] : [0.8, 0.2]))], H, W);
+    const picksOfRare = (power: number, seed: number) => {
+      const s = new ClassBalancedStrategy(power);
+      const records = s.scoreBatch(batch(1, H, W, { probabilities: p, seed }), PIXEL);
+      return s.select(records, ctx({ units: 10 })).filter((r) => r.unit < 10).length;
+    };
+    let balanced = 0, plain = 0;
+    for (let seed = 0; seed < 40; seed++) {
+      balanced += picksOfRare(1, seed);
+      plain += picksOfRare(0, seed);
+    }
+    // Plain random: 10 picks x 10% = 1 expected; power 1 gives both classes equal weight in total.
+    assert.ok(plain / 40 > 0.5 && plain / 40 < 1.6, `power 0: ${plain / 40} rare picks on average`);
+    assert.ok(balanced / 40 > 3.5, `power 1: ${balanced / 40} rare picks on average`);
+    // Power 0 chooses exactly what random chooses from the same seed.
+    const random = new RandomStrategy(), flat = new ClassBalancedStrategy(0);
+    const pick = (s: RandomStrategy | ClassBalancedStrategy) => s.select(s.scoreBatch(batch(1, H, W, { probabilities: p, seed: 3 }), PIXEL), ctx({ units: 7 })).map((r) => r.unit);
+    assert.deepEqual(pick(flat), pick(random));
+    // Region units: the group is the majority predicted class over the unlabelled pixels.
+    const q = probs([Array.from({ length: 9 }, (_, i) => (i < 4 ? [0.9, 0.1] : [0.1, 0.9]))], 3, 3);
+    const s = new ClassBalancedStrategy();
+    assert.deepEqual(s.scoreBatch(batch(1, 3, 3, { probabilities: q }), REGION).map((r) => r.group), [1]);
+    assert.deepEqual(s.scoreBatch(batch(1, 3, 3, { probabilities: q }, [[4, 5, 6]]), REGION).map((r) => r.group), [0]);
+    assert.throws(() => s.select([rec(0, 0, 9, 0.5)], ctx({ units: 1 })), /classBalanced: record of unit 0 of 'img0' has no predicted class/);
   });
 });
 
@@ -446,7 +478,10 @@ test('configs: defaults, shorthand, clear errors; createStrategy builds every ki
   assert.deepEqual(parseStrategyConfig({ strategy: 'ripu' }), { strategy: 'ripu', variant: 'region', k: 1 });
   assert.deepEqual(parseStrategyConfig({ strategy: 'hybrid' }), { strategy: 'hybrid', uncertainty: 'entropy', candidates: 5, iterations: 50 });
   assert.deepEqual(parseStrategyConfig({ strategy: 'bald' }), { strategy: 'bald', passes: 10 });
-  assert.throws(() => parseStrategyConfig({ strategy: 'entropi' }), (e: Error) => e instanceof ConfigError && /strategy\.strategy must be one of random, leastConfidence/.test(e.message));
+  assert.deepEqual(parseStrategyConfig('classBalanced'), { strategy: 'classBalanced', power: 1 });
+  assert.equal(describeStrategy(parseStrategyConfig({ strategy: 'classBalanced', power: 0.5 })), 'class-balanced (power=0.5)');
+  assert.throws(() => parseStrategyConfig({ strategy: 'classBalanced', power: -1 }), /strategy\.power must be >= 0/);
+  assert.throws(() => parseStrategyConfig({ strategy: 'entropi' }), (e: Error) => e instanceof ConfigError && /strategy\.strategy must be one of random, classBalanced, leastConfidence/.test(e.message));
   assert.throws(() => parseStrategyConfig({ strategy: 'entropy', k: 3 }), /unknown key 'k'/);
   assert.throws(() => parseStrategyConfig({ strategy: 'ripu', variant: 'floating' }), /strategy\.variant must be one of region, pixel/);
   assert.throws(() => parseStrategyConfig({ strategy: 'bald', passes: 1 }), /strategy\.passes must be an integer >= 2/);
@@ -454,6 +489,7 @@ test('configs: defaults, shorthand, clear errors; createStrategy builds every ki
   for (const kind of STRATEGY_KINDS.filter((k) => k !== 'mix')) needs[kind] = [...createStrategy(parseStrategyConfig(kind)).needs];
   assert.deepEqual(needs, {
     random: [],
+    classBalanced: ['probabilities'],
     leastConfidence: ['probabilities'],
     margin: ['probabilities'],
     entropy: ['probabilities'],

@@ -103,6 +103,8 @@ export interface UnitRecord extends UnitRef {
    * them). `pixels` is 0. Never returned by select.
    */
   reference?: true;
+  /** A category the strategy balances its picks over (class-balanced random: the unit's predicted class). */
+  group?: number;
   /**
    * A mix's record: the record each part strategy made of this unit (undefined where a part kept
    * none), indexed like the mix's parts. The mix's select hands each part its own records.
@@ -171,6 +173,12 @@ export type UncertaintyMeasure = 'leastConfidence' | 'margin' | 'entropy';
  */
 export type StrategyConfig =
   | { strategy: 'random' }
+  /**
+   * Random, with each unit drawn with weight (the pool share of its predicted class)^-power, so
+   * the classes the model predicts rarely get more of the budget than their area (power 1: the
+   * same number of units expected per predicted class; 0: plain random).
+   */
+  | { strategy: 'classBalanced'; power: number }
   /** 1 - max probability. */
   | { strategy: 'leastConfidence' }
   /** Best minus second-best probability; the smallest margins are chosen. */

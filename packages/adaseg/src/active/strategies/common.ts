@@ -133,13 +133,15 @@ export class BatchUnits {
    * `embedding` [N, U, E] per unit. With scores, only the inputs.keepPerImage best of each image
    * are made. `references` adds, for core-set, the fully labelled units as reference records.
    */
-  records(values: { score?: Tensor; embedding?: Tensor; references?: boolean }): UnitRecord[] {
+  records(values: { score?: Tensor; embedding?: Tensor; group?: Tensor; references?: boolean }): UnitRecord[] {
     const { N, U } = this;
     const counts = this.counts.toTypedArray() as Float32Array;
     const score = values.score ? (values.score.float().contiguous().toTypedArray() as Float32Array) : null;
     const E = values.embedding ? values.embedding.shape[2] : 0;
     const emb = values.embedding ? (values.embedding.float().contiguous().toTypedArray() as Float32Array) : null;
     const total = values.references ? (this.total().toTypedArray() as Float32Array) : null;
+    const group = values.group ? (values.group.to('int32').contiguous().toTypedArray() as Int32Array) : null;
+    if (group !== null && group.length !== N * U) throw new RangeError(`records: groups have ${group.length} values for ${N} images x ${U} units`);
     if (score !== null && score.length !== N * U) throw new RangeError(`records: scores have ${score.length} values for ${N} images x ${U} units`);
     if (emb !== null && (values.embedding!.shape[0] !== N || values.embedding!.shape[1] !== U)) throw new RangeError(`records: embeddings [${values.embedding!.shape}] do not match [${N}, ${U}, E]`);
     const keep = this.inputs.keepPerImage;
@@ -149,6 +151,7 @@ export class BatchUnits {
       const r: UnitRecord = { image, imageId, unit: u, pixels: counts[at] };
       if (score !== null) r.score = score[at];
       if (emb !== null) r.embedding = emb.slice(at * E, (at + 1) * E);
+      if (group !== null) r.group = group[at];
       out.push(r);
     };
     for (let i = 0; i < N; i++) {

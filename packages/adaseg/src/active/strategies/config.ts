@@ -7,9 +7,9 @@ import type { BudgetConfig, MixPart, Strategy, StrategyConfig, StrategyKind, Unc
 import { AadaStrategy, MadaStrategy, RipuStrategy } from './domain.js';
 import { BadgeStrategy, CoresetStrategy, HybridStrategy, KMeansStrategy } from './diversity.js';
 import { MixStrategy } from './mix.js';
-import { BaldStrategy, RandomStrategy, UncertaintyStrategy } from './uncertainty.js';
+import { BaldStrategy, ClassBalancedStrategy, RandomStrategy, UncertaintyStrategy } from './uncertainty.js';
 
-export const STRATEGY_KINDS: readonly StrategyKind[] = ['random', 'leastConfidence', 'margin', 'entropy', 'bald', 'kmeans', 'coreset', 'badge', 'hybrid', 'aada', 'ripu', 'mada', 'mix'];
+export const STRATEGY_KINDS: readonly StrategyKind[] = ['random', 'classBalanced', 'leastConfidence', 'margin', 'entropy', 'bald', 'kmeans', 'coreset', 'badge', 'hybrid', 'aada', 'ripu', 'mada', 'mix'];
 export const UNCERTAINTY_MEASURES: readonly UncertaintyMeasure[] = ['leastConfidence', 'margin', 'entropy'];
 
 /**
@@ -29,6 +29,9 @@ export function parseStrategyConfig(value: unknown, path = 'strategy'): Strategy
     case 'aada':
       r.only(['strategy']);
       return { strategy };
+    case 'classBalanced':
+      r.only(['strategy', 'power']);
+      return { strategy, power: r.number('power', 1, { min: 0 }) };
     case 'bald':
       r.only(['strategy', 'passes']);
       return { strategy, passes: r.integer('passes', 10, 2) };
@@ -86,6 +89,8 @@ export function createStrategy(config: StrategyConfig): Strategy {
   switch (config.strategy) {
     case 'random':
       return new RandomStrategy();
+    case 'classBalanced':
+      return new ClassBalancedStrategy(config.power);
     case 'leastConfidence':
     case 'margin':
     case 'entropy':
@@ -124,6 +129,8 @@ export function describeStrategy(config: StrategyConfig): string {
       return `hybrid-${config.uncertainty} (x${config.candidates})`;
     case 'bald':
       return `bald (T=${config.passes})`;
+    case 'classBalanced':
+      return `class-balanced (power=${config.power})`;
     case 'mada':
       return `mada (${config.anchors} anchors)`;
     case 'mix':

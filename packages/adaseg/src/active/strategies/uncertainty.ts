@@ -3,8 +3,18 @@
 import { hashSeed, hashString } from '../../data/rng.js';
 import * as torch from '@adaseg/torch';
 import type { BatchInputs, NeedSettings, SelectionContext, Strategy, UncertaintyMeasure, UnitConfig, UnitRecord, UnitRef } from '../types.js';
-import { baldMap, BatchUnits, tidyRecords, need, recordsFromPixelScores, uncertaintyMap } from './common.js';
-import { selectTopScores } from './select.js';
+import { baldMap, BatchUnits, tidyRecords, need, predictedOneHot, recordsFromPixelScores, uncertaintyMap } from './common.js';
+import { selectTopScores, selectWith, takeInOrder } from './select.js';
+
+/** Uniform scores in (0, 1) per unit of a batch, from hash(seed, image id, unit): [N, U]. */
+function hashedUniform(inputs: BatchInputs, units: number): torch.Tensor {
+  const scores = new Float32Array(inputs.imageIds.length * units);
+  inputs.imageIds.forEach((id, i) => {
+    const h = hashString(id);
+    for (let u = 0; u < units; u++) scores[i * units + u] = (hashSeed(inputs.seed, h, u) + 0.5) / 4294967296;
+  });
+  return torch.tensor(scores, { shape: [inputs.imageIds.length, units] });
+}
 
 /**
  * Random: every candidate unit gets a uniform score from hash(seed, image id, unit), so the
@@ -19,18 +29,61 @@ export class RandomStrategy implements Strategy {
   scoreBatch(inputs: BatchInputs, units: UnitConfig): UnitRecord[] {
     return tidyRecords(() => {
       const b = new BatchUnits(inputs, units);
-      const scores = new Float32Array(b.N * b.U);
-      inputs.imageIds.forEach((id, i) => {
-        const h = hashString(id);
-        for (let u = 0; u < b.U; u++) scores[i * b.U + u] = hashSeed(inputs.seed, h, u) / 4294967296;
-      });
-      return b.records({ score: torch.tensor(scores, { shape: [b.N, b.U] }) });
+      return b.records({ score: hashedUniform(inputs, b.U) });
     });
   }
 
   select(records: UnitRecord[], context: SelectionContext): UnitRef[] {
     return selectTopScores(records, context);
   }
+}
+
+/**
+ * Class-balanced random: weighted random sampling without replacement (Efraimidis & Spirakis
+ * 2006: the largest u^(1/w) win), a unit's weight w being the pool share of its predicted class
+ * (the majority over its unlabelled pixels) to the power -`power`. Plain random buys each class in
+ * proportion to its area, so on street scenes pole, sign and pedestrian get a few dozen pixels of a
+ * 1% budget; this moves budget to what the model predicts rarely. The predicted class is often
+ * wrong under domain shift, which is why the sampling stays random within each class rather than
+ * trusting the model's uncertainty. The shares come from the round's candidate records, so they
+ * are the pool's (per-image ranking still weighs by the pool's shares).
+ */
+export class ClassBalancedStrategy implements Strategy {
+  readonly name = 'classBalanced';
+  readonly needs = ['probabilities'] as const;
+  readonly settings: NeedSettings = {};
+
+  constructor(readonly power = 1) {
+    if (!(Number.isFinite(power) && power >= 0)) throw new RangeError(`classBalanced: power must be a number >= 0, got ${power}`);
+  }
+
+  scoreBatch(inputs: BatchInputs, units: UnitConfig): UnitRecord[] {
+    return tidyRecords(() => {
+      const b = new BatchUnits(inputs, units);
+      const votes = b.meanUnlabelled(predictedOneHot(need(inputs, 'probabilities', this.name)));
+      return b.records({ score: hashedUniform(inputs, b.U), group: votes.argmax(1) });
+    });
+  }
+
+  select(records: UnitRecord[], context: SelectionContext): UnitRef[] {
+    const counts = new Map<number, number>();
+    let n = 0;
+    for (const r of records) {
+      if (r.reference) continue;
+      if (r.group === undefined || r.score === undefined) throw new Error(`classBalanced: record of unit ${r.unit} of '${r.imageId}' has no predicted class or draw (not scored by this strategy)`);
+      counts.set(r.group, (counts.get(r.group) ?? 0) + 1);
+      n++;
+    }
+    // log(u) / w orders as u^(1/w); the keys live beside the records, which keep their draws.
+    const keys = new Map<UnitRecord, number>();
+    for (const r of records) if (!r.reference) keys.set(r, Math.log(r.score!) * Math.pow(counts.get(r.group!)! / n, this.power));
+    return selectWith(records, context, (rs, budget) => takeInOrder(byKey(rs, keys), budget));
+  }
+}
+
+/** The records with a key, largest first (ties in pool order, as byScore). */
+function byKey(records: readonly UnitRecord[], keys: Map<UnitRecord, number>): UnitRecord[] {
+  return records.filter((r) => keys.has(r)).sort((a, b) => keys.get(b)! - keys.get(a)! || a.image - b.image || a.unit - b.unit);
 }
 
 /** Least confidence, margin or entropy of the softmax, averaged per unit. */
