@@ -1,5 +1,6 @@
-// Random and the classic uncertainty strategies. A unit's score is the mean of a per-pixel score
-// over its unlabelled pixels; the highest scores are chosen (globally or per image).
+// Random (plain and class-balanced) and the classic uncertainty strategies. A unit's score is the
+// mean of a per-pixel score over its unlabelled pixels; the highest scores are chosen (globally or
+// per image); class-balanced random reweighs its draws at selection.
 import { hashSeed, hashString } from '../../data/rng.js';
 import * as torch from '@adaseg/torch';
 import type { BatchInputs, NeedSettings, SelectionContext, Strategy, UncertaintyMeasure, UnitConfig, UnitRecord, UnitRef } from '../types.js';
