@@ -4,7 +4,7 @@
 import { hashSeed, hashString } from '../../data/rng.js';
 import * as torch from '@adaseg/torch';
 import type { BatchInputs, NeedSettings, SelectionContext, Strategy, UncertaintyMeasure, UnitConfig, UnitRecord, UnitRef } from '../types.js';
-import { baldMap, BatchUnits, tidyRecords, need, predictedOneHot, recordsFromPixelScores, uncertaintyMap } from './common.js';
+import { baldMap, BatchUnits, tidyRecords, need, predictedClass, predictedOneHot, recordsFromPixelScores, uncertaintyMap } from './common.js';
 import { selectTopScores, selectWith, takeInOrder } from './select.js';
 
 /** Uniform scores in (0, 1) per unit of a batch, from hash(seed, image id, unit): [N, U]. */
@@ -62,7 +62,7 @@ export class ClassBalancedStrategy implements Strategy {
     return tidyRecords(() => {
       const b = new BatchUnits(inputs, units);
       const votes = b.meanUnlabelled(predictedOneHot(need(inputs, 'probabilities', this.name)));
-      return b.records({ score: hashedUniform(inputs, b.U), group: votes.argmax(1) });
+      return b.records({ score: hashedUniform(inputs, b.U), group: predictedClass(votes) });
     });
   }
 
