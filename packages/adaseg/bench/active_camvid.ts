@@ -1,7 +1,7 @@
 // npm run bench:active — issue 7's comparison against the plain PyTorch protocol the issue quotes:
 // bench/active_reference.py (same U-Net, data, 120x90, 3x3 regions or --units pixel, 5 rounds of
-// 1%, fine-tuning on source + labelled pixels only; random, entropy and RIPU; full supervision for as many
-// iterations as the rounds) run per seed here, beside an adaseg experiment's results.json
+// 1%, fine-tuning on source + labelled pixels only; random, entropy and RIPU; full supervision for
+// as many iterations as the rounds) run per seed here, beside an adaseg experiment's results.json
 // (`adaseg run --config configs/camvid-active-tuned.yaml` writes runs/camvid-active-tuned).
 // Prints, per budget, each engine's mIoU (mean ± std over seeds), its share of its own full
 // supervision, and the ratio ours / PyTorch; also the mIoU over the classes target_val's ground

@@ -3,7 +3,8 @@
 PyTorch user would: the U-Net of scripts/model_peer.py at 120x90, source training, then 5 rounds
 that each buy 1% of the pool's pixels as 3x3 regions or single pixels (global ranking, void pixels
 count) and fine-tune the previous round's model on source + labelled pixels only (no
-unlabelled-target loss), and the fully supervised baseline (source + every pool label, as many iterations as the rounds).
+unlabelled-target loss), and the fully supervised baseline (source + every pool label, as many
+iterations as the rounds).
 
 It answers one question: what ratio to full supervision does the plain protocol reach *here*, with
 the same model, data and schedule as our pipeline? The issue quotes 93-97% at 1-5%.
