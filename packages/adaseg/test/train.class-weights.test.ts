@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as torch from '@adaseg/torch';
 import { parseExperimentConfig } from '../src/active/experiment.js';
-import { maskedCrossEntropy } from '../src/adapt/losses.js';
+import { maskedCrossEntropy } from '../src/train/losses.js';
 import { loadDataset } from '../src/data/formats/index.js';
 import { inspectDataset } from '../src/data/inspect.js';
 import { medianFrequencyWeights, resolveClassWeights } from '../src/train/class-weights.js';

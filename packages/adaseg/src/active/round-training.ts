@@ -1,39 +1,25 @@
-// One round's training (and the fully supervised baseline's): on the shared training loop, so it
-// checkpoints and resumes exactly. Per iteration: a source batch (cross-entropy); a labelled
-// target batch (the partial masks bought so far: cross-entropy over the labelled pixels only,
-// weighted); and, when configured, an unlabelled target batch with the UDA method's loss and
-// RIPU's negative-learning loss, through adapt's adaptationStep.
-import { join } from 'node:path';
+// One round's training (and the fully supervised baseline's), as an objective of the Trainer, so
+// it checkpoints and resumes exactly. Per iteration: a source batch (cross-entropy); a target
+// batch (the partial masks bought so far: cross-entropy over the labelled pixels only, weighted)
+// with, when configured, the UDA method's loss and RIPU's negative-learning loss on the same
+// forward: adapt's adaptationStep with the target's labels.
 import * as torch from '@adaseg/torch';
 import type { AdaptMethodConfig } from '../adapt/config.js';
-import { type AdaptationMethod, createAdaptationMethod, type LabelledBatch, levelsOf, type OutputLevels, segmentationLoss, type TargetLossResult } from '../adapt/methods.js';
-import { SchedulerGroup } from '../adapt/adapt.js';
+import { AdaptationObjective, type AdaptationMethod, createAdaptationMethod, type OutputLevels, type TargetLossResult } from '../adapt/methods.js';
 import type { DatasetDescription, LabelMask, Sample } from '../data/dataset.js';
 import { withMask } from '../data/dataset.js';
-import { type Batch, DataLoader } from '../data/loader.js';
 import { hashSeed } from '../data/rng.js';
 import { evaluate, type EvaluationResult } from '../eval/evaluate.js';
 import type { SegmentationModel } from '../models/base.js';
 import { resolveClassWeights } from '../train/class-weights.js';
-import { buildOptimizer, buildScheduler, type LoopResult, runTrainingLoop, writeJsonAtomic } from '../train/trainer.js';
+import { negativeLearningLoss } from '../train/losses.js';
+import { type LoopResult, type StepContext, train } from '../train/trainer.js';
 import type { ExperimentConfig, NegativeLearningConfig } from './experiment.js';
 import { resizeTransforms } from './experiment.js';
 
 type Tensor = torch.Tensor;
 
-/**
- * RIPU's negative learning: classes whose predicted probability is below `threshold` are taken as
- * complementary labels ("this pixel is not c"); the loss is -log(1 - p_c) over them, averaged over
- * all such (pixel, class) pairs. `logits` [N, C, H, W].
- */
-export function negativeLearningLoss(logits: Tensor, threshold: number): Tensor {
-  return torch.tidy(() => {
-    const p = logits.softmax(1);
-    const mask = p.detach().lt(threshold).float();
-    const count = mask.sum().item() as number;
-    return p.neg().add(1 + 1e-6).log().mul(mask).sum().neg().div(Math.max(1, count));
-  });
-}
+export { negativeLearningLoss };
 
 /**
  * The round's objective on unlabelled target batches as one AdaptationMethod: the UDA method's
@@ -68,8 +54,8 @@ export class RoundMethod implements AdaptationMethod {
     return { loss: result.loss === null ? term : result.loss.add(term), scalars: result.scalars };
   }
 
-  updateAuxiliary(source: OutputLevels, target: OutputLevels): Record<string, number> {
-    return this.inner?.updateAuxiliary(source, target) ?? {};
+  updateAuxiliary(source: OutputLevels, target: OutputLevels, ctx?: StepContext): Record<string, number> {
+    return this.inner?.updateAuxiliary(source, target, ctx) ?? {};
   }
 
   dispose(): void {
@@ -102,130 +88,54 @@ export interface RoundTraining {
   onIteration?: (iteration: number) => void;
 }
 
-async function nextBatch(stream: AsyncGenerator<Batch>, what: string): Promise<Batch> {
-  const next = await stream.next();
-  if (next.done) throw new Error(`the ${what} data stream ended`);
-  return next.value;
-}
-
-function detached(l: OutputLevels): OutputLevels {
-  return { main: l.main.detach(), aux: l.aux.map((a) => a.detach()) };
-}
-
-/**
- * One round iteration up to (not including) the optimiser step, in adaptationStep's phase order
- * but with a single target forward (as RIPU): (1) source batch, cross-entropy, backward; (2)
- * target batch: weighted cross-entropy on its labelled pixels + the method's target loss (UDA,
- * negative learning) on the same output, backward; (3) the method's auxiliary networks update
- * from the detached predictions.
- */
-export function roundStep(model: SegmentationModel, method: AdaptationMethod, source: LabelledBatch, target: LabelledBatch, options: { auxWeight: number; labelledTargetWeight: number; classWeight?: Tensor | null }): Record<string, number> {
-  const scalars: Record<string, number> = {};
-  const classWeight = options.classWeight ?? null;
-  const src = torch.tidy(() => {
-    const levels = levelsOf(model.forward(source.images));
-    const loss = segmentationLoss(levels, source.labels, options.auxWeight, classWeight);
-    loss.backward();
-    scalars.seg = loss.item() as number;
-    return detached(levels);
-  });
-  try {
-    const tgt = torch.tidy(() => {
-      const levels = levelsOf(model.forward(target.images));
-      let loss: Tensor | null = null;
-      if (options.labelledTargetWeight > 0) {
-        const ce = segmentationLoss(levels, target.labels, options.auxWeight, classWeight);
-        scalars.segTarget = ce.item() as number;
-        loss = ce.mul(options.labelledTargetWeight);
-      }
-      const result = method.targetLoss(levels, target.images);
-      Object.assign(scalars, result.scalars);
-      if (result.loss !== null) loss = loss === null ? result.loss : loss.add(result.loss);
-      if (loss !== null) loss.backward();
-      return detached(levels);
-    });
-    try {
-      Object.assign(scalars, method.updateAuxiliary(src, tgt));
-    } finally {
-      torch.dispose(tgt);
-    }
-  } finally {
-    torch.dispose(src);
-  }
-  return scalars;
-}
-
 /** Trains one round (resuming from the output's latest checkpoint when there is one). */
 export async function trainRound(setup: RoundTraining): Promise<LoopResult> {
   const { config, model } = setup;
   const rounds = config.rounds;
-  const train = rounds.train;
+  const roundTrain = rounds.train;
   const resize = resizeTransforms(config);
   const data = config.data;
-  if (train.freezeBatchNorm !== 'none') model.freezeBatchNorm(train.freezeBatchNorm);
+  if (roundTrain.freezeBatchNorm !== 'none') model.freezeBatchNorm(roundTrain.freezeBatchNorm);
   // Weights from the source labels (the target's are unknown): for both labelled losses.
-  const weights = await resolveClassWeights(train.classWeights ?? 'none', setup.source, setup.log);
+  const weights = await resolveClassWeights(roundTrain.classWeights ?? 'none', setup.source, setup.log);
   torch.manualSeed(setup.seed);
   const evalLoader = { batchSize: config.eval.batchSize, workers: data.workers, normalize: data.normalize, transforms: resize };
-  const inner = rounds.adapt === undefined
-    ? undefined
-    : createAdaptationMethod(rounds.adapt, { model, iterations: setup.iterations, auxWeight: train.auxWeight, targetSet: setup.unlabelledTarget, targetLoader: evalLoader, log: setup.log });
-  const method = new RoundMethod(inner, rounds.negativeLearning);
-  const optimizer = buildOptimizer(train.optimizer, model.parameterGroups(), train.headLrMultiplier);
-  const scheduler = new SchedulerGroup({ main: buildScheduler(optimizer, train.schedule, setup.iterations, train.warmupIterations), ...method.schedulers });
+  const inner =
+    rounds.adapt === undefined
+      ? undefined
+      : createAdaptationMethod(rounds.adapt, { model, iterations: setup.iterations, auxWeight: roundTrain.auxWeight, targetSet: setup.unlabelledTarget, targetLoader: evalLoader, log: setup.log });
+  const objective = new AdaptationObjective(model, new RoundMethod(inner, rounds.negativeLearning), {
+    auxWeight: roundTrain.auxWeight,
+    labelledTargetWeight: rounds.labelledTargetWeight,
+    classWeight: weights === null ? null : torch.tensor(weights),
+    targetLabels: true,
+  });
   const common = { batchSize: data.batchSize, workers: data.workers, normalize: data.normalize, cache: data.cache };
-  const loaders: DataLoader[] = [];
-  const classWeight = weights === null ? null : torch.tensor(weights);
-  try {
-    const sourceLoader = new DataLoader(setup.source, { ...common, shuffle: true, seed: hashSeed(setup.seed, 1), transforms: [...resize, ...data.transforms] });
-    loaders.push(sourceLoader);
-    const targetLoader = new DataLoader(setup.target, { ...common, shuffle: true, seed: hashSeed(setup.seed, 2), transforms: [...resize, ...data.targetTransforms] });
-    loaders.push(targetLoader);
-    // What restoreModel / restoreDiscriminators read beside the checkpoints.
+  return await train({
+    model,
+    objective,
     // The iterations recorded are the ones this training runs (the full baseline runs the whole pipeline's).
-    writeJsonAtomic(join(setup.output, 'config.json'), { name: setup.label ?? 'round', model: model.config, data: { normalize: data.normalize }, train: { ...train, iterations: setup.iterations }, ...(rounds.adapt ? { adapt: rounds.adapt as AdaptMethodConfig } : {}) });
-    const stepOptions = { auxWeight: train.auxWeight, labelledTargetWeight: rounds.labelledTargetWeight, classWeight };
-    return await runTrainingLoop(
-      {
-        iterations: setup.iterations,
-        outputDir: setup.output,
-        evalEvery: setup.iterations + 1,
-        checkpointEvery: train.checkpointEvery,
-        keepLast: train.keepLast,
-        logEvery: train.logEvery,
-        resume: true,
-        signal: setup.signal,
-        progress: setup.progress,
-        label: setup.label,
-        extra: { label: setup.label ?? 'round' },
-        onIteration: setup.onIteration,
-      },
-      { model, optimizer, scheduler, modules: method.modules, optimizers: method.optimizers },
-      (start) => {
-        const source = sourceLoader.batches(start);
-        const target = targetLoader.batches(start);
-        return async (iteration) => {
-          await method.prepare(iteration);
-          const [s, t] = await Promise.all([nextBatch(source, 'source'), nextBatch(target, 'target')]);
-          try {
-            model.train();
-            optimizer.zeroGrad();
-            const scalars = roundStep(model, method, s, t, stepOptions);
-            optimizer.step();
-            return scalars;
-          } finally {
-            s.dispose();
-            t.dispose();
-          }
-        };
-      },
-    );
-  } finally {
-    for (const loader of loaders) await loader.close();
-    method.dispose();
-    optimizer.dispose();
-    classWeight?.dispose();
-  }
+    train: { ...roundTrain, iterations: setup.iterations, evalEvery: setup.iterations + 1 },
+    streams: {
+      source: { dataset: setup.source, loader: { ...common, shuffle: true, seed: hashSeed(setup.seed, 1), transforms: [...resize, ...data.transforms] } },
+      target: { dataset: setup.target, loader: { ...common, shuffle: true, seed: hashSeed(setup.seed, 2), transforms: [...resize, ...data.targetTransforms] } },
+    },
+    output: setup.output,
+    // What restoreModel / restoreDiscriminators read beside the checkpoints.
+    runConfig: {
+      name: setup.label ?? 'round',
+      model: model.config,
+      data: { normalize: data.normalize },
+      train: { ...roundTrain, iterations: setup.iterations },
+      ...(rounds.adapt ? { adapt: rounds.adapt as AdaptMethodConfig } : {}),
+    },
+    resume: true,
+    signal: setup.signal,
+    progress: setup.progress,
+    label: setup.label,
+    extra: { label: setup.label ?? 'round' },
+    onIteration: setup.onIteration,
+  });
 }
 
 /** Evaluates a model on the target validation set at the working resolution. */

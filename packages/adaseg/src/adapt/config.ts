@@ -9,7 +9,7 @@ import { parseTransforms, type Transform } from '../data/transforms.js';
 import type { ModelConfig, ResolvedModelConfig } from '../models/config.js';
 import { type DataSection, type EvalSection, parseTrainConfig, resolveDatasetPaths, type TrainConfig, type TrainSection } from '../train/config.js';
 import { ConfigError, type ConfigOverrides, ConfigReader, loadConfigFile } from '../util/config-reader.js';
-import type { GanObjective } from './losses.js';
+import type { GanObjective } from '../train/losses.js';
 
 export type AdaptMethodKind = 'adaptsegnet' | 'advent-entropy' | 'advent-adversarial' | 'self-training';
 export const ADAPT_METHODS: readonly AdaptMethodKind[] = ['adaptsegnet', 'advent-entropy', 'advent-adversarial', 'self-training'];

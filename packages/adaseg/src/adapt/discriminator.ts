@@ -8,7 +8,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import * as torch from '@adaseg/torch';
 import { CheckpointManager } from '../train/checkpoint.js';
-import { type GanObjective, selfInformation, selfInformationFromLogits } from './losses.js';
+import { type GanObjective, selfInformation, selfInformationFromLogits } from '../train/losses.js';
 
 const { nn } = torch;
 const F = torch.functional;

@@ -1,42 +1,40 @@
-// Adaptation methods behind one interface. An iteration (adaptationStep) is the same for all:
+// Adaptation methods behind one interface, and the adaptation objective the Trainer trains. An
+// iteration (adaptationStep) is the same for all:
 //
 //   1. source batch: segmentation loss (main + auxWeight x aux), backward;
-//   2. labelled target batch, when there is one (active rounds): the same, weighted, backward;
-//   3. target batch: forward, then the method's target loss (adversarial, entropy or pseudo-label
-//      cross-entropy) with its auxiliary networks frozen, backward;
+//   2. labelled target batch, when there is one (adaseg adapt with labelled target data): the same,
+//      weighted, backward;
+//   3. target batch: forward, then the labelled target pixels' weighted cross-entropy when the
+//      batch carries labels (active rounds: one forward for both, as RIPU) plus the method's target
+//      loss (adversarial, entropy, pseudo-label cross-entropy, negative learning) with its
+//      auxiliary networks frozen, backward;
 //   4. the method updates its auxiliary networks (the discriminators) from the detached source and
-//      target predictions;
-//   then the caller steps the segmenter's optimiser. Losses are backpropagated phase by phase (as
+//      target predictions, through the Trainer's auxiliary update;
+//   then the Trainer steps the segmenter's optimiser. Losses are backpropagated phase by phase (as
 //   AdaptSegNet and ADVENT do) so only one forward graph is alive at a time.
 import * as torch from '@adaseg/torch';
 import type { DatasetDescription } from '../data/dataset.js';
-import type { LoaderOptions } from '../data/loader.js';
-import type { SegmentationModel, SegmentationOutput } from '../models/base.js';
-import type { LrScheduler } from '../train/trainer.js';
+import type { Batch, LoaderOptions } from '../data/loader.js';
+import type { SegmentationModel } from '../models/base.js';
+import { detachLevels, entropyLoss, ganLoss, type LabelledBatch, levelsOf, type OutputLevels, segmentationLoss, SOURCE_LABEL, TARGET_LABEL } from '../train/losses.js';
+import { type LrScheduler, type Objective, PLAIN_STEP, type StepContext } from '../train/trainer.js';
 import type { AdaptMethodConfig, AdversarialConfig, EntropyConfig, SelfTrainingConfig } from './config.js';
 import { FCDiscriminator } from './discriminator.js';
-import { entropyLoss, ganLoss, maskedCrossEntropy, SOURCE_LABEL, TARGET_LABEL } from './losses.js';
 import { PseudoLabeler } from './pseudo-labels.js';
 
 type Tensor = torch.Tensor;
 
-/** A model's outputs by level: the main logits and the auxiliary ones (each [N, C, H, W]). */
-export interface OutputLevels {
-  main: Tensor;
-  aux: Tensor[];
-}
-
-export interface LabelledBatch {
-  /** [B, 3, H, W]. */
-  images: Tensor;
-  /** [B, H, W] int64, 255 = ignore. */
-  labels: Tensor;
-}
+export type { LabelledBatch, OutputLevels };
+export { levelsOf };
 
 export interface AdaptationBatches {
   source: LabelledBatch;
-  /** Unlabelled: only the images are used. */
-  target: { images: Tensor };
+  /**
+   * Target images; with labels (255 where unknown, as the partial masks of active rounds) their
+   * labelled pixels also get the weighted cross-entropy, on the same forward as the method's loss.
+   */
+  target: { images: Tensor; labels?: Tensor };
+  /** A separate labelled target batch (adaseg adapt's data.labelledTarget). */
   labelledTarget?: LabelledBatch;
 }
 
@@ -66,9 +64,10 @@ export interface AdaptationMethod {
   targetLoss(target: OutputLevels, images: Tensor): TargetLossResult;
   /**
    * After the segmenter's backward: trains the method's networks on the (detached) predictions
-   * of the source and target batches. Must not send gradients into the segmenter.
+   * of the source and target batches, through ctx.updateAuxiliary (default: a plain step). Must
+   * not send gradients into the segmenter.
    */
-  updateAuxiliary(source: OutputLevels, target: OutputLevels): Record<string, number>;
+  updateAuxiliary(source: OutputLevels, target: OutputLevels, ctx?: StepContext): Record<string, number>;
   dispose(): void;
 }
 
@@ -81,33 +80,18 @@ export interface StepOptions {
   labelledTargetWeight: number;
 }
 
-export function levelsOf(out: SegmentationOutput): OutputLevels {
-  return { main: out.logits, aux: out.aux ?? [] };
-}
-
-function detachLevels(l: OutputLevels): OutputLevels {
-  return { main: l.main.detach(), aux: l.aux.map((a) => a.detach()) };
-}
-
-/** Cross-entropy of the main output plus auxWeight times each auxiliary output's (per-class weighted when given). */
-export function segmentationLoss(levels: OutputLevels, labels: Tensor, auxWeight: number, classWeight: Tensor | null = null): Tensor {
-  return torch.tidy(() => {
-    let loss = maskedCrossEntropy(levels.main, labels, 255, classWeight);
-    if (auxWeight > 0) for (const aux of levels.aux) loss = loss.add(maskedCrossEntropy(aux, labels, 255, classWeight).mul(auxWeight));
-    return loss;
-  });
-}
-
 /**
- * One adaptation iteration up to (not including) the segmenter optimiser's step: the caller zeroes
- * the segmenter's gradients before and steps its optimiser after. Returns the scalars to log.
+ * One adaptation iteration up to (not including) the segmenter optimiser's step, its losses
+ * backpropagated through ctx (default: plainly, for callers outside the Trainer that zero the
+ * gradients before and step after). Returns the scalars to log.
  */
-export function adaptationStep(model: SegmentationModel, method: AdaptationMethod, batches: AdaptationBatches, options: StepOptions): Record<string, number> {
+export function adaptationStep(model: SegmentationModel, method: AdaptationMethod, batches: AdaptationBatches, options: StepOptions, ctx: StepContext = PLAIN_STEP): Record<string, number> {
   const scalars: Record<string, number> = {};
+  const classWeight = options.classWeight ?? null;
   const source = torch.tidy(() => {
     const levels = levelsOf(model.forward(batches.source.images));
-    const loss = segmentationLoss(levels, batches.source.labels, options.auxWeight, options.classWeight ?? null);
-    loss.backward();
+    const loss = segmentationLoss(levels, batches.source.labels, options.auxWeight, classWeight);
+    ctx.backward(loss);
     scalars.seg = loss.item() as number;
     return detachLevels(levels);
   });
@@ -115,20 +99,28 @@ export function adaptationStep(model: SegmentationModel, method: AdaptationMetho
     if (batches.labelledTarget !== undefined && options.labelledTargetWeight > 0) {
       const lt = batches.labelledTarget;
       torch.tidy(() => {
-        const loss = segmentationLoss(levelsOf(model.forward(lt.images)), lt.labels, options.auxWeight, options.classWeight ?? null);
-        loss.mul(options.labelledTargetWeight).backward();
+        const loss = segmentationLoss(levelsOf(model.forward(lt.images)), lt.labels, options.auxWeight, classWeight);
+        ctx.backward(loss.mul(options.labelledTargetWeight));
         scalars.segTarget = loss.item() as number;
       });
     }
     const target = torch.tidy(() => {
       const levels = levelsOf(model.forward(batches.target.images));
+      let loss: Tensor | null = null;
+      const labels = batches.target.labels;
+      if (labels !== undefined && options.labelledTargetWeight > 0) {
+        const ce = segmentationLoss(levels, labels, options.auxWeight, classWeight);
+        scalars.segTarget = ce.item() as number;
+        loss = ce.mul(options.labelledTargetWeight);
+      }
       const result = method.targetLoss(levels, batches.target.images);
-      if (result.loss !== null) result.loss.backward();
       Object.assign(scalars, result.scalars);
+      if (result.loss !== null) loss = loss === null ? result.loss : loss.add(result.loss);
+      if (loss !== null) ctx.backward(loss);
       return detachLevels(levels);
     });
     try {
-      Object.assign(scalars, method.updateAuxiliary(source, target));
+      Object.assign(scalars, method.updateAuxiliary(source, target, ctx));
     } finally {
       torch.dispose(target);
     }
@@ -136,6 +128,50 @@ export function adaptationStep(model: SegmentationModel, method: AdaptationMetho
     torch.dispose(source);
   }
   return scalars;
+}
+
+/** The batches of an adaptation iteration as the Trainer draws them (stream name -> batch). */
+export type AdaptationStreams = { source: Batch; target: Batch; labelledTarget?: Batch };
+
+/**
+ * Adaptation as an objective of the Trainer: the method's networks, optimisers and schedules
+ * beside the segmenter, adaptationStep over each iteration's batches. `targetLabels`: the target
+ * stream's labels are partial masks to learn from (active rounds), not to be ignored.
+ */
+export class AdaptationObjective implements Objective<AdaptationStreams> {
+  readonly modules: Record<string, torch.nn.Module>;
+  readonly optimizers: Record<string, torch.optim.Optimizer<any>>;
+  readonly schedulers: Record<string, LrScheduler>;
+
+  constructor(
+    private readonly model: SegmentationModel,
+    private readonly method: AdaptationMethod,
+    private readonly options: StepOptions & { targetLabels: boolean },
+  ) {
+    this.modules = method.modules;
+    this.optimizers = method.optimizers;
+    this.schedulers = method.schedulers;
+  }
+
+  prepare(iteration: number): Promise<Record<string, unknown> | null> {
+    return this.method.prepare(iteration);
+  }
+
+  step(batches: AdaptationStreams, ctx: StepContext): Record<string, number> {
+    const { source, target, labelledTarget } = batches;
+    return adaptationStep(
+      this.model,
+      this.method,
+      { source, target: this.options.targetLabels ? target : { images: target.images }, ...(labelledTarget ? { labelledTarget } : {}) },
+      this.options,
+      ctx,
+    );
+  }
+
+  dispose(): void {
+    this.method.dispose();
+    this.options.classWeight?.dispose();
+  }
 }
 
 /** The levels a method works on: main alone, or [aux, main] (the first auxiliary output). */
@@ -222,7 +258,7 @@ export class AdversarialMethod implements AdaptationMethod {
     return { loss, scalars };
   }
 
-  updateAuxiliary(source: OutputLevels, target: OutputLevels): Record<string, number> {
+  updateAuxiliary(source: OutputLevels, target: OutputLevels, ctx: StepContext = PLAIN_STEP): Record<string, number> {
     const scalars: Record<string, number> = {};
     const multi = Object.keys(this.modules).length > 1;
     const src = selectLevels(source, multi);
@@ -230,21 +266,15 @@ export class AdversarialMethod implements AdaptationMethod {
     for (let i = 0; i < src.length; i++) {
       const name = src[i].name;
       const d = this.modules[`d_${name}`];
-      const opt = this.optimizers[`d_${name}`];
       d.requiresGrad_(true);
-      opt.zeroGrad();
-      const value = torch.tidy(() => {
-        // Detached: the discriminator's loss never reaches the segmenter.
-        const s = src[i].logits.detach();
-        const t = tgt[i].logits.detach();
-        const lossSource = ganLoss(d.forward(d.inputFromLogits(s)), SOURCE_LABEL, this.config.gan).div(2);
-        const lossTarget = ganLoss(d.forward(d.inputFromLogits(t)), TARGET_LABEL, this.config.gan).div(2);
-        const loss = lossSource.add(lossTarget);
-        loss.backward();
-        return loss.item() as number;
+      // Detached: the discriminator's loss never reaches the segmenter.
+      const s = src[i].logits;
+      const t = tgt[i].logits;
+      scalars[name === 'main' ? 'd' : 'dAux'] = ctx.updateAuxiliary(this.optimizers[`d_${name}`], () => {
+        const lossSource = ganLoss(d.forward(d.inputFromLogits(s.detach())), SOURCE_LABEL, this.config.gan).div(2);
+        const lossTarget = ganLoss(d.forward(d.inputFromLogits(t.detach())), TARGET_LABEL, this.config.gan).div(2);
+        return lossSource.add(lossTarget);
       });
-      opt.step();
-      scalars[name === 'main' ? 'd' : 'dAux'] = value;
     }
     return scalars;
   }

@@ -1,18 +1,17 @@
-// Supervised training from a TrainConfig: the source-only baseline of adaseg.
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+// Supervised training from a TrainConfig (the source-only baseline of adaseg): the segmentation
+// cross-entropy as an objective of the Trainer.
 import * as torch from '@adaseg/torch';
-import { maskedCrossEntropy } from '../adapt/losses.js';
 import { numClasses, type DatasetDescription } from '../data/dataset.js';
 import { loadDataset } from '../data/formats/index.js';
-import { DataLoader, type Batch } from '../data/loader.js';
+import type { Batch } from '../data/loader.js';
 import { evaluate, type EvaluationResult } from '../eval/evaluate.js';
 import type { SegmentationModel } from '../models/base.js';
 import { buildModel } from '../models/config.js';
 import { formatLoadReport, loadWeights } from '../models/weights.js';
 import { resolveClassWeights } from './class-weights.js';
 import type { TrainConfig } from './config.js';
-import { buildOptimizer, buildScheduler, type LoopResult, runTrainingLoop, writeJsonAtomic } from './trainer.js';
+import { levelsOf, segmentationLoss } from './losses.js';
+import { type Objective, type StepContext, train, type TrainingResult, type Validation } from './trainer.js';
 
 export interface TrainRunOptions {
   /** Continue from the latest checkpoint of config.output (default true). */
@@ -24,11 +23,7 @@ export interface TrainRunOptions {
   onIteration?: (iteration: number) => void;
 }
 
-export interface TrainRunResult extends LoopResult {
-  output: string;
-  /** Final evaluation per validation set. */
-  evaluations: Record<string, EvaluationResult>;
-}
+export type TrainRunResult = TrainingResult;
 
 /** Builds the model for a config and dataset (seeded, weights loaded, BN frozen). */
 export function prepareModel(config: TrainConfig, classes: number, log: (line: string) => void = () => {}): SegmentationModel {
@@ -42,23 +37,10 @@ export function prepareModel(config: TrainConfig, classes: number, log: (line: s
   return model;
 }
 
-/**
- * Cross-entropy on the main output plus weighted auxiliary outputs, ignoring 255; a batch with no
- * labelled pixel (possible with partial labels) gives 0, not NaN.
- */
-export function segmentationLoss(model: SegmentationModel, images: torch.Tensor, labels: torch.Tensor, auxWeight: number, classWeight: torch.Tensor | null = null): torch.Tensor {
-  const out = model.forward(images);
-  let loss = maskedCrossEntropy(out.logits, labels, 255, classWeight);
-  for (const aux of out.aux ?? []) {
-    if (auxWeight > 0) loss = loss.add(maskedCrossEntropy(aux, labels, 255, classWeight).mul(auxWeight));
-  }
-  return loss;
-}
-
 export async function evaluateAll(
   model: SegmentationModel,
   sets: { name: string; dataset: DatasetDescription }[],
-  config: TrainConfig,
+  config: Pick<TrainConfig, 'eval' | 'data'>,
   progress = false,
 ): Promise<Record<string, EvaluationResult>> {
   const out: Record<string, EvaluationResult> = {};
@@ -76,12 +58,42 @@ export async function evaluateAll(
   return out;
 }
 
-export function summarise(result: EvaluationResult): Record<string, unknown> {
-  return {
-    mIoU: result.mIoU,
-    pixelAccuracy: result.pixelAccuracy,
-    iou: Object.fromEntries(result.classNames.map((n, i) => [n, result.iou[i]])),
-  };
+/** The validation of a run's sets with its evaluation settings (undefined without sets). */
+export function validationOf(model: SegmentationModel, sets: { name: string; dataset: DatasetDescription }[], config: Pick<TrainConfig, 'eval' | 'data'>): Validation | undefined {
+  if (sets.length === 0) return undefined;
+  return { primary: sets[0].name, evaluate: (progress) => evaluateAll(model, sets, config, progress) };
+}
+
+/**
+ * Cross-entropy on the main output plus weighted auxiliary outputs, ignoring 255 (per-class
+ * weighted when given); a batch with no labelled pixel gives 0, not NaN.
+ */
+export class SupervisedObjective implements Objective<{ train: Batch }> {
+  readonly modules = {};
+  readonly optimizers = {};
+
+  constructor(
+    private readonly model: SegmentationModel,
+    private readonly auxWeight: number,
+    private readonly classWeight: torch.Tensor | null,
+  ) {}
+
+  async prepare(): Promise<null> {
+    return null;
+  }
+
+  step(batches: { train: Batch }, ctx: StepContext): Record<string, number> {
+    const { images, labels } = batches.train;
+    return torch.tidy(() => {
+      const loss = segmentationLoss(levelsOf(this.model.forward(images)), labels, this.auxWeight, this.classWeight);
+      ctx.backward(loss);
+      return { loss: loss.item() as number };
+    });
+  }
+
+  dispose(): void {
+    this.classWeight?.dispose();
+  }
 }
 
 export async function trainSupervised(config: TrainConfig, options: TrainRunOptions = {}): Promise<TrainRunResult> {
@@ -94,90 +106,29 @@ export async function trainSupervised(config: TrainConfig, options: TrainRunOpti
   }
   const weights = await resolveClassWeights(config.train.classWeights ?? 'none', trainSet, log);
   const model = prepareModel(config, classes, log);
-  const classWeight = weights === null ? null : torch.tensor(weights);
-  const optimizer = buildOptimizer(config.train.optimizer, model.parameterGroups(), config.train.headLrMultiplier);
-  const scheduler = buildScheduler(optimizer, config.train.schedule, config.train.iterations, config.train.warmupIterations);
-  const loader = new DataLoader(trainSet, {
-    batchSize: config.data.batchSize,
-    shuffle: true,
-    seed: config.seed,
-    workers: config.data.workers,
-    transforms: config.data.transforms,
-    normalize: config.data.normalize,
-    cache: config.data.cache,
-  });
-  mkdirSync(config.output, { recursive: true });
-  writeJsonAtomic(join(config.output, 'config.json'), config);
-  const accumulation = config.train.gradAccumulation;
-  let latest: { iteration: number; results: Record<string, EvaluationResult> } | undefined;
   try {
-    const result = await runTrainingLoop(
-      {
-        iterations: config.train.iterations,
-        outputDir: config.output,
-        evalEvery: config.train.evalEvery,
-        checkpointEvery: config.train.checkpointEvery,
-        keepLast: config.train.keepLast,
-        logEvery: config.train.logEvery,
-        resume: options.resume ?? true,
-        signal: options.signal,
-        progress: options.progress,
-        label: config.name,
-        extra: { config: config.name },
-        onIteration: options.onIteration,
+    return await train({
+      model,
+      objective: new SupervisedObjective(model, config.train.auxWeight, weights === null ? null : torch.tensor(weights)),
+      train: config.train,
+      streams: {
+        train: {
+          dataset: trainSet,
+          loader: { batchSize: config.data.batchSize, shuffle: true, seed: config.seed, workers: config.data.workers, transforms: config.data.transforms, normalize: config.data.normalize, cache: config.data.cache },
+        },
       },
-      { model, optimizer, scheduler },
-      (start) => {
-        const stream = loader.batches(start * accumulation);
-        return async () => {
-          model.train();
-          optimizer.zeroGrad();
-          let total = 0;
-          for (let k = 0; k < accumulation; k++) {
-            const next = await stream.next();
-            if (next.done) throw new Error('the training data stream ended');
-            const batch: Batch = next.value;
-            try {
-              total += torch.tidy(() => {
-                const loss = segmentationLoss(model, batch.images, batch.labels, config.train.auxWeight, classWeight);
-                (accumulation > 1 ? loss.div(accumulation) : loss).backward();
-                return loss.item() as number;
-              });
-            } finally {
-              batch.dispose();
-            }
-          }
-          optimizer.step();
-          return { loss: total / accumulation };
-        };
-      },
-      valSets.length === 0
-        ? undefined
-        : async (iteration) => {
-            const results = await evaluateAll(model, valSets, config);
-            latest = { iteration, results };
-            return { metric: results[valSets[0].name].mIoU, log: Object.fromEntries(Object.entries(results).map(([k, r]) => [k, summarise(r)])) };
-          },
-    );
-    let evaluations: Record<string, EvaluationResult> = {};
-    if (valSets.length > 0 && !result.stopped) {
-      evaluations = latest?.iteration === result.iteration ? latest.results : await evaluateAll(model, valSets, config, options.progress);
-    }
-    if (!result.stopped) {
-      writeJsonAtomic(join(config.output, 'metrics.json'), {
-        name: config.name,
-        seed: config.seed,
-        iterations: result.iteration,
-        seconds: result.seconds,
-        evaluations: Object.fromEntries(Object.entries(evaluations).map(([k, r]) => [k, { ...summarise(r), images: r.images }])),
-      });
-    }
-    return { ...result, output: config.output, evaluations };
+      output: config.output,
+      runConfig: config,
+      validation: validationOf(model, valSets, config),
+      metrics: { name: config.name, seed: config.seed },
+      resume: options.resume ?? true,
+      signal: options.signal,
+      progress: options.progress,
+      label: config.name,
+      extra: { config: config.name },
+      onIteration: options.onIteration,
+    });
   } finally {
-    await loader.close();
-    optimizer.dispose();
     model.dispose();
-    classWeight?.dispose();
   }
 }
-

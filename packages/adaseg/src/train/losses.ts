@@ -1,7 +1,10 @@
-// The losses of unsupervised domain adaptation: segmentation cross-entropy that stays finite on
-// batches without a labelled pixel, ADVENT's weighted self-information and entropy, and the GAN
-// objectives of the output-space discriminators (AdaptSegNet, AdvEnt).
+// Every training loss of adaseg, in one place: segmentation cross-entropy that stays finite on
+// batches without a labelled pixel (main output plus weighted auxiliary outputs), ADVENT's weighted
+// self-information and entropy, the GAN objectives of the output-space discriminators (AdaptSegNet,
+// AdvEnt) and RIPU's negative learning. Supervised training, adaptation and active rounds all
+// compute their objectives from these.
 import * as torch from '@adaseg/torch';
+import type { SegmentationOutput } from '../models/base.js';
 
 type Tensor = torch.Tensor;
 const F = torch.functional;
@@ -71,4 +74,49 @@ function checkMap(op: string, t: Tensor): void {
     throw new TypeError(`${op}: expected a [N, C, H, W] tensor${t && (t as Tensor).shape ? `, got shape [${(t as Tensor).shape.join(', ')}]` : ''}`);
   }
   if (t.shape[1] < 2) throw new RangeError(`${op}: needs at least 2 classes, got ${t.shape[1]}`);
+}
+
+/** A model's outputs by level: the main logits and the auxiliary ones (each [N, C, H, W]). */
+export interface OutputLevels {
+  main: Tensor;
+  aux: Tensor[];
+}
+
+export interface LabelledBatch {
+  /** [B, 3, H, W]. */
+  images: Tensor;
+  /** [B, H, W] int64, 255 = ignore. */
+  labels: Tensor;
+}
+
+export function levelsOf(out: SegmentationOutput): OutputLevels {
+  return { main: out.logits, aux: out.aux ?? [] };
+}
+
+/** The levels with their graphs cut (what auxiliary networks train on after the segmenter's backward). */
+export function detachLevels(l: OutputLevels): OutputLevels {
+  return { main: l.main.detach(), aux: l.aux.map((a) => a.detach()) };
+}
+
+/** Cross-entropy of the main output plus auxWeight times each auxiliary output's (per-class weighted when given). */
+export function segmentationLoss(levels: OutputLevels, labels: Tensor, auxWeight: number, classWeight: Tensor | null = null): Tensor {
+  return torch.tidy(() => {
+    let loss = maskedCrossEntropy(levels.main, labels, 255, classWeight);
+    if (auxWeight > 0) for (const aux of levels.aux) loss = loss.add(maskedCrossEntropy(aux, labels, 255, classWeight).mul(auxWeight));
+    return loss;
+  });
+}
+
+/**
+ * RIPU's negative learning: classes whose predicted probability is below `threshold` are taken as
+ * complementary labels ("this pixel is not c"); the loss is -log(1 - p_c) over them, averaged over
+ * all such (pixel, class) pairs. `logits` [N, C, H, W].
+ */
+export function negativeLearningLoss(logits: Tensor, threshold: number): Tensor {
+  return torch.tidy(() => {
+    const p = logits.softmax(1);
+    const mask = p.detach().lt(threshold).float();
+    const count = mask.sum().item() as number;
+    return p.neg().add(1 + 1e-6).log().mul(mask).sum().neg().div(Math.max(1, count));
+  });
 }
