@@ -6,6 +6,7 @@
 // own parsers, so their fields, defaults and messages are those of `adaseg train` / `adaseg adapt`.
 import { isAbsolute, resolve } from 'node:path';
 import { type AdaptMethodConfig, parseMethodConfig } from '../adapt/config.js';
+import { providedDiscriminator } from '../adapt/registry.js';
 import type { DatasetConfig } from '../data/config.js';
 import { parseDatasetConfig } from '../data/config.js';
 import { type Normalize, parseNormalize, parseTransforms, type Transform } from '../data/transforms.js';
@@ -337,12 +338,11 @@ export function parseExperimentConfig(value: unknown, baseDir = process.cwd()): 
   }
 
   // What the strategies need must be there (asked through their declared needs, never their kind).
-  const adversarial = (m: AdaptMethodConfig | undefined) => m !== undefined && (m.method === 'adaptsegnet' || m.method === 'advent-adversarial');
   for (const [i, st] of active.strategies.entries()) {
     const needs = createStrategy(st.config).needs;
     const where = `config.active.strategies[${i}] (${st.label})`;
     if (needs.includes('mcSamples') && !((model as { dropout?: number }).dropout! > 0)) throw new ConfigError(`${where} needs MC-dropout samples: give the model dropout (config.model.dropout, e.g. 0.1)`);
-    if (needs.includes('targetness') && !adversarial(warmup?.adapt)) {
+    if (needs.includes('targetness') && providedDiscriminator(warmup?.adapt) === null) {
       throw new ConfigError(`${where} needs a domain discriminator: use an adversarial warm-up (config.warmup.adapt.method adaptsegnet or advent-adversarial); later rounds use the rounds' own discriminator when config.rounds.adapt is adversarial too`);
     }
   }

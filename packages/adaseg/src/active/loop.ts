@@ -16,6 +16,7 @@ import * as torch from '@adaseg/torch';
 import { type AdaptConfig } from '../adapt/config.js';
 import { adaptModel } from '../adapt/adapt.js';
 import { restoreDiscriminators } from '../adapt/discriminator.js';
+import { providedDiscriminator } from '../adapt/registry.js';
 import type { DatasetConfig } from '../data/config.js';
 import { type DatasetDescription, numClasses, withoutLabel, withSamples } from '../data/dataset.js';
 import { loadDataset } from '../data/formats/index.js';
@@ -265,9 +266,8 @@ async function withPixels(ctx: Context, chosen: UnitRef[]): Promise<UnitPixels[]
 
 /** Where the round's domain discriminator comes from (for strategies that need target-ness). */
 function discriminatorCheckpoint(ctx: Context, seed: number, previousRound: string | null): string {
-  const adversarial = (m: { method: string } | undefined) => m !== undefined && (m.method === 'adaptsegnet' || m.method === 'advent-adversarial');
-  if (previousRound !== null && adversarial(ctx.config.rounds.adapt)) return previousRound;
-  const warm = adversarial(ctx.config.warmup?.adapt) ? latestCheckpoint(join(ctx.config.output, `seed-${seed}`, 'warmup')) : null;
+  if (previousRound !== null && providedDiscriminator(ctx.config.rounds.adapt) !== null) return previousRound;
+  const warm = providedDiscriminator(ctx.config.warmup?.adapt) !== null ? latestCheckpoint(join(ctx.config.output, `seed-${seed}`, 'warmup')) : null;
   if (warm === null) throw new Error('a strategy needs a domain discriminator, but no adversarial warm-up checkpoint exists');
   return warm;
 }

@@ -10,9 +10,10 @@ import type { ModelConfig, ResolvedModelConfig } from '../models/config.js';
 import { type DataSection, type EvalSection, parseTrainConfig, resolveDatasetPaths, type TrainConfig, type TrainSection } from '../train/config.js';
 import { ConfigError, type ConfigOverrides, ConfigReader, loadConfigFile } from '../util/config-reader.js';
 import type { GanObjective } from '../train/losses.js';
+import { ADAPT_METHODS, adaptMethodEntry } from './registry.js';
 
-export type AdaptMethodKind = 'adaptsegnet' | 'advent-entropy' | 'advent-adversarial' | 'self-training';
-export const ADAPT_METHODS: readonly AdaptMethodKind[] = ['adaptsegnet', 'advent-entropy', 'advent-adversarial', 'self-training'];
+export type AdaptMethodKind = AdaptMethodConfig['method'];
+export { ADAPT_METHODS };
 
 /**
  * Output levels the method works on: 'single' the main output; 'multi' also the model's auxiliary
@@ -32,7 +33,7 @@ export interface DiscriminatorConfig {
   power: number;
 }
 
-interface MethodCommon {
+export interface MethodCommon {
   levels: Levels;
   /** Weight of the cross-entropy on labelled target batches (active rounds), default 1. */
   labelledTargetWeight: number;
@@ -117,16 +118,6 @@ function unlabelled(d: DatasetConfig): DatasetConfig {
   return d.format === 'synthetic' ? d : { ...d, labels: 'none' };
 }
 
-function betasAt(r: ConfigReader, key: string, fallback: [number, number]): [number, number] {
-  const b = r.raw(key) ?? fallback;
-  if (!Array.isArray(b) || b.length !== 2 || !b.every((x) => typeof x === 'number' && x >= 0 && x < 1)) r.fail(key, `must be two numbers in [0, 1), got ${JSON.stringify(b)}`);
-  return [b[0], b[1]];
-}
-
-function fraction(r: ConfigReader, key: string, fallback: number): number {
-  return r.number(key, fallback, { min: 0, exclusiveMin: true, max: 1 });
-}
-
 export function parseMethodConfig(r: ConfigReader, options: { labelledTarget?: boolean } = {}): AdaptMethodConfig {
   // An experiment's adapt sections have no labelled target of their own (rounds.labelledTargetWeight
   // weighs the rounds' labels): there the field is refused rather than silently ignored.
@@ -138,35 +129,9 @@ export function parseMethodConfig(r: ConfigReader, options: { labelledTarget?: b
     labelledTargetWeight: labelledTarget ? r.number('labelledTargetWeight', 1, { min: 0 }) : 1,
   });
   const commonKeys = ['method', 'levels', ...(labelledTarget ? ['labelledTargetWeight'] : [])];
-  switch (method) {
-    case 'adaptsegnet':
-    case 'advent-adversarial': {
-      r.only([...commonKeys, 'lambdaAdv', 'lambdaAdvAux', 'gan', 'discriminator']);
-      const d = r.object('discriminator', true) ?? ConfigReader.root({}, `${r.path}.discriminator`);
-      d.only(['ndf', 'lr', 'betas', 'power']);
-      return {
-        method,
-        ...common(),
-        lambdaAdv: r.number('lambdaAdv', 1e-3, { min: 0 }),
-        lambdaAdvAux: r.number('lambdaAdvAux', 2e-4, { min: 0 }),
-        gan: r.oneOf('gan', ['vanilla', 'ls'] as const, 'vanilla'),
-        discriminator: { ndf: d.integer('ndf', 64, 1), lr: d.positive('lr', 1e-4), betas: betasAt(d, 'betas', [0.9, 0.99]), power: d.number('power', 0.9, { min: 0 }) },
-      };
-    }
-    case 'advent-entropy':
-      r.only([...commonKeys, 'lambdaEnt', 'lambdaEntAux']);
-      return { method, ...common(), lambdaEnt: r.number('lambdaEnt', 1e-3, { min: 0 }), lambdaEntAux: r.number('lambdaEntAux', 2e-4, { min: 0 }) };
-    case 'self-training':
-      r.only([...commonKeys, 'portion', 'maxThreshold', 'regenerateEvery', 'lambdaPseudo']);
-      return {
-        method,
-        ...common(),
-        portion: fraction(r, 'portion', 0.5),
-        maxThreshold: fraction(r, 'maxThreshold', 0.9),
-        regenerateEvery: r.integer('regenerateEvery', 0, 0),
-        lambdaPseudo: r.number('lambdaPseudo', 1, { min: 0 }),
-      };
-  }
+  const entry = adaptMethodEntry(method);
+  r.only([...commonKeys, ...entry.keys]);
+  return entry.parse(r, common());
 }
 
 /** Checks an adaptation config (from YAML, JSON or code) and fills in the defaults. */

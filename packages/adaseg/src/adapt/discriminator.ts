@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path';
 import * as torch from '@adaseg/torch';
 import { CheckpointManager } from '../train/checkpoint.js';
 import { type GanObjective, selfInformation, selfInformationFromLogits } from '../train/losses.js';
+import { type ProvidedDiscriminator, providedDiscriminator } from './registry.js';
 
 const { nn } = torch;
 const F = torch.functional;
@@ -136,19 +137,18 @@ export function restoreDiscriminators(path: string): RestoredDiscriminators {
     if (found === null) throw new Error(`restoreDiscriminators: run directory ${path} has no checkpoint`);
     file = found;
   }
-  let adapt: { method?: string; gan?: GanObjective } | undefined;
+  let provided: ProvidedDiscriminator | null = null;
   for (const dir of [dirname(file), dirname(dirname(file))]) {
     const p = join(dir, 'config.json');
     if (existsSync(p)) {
-      adapt = (JSON.parse(readFileSync(p, 'utf8')) as { adapt?: typeof adapt }).adapt;
+      provided = providedDiscriminator((JSON.parse(readFileSync(p, 'utf8')) as { adapt?: { method: string } }).adapt);
       break;
     }
   }
-  if (adapt === undefined || (adapt.method !== 'adaptsegnet' && adapt.method !== 'advent-adversarial')) {
+  if (provided === null) {
     throw new Error(`restoreDiscriminators: ${file} is not from an adversarial adaptation run (no config.json with adapt.method 'adaptsegnet' or 'advent-adversarial' beside it)`);
   }
-  const input: DiscriminatorInput = adapt.method === 'advent-adversarial' ? 'self-information' : 'probabilities';
-  const objective = adapt.gan ?? 'vanilla';
+  const { input, objective } = provided;
   const all = torch.loadSafetensorsSync(file);
   try {
     const build = (name: string): FCDiscriminator | undefined => {

@@ -6,5 +6,6 @@ export * from './discriminator.js';
 export * from './pseudo-labels.js';
 export * from './methods.js';
 export * from './config.js';
+export * from './registry.js';
 export { SchedulerGroup } from '../train/trainer.js';
 export { adaptModel, type AdaptRunOptions, type AdaptRunResult } from './adapt.js';

@@ -19,7 +19,8 @@ import type { SegmentationModel } from '../models/base.js';
 import { detachLevels, entropyLoss, ganLoss, type LabelledBatch, levelsOf, type OutputLevels, segmentationLoss, SOURCE_LABEL, TARGET_LABEL } from '../train/losses.js';
 import { type LrScheduler, type Objective, PLAIN_STEP, type StepContext } from '../train/trainer.js';
 import type { AdaptMethodConfig, AdversarialConfig, EntropyConfig, SelfTrainingConfig } from './config.js';
-import { FCDiscriminator } from './discriminator.js';
+import { type DiscriminatorInput, FCDiscriminator } from './discriminator.js';
+import { adaptMethodEntry } from './registry.js';
 import { PseudoLabeler } from './pseudo-labels.js';
 
 type Tensor = torch.Tensor;
@@ -209,7 +210,11 @@ export class AdversarialMethod implements AdaptationMethod {
   readonly schedulers: Record<string, LrScheduler> = {};
   private readonly weights: Record<string, number>;
 
-  constructor(readonly config: AdversarialConfig, ctx: MethodContext) {
+  constructor(
+    readonly config: AdversarialConfig,
+    ctx: MethodContext,
+    input: DiscriminatorInput,
+  ) {
     this.kind = config.method;
     const levels = ctx.multiLevel ? ['aux', 'main'] : ['main'];
     this.weights = { main: config.lambdaAdv, aux: config.lambdaAdvAux };
@@ -217,7 +222,7 @@ export class AdversarialMethod implements AdaptationMethod {
       const d = new FCDiscriminator({
         inChannels: ctx.model.numClasses,
         ndf: config.discriminator.ndf,
-        input: config.method === 'advent-adversarial' ? 'self-information' : 'probabilities',
+        input,
         objective: config.gan,
       });
       const opt = new torch.optim.Adam(d.parameters(), { lr: config.discriminator.lr, betas: config.discriminator.betas });
@@ -389,16 +394,7 @@ export function resolveLevels(config: AdaptMethodConfig, model: SegmentationMode
   return config.levels;
 }
 
-/** Builds the method of a config: the only place that looks at its kind. */
+/** Builds the method of a config, through its registry entry. */
 export function createAdaptationMethod(config: AdaptMethodConfig, ctx: Omit<MethodContext, 'multiLevel'>): AdaptationMethod {
-  const full: MethodContext = { ...ctx, multiLevel: resolveLevels(config, ctx.model) === 'multi' };
-  switch (config.method) {
-    case 'adaptsegnet':
-    case 'advent-adversarial':
-      return new AdversarialMethod(config, full);
-    case 'advent-entropy':
-      return new EntropyMethod(config, full.multiLevel);
-    case 'self-training':
-      return new SelfTrainingMethod(config, full);
-  }
+  return adaptMethodEntry(config).create(config, { ...ctx, multiLevel: resolveLevels(config, ctx.model) === 'multi' });
 }
