@@ -18,6 +18,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { decodePng, encodeGrayPng, encodeIndexedPng, PngError } from '../data/png.js';
+import { AdasegError, type ErrorInfo } from '../errors.js';
 import { IGNORE, type ImportedMask, type LabelStore, LabelStoreError, type MaskImportSummary, type RunInfo } from './store.js';
 
 export const MASKS_FORMAT = 'adaseg-label-masks/1';
@@ -168,15 +169,19 @@ export interface MaskProblem {
 }
 
 /** Why an import was refused: every problem found, and nothing was written. */
-export class MaskImportError extends Error {
+export class MaskImportError extends AdasegError {
   constructor(
     readonly dir: string,
     readonly problems: MaskProblem[],
   ) {
     const shown = problems.slice(0, 20).map((p) => `  ${p.file}: ${p.message}`);
     if (problems.length > 20) shown.push(`  ... and ${problems.length - 20} more`);
-    super(`${problems.length} problem(s) in ${dir}; nothing was imported:\n${shown.join('\n')}`);
+    super('invalid-masks', `${problems.length} problem(s) in ${dir}; nothing was imported:\n${shown.join('\n')}`);
     this.name = 'MaskImportError';
+  }
+
+  override toInfo(): ErrorInfo {
+    return { ...super.toInfo(), problems: this.problems };
   }
 }
 

@@ -11,6 +11,7 @@ import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { encodeIndexedPng } from '../data/png.js';
+import { AdasegError } from '../errors.js';
 import type { UnitConfig, UnitRef } from './types.js';
 
 export const IGNORE = 255;
@@ -22,12 +23,10 @@ export type RoundPhase = 'selected' | 'querying' | 'annotated' | 'trained' | 'ev
 const PHASES: readonly RoundPhase[] = ['selected', 'querying', 'annotated', 'trained', 'evaluated'];
 
 /** Why a store operation was refused (bad input, a double answer, a lease held by another...). */
-export class LabelStoreError extends Error {
-  constructor(
-    readonly code: 'not-found' | 'conflict' | 'invalid' | 'closed' | 'mismatch',
-    message: string,
-  ) {
-    super(message);
+export class LabelStoreError extends AdasegError {
+  declare readonly code: 'not-found' | 'conflict' | 'invalid' | 'closed' | 'mismatch';
+  constructor(code: 'not-found' | 'conflict' | 'invalid' | 'closed' | 'mismatch', message: string) {
+    super(code, message);
     this.name = 'LabelStoreError';
   }
 }

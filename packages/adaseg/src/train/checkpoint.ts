@@ -4,6 +4,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as torch from '@adaseg/torch';
+import { AdasegError } from '../errors.js';
 
 const FORMAT = 'adaseg-checkpoint/1';
 
@@ -28,12 +29,10 @@ export interface CheckpointInfo {
   extra: Record<string, unknown>;
 }
 
-export class CheckpointError extends Error {
-  constructor(
-    readonly file: string,
-    message: string,
-  ) {
-    super(`checkpoint ${file}: ${message}`);
+export class CheckpointError extends AdasegError {
+  declare readonly file: string;
+  constructor(file: string, message: string) {
+    super('checkpoint', `checkpoint ${file}: ${message}`, { file });
     this.name = 'CheckpointError';
   }
 }

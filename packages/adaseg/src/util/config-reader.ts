@@ -3,10 +3,12 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { AdasegError, type ErrorDetails } from '../errors.js';
 
-export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
+/** A config value that does not check out; the message names the field (code 'config'). */
+export class ConfigError extends AdasegError {
+  constructor(message: string, details: ErrorDetails = {}) {
+    super('config', message, details);
     this.name = 'ConfigError';
   }
 }
