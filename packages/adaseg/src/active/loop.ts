@@ -9,7 +9,7 @@
 // so the same command continues where it stopped. Every random choice is seeded from (seed, round,
 // strategy) and every model is read back from its checkpoint file before use, so an interrupted
 // and resumed experiment computes exactly what an uninterrupted one does.
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import * as torch from '@adaseg/torch';
@@ -25,7 +25,7 @@ import { buildModel } from '../models/config.js';
 import { CheckpointManager, loadModelWeights, readCheckpointInfo } from '../train/checkpoint.js';
 import type { TrainConfig } from '../train/config.js';
 import { trainSupervised } from '../train/supervised.js';
-import { writeJsonAtomic } from '../train/trainer.js';
+import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
 import { ConfigError } from '../util/config-reader.js';
 import { type Annotator, HumanAnnotator, poolGroundTruth, SimulatedAnnotator } from './annotators.js';
 import { roundBudget, seededRandom } from './budget.js';
@@ -592,11 +592,6 @@ async function examples(ctx: Context, label: string, seed: number, count: number
   return out;
 }
 
-function writeAtomic(file: string, text: string): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, text);
-  renameSync(tmp, file);
-}
 
 // ---------------------------------------------------------------- the experiment
 
@@ -703,7 +698,7 @@ export async function runExperiment(config: ExperimentConfig, options: Experimen
     const resultsFile = join(config.output, 'results.json');
     const reportFile = join(config.output, 'report.html');
     writeJsonAtomic(resultsFile, results);
-    writeAtomic(reportFile, renderReport(results, raw.examples));
+    writeFileAtomic(reportFile, renderReport(results, raw.examples));
     log(`results: ${resultsFile}\nreport: ${reportFile}`);
     return { output: config.output, stopped: false, seconds: (performance.now() - started) / 1000, results, files: { results: resultsFile, report: reportFile, store: store.file } };
   } finally {

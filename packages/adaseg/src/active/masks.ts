@@ -15,10 +15,11 @@
 // masks in one store transaction (LabelStore.importMasks), so either every mask is imported or
 // none is.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { decodePng, encodeGrayPng, encodeIndexedPng, PngError } from '../data/png.js';
 import { AdasegError, type ErrorInfo } from '../errors.js';
+import { TEMP_FILE, writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
 import { IGNORE, type ImportedMask, type LabelStore, LabelStoreError, type MaskImportSummary, type RunInfo } from './store.js';
 
 export const MASKS_FORMAT = 'adaseg-label-masks/1';
@@ -79,16 +80,6 @@ export function chooseRun(store: LabelStore, name: string | undefined): RunInfo 
   throw new LabelStoreError('invalid', `${store.file} holds ${runs.length} runs (${runs.map((r) => `'${r.name}'`).join(', ')}): choose one with --name`);
 }
 
-function writeAtomic(file: string, data: Uint8Array | string): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  try {
-    writeFileSync(tmp, data);
-    renameSync(tmp, file);
-  } catch (err) {
-    rmSync(tmp, { force: true });
-    throw err;
-  }
-}
 
 export interface MaskExportResult {
   run: string;
@@ -120,12 +111,12 @@ export function exportLabelMasks(store: LabelStore, run: string, dir: string, op
     let trainid: string | null = null, color: string | null = null;
     if (trainDir !== null) {
       trainid = `${TRAINID_DIR}/${stem}${TRAINID_SUFFIX}`;
-      writeAtomic(join(out, trainid), encodeGrayPng(width, height, data));
+      writeFileAtomic(join(out, trainid), encodeGrayPng(width, height, data));
       files.push(join(out, trainid));
     }
     if (colorDir !== null) {
       color = `${COLOR_DIR}/${stem}${COLOR_SUFFIX}`;
-      writeAtomic(join(out, color), encodeIndexedPng(width, height, data, palette));
+      writeFileAtomic(join(out, color), encodeIndexedPng(width, height, data, palette));
       files.push(join(out, color));
     }
     let labelled = 0;
@@ -153,7 +144,7 @@ export function exportLabelMasks(store: LabelStore, run: string, dir: string, op
     },
   };
   const manifestFile = join(out, MANIFEST);
-  writeAtomic(manifestFile, `${JSON.stringify(manifest, null, 2)}\n`);
+  writeJsonAtomic(manifestFile, manifest);
   return { run: info.name, dir: out, manifest: manifestFile, images: images.length, labelledImages: manifest.totals.labelledImages, labelledPixels: manifest.totals.labelledPixels, files };
 }
 
@@ -200,7 +191,7 @@ function findMasks(base: string, root: string, suffix: string, other: string[]):
       const p = join(d, entry.name);
       if (entry.isDirectory()) walk(p);
       else if (entry.name.endsWith(suffix) && entry.name.length > suffix.length) out.push({ stem: entry.name.slice(0, -suffix.length), file: relative(base, p), path: p });
-      else if (!/\.tmp-\d+$/.test(entry.name)) other.push(relative(base, p));
+      else if (!TEMP_FILE.test(entry.name)) other.push(relative(base, p));
     }
   };
   walk(root);

@@ -1,7 +1,7 @@
 // The training loop shared by supervised training, adaptation and active rounds: iteration-based,
 // with schedules, progress, a JSONL log, periodic evaluation, checkpoints that resume exactly
 // (model, optimisers, schedule, RNG, data position), and a graceful stop on an AbortSignal.
-import { appendFileSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import * as torch from '@adaseg/torch';
 import { ProgressBar } from '../util/progress.js';
@@ -164,9 +164,5 @@ export function buildScheduler(optimizer: torch.optim.Optimizer<any>, schedule: 
   return warmupIterations > 0 ? S.withWarmup(scheduler, { warmupIters: warmupIterations, startFactor: 0.1 }) : scheduler;
 }
 
-/** Writes JSON atomically (temp file, then rename). */
-export function writeJsonAtomic(file: string, value: unknown): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, `${JSON.stringify(value, null, 2)}\n`);
-  renameSync(tmp, file);
-}
+/** Writes JSON atomically (temp file, then rename): util/atomic.ts's, kept here for its importers. */
+export { writeJsonAtomic } from '../util/atomic.js';
