@@ -16,6 +16,7 @@ import * as torch from '@adaseg/torch';
 import { type AdaptConfig } from '../adapt/config.js';
 import { adaptModel } from '../adapt/adapt.js';
 import { restoreDiscriminators } from '../adapt/discriminator.js';
+import { IGNORE_INDEX } from '../data/classes.js';
 import type { DatasetConfig } from '../data/config.js';
 import { type DatasetDescription, numClasses, withoutLabel, withSamples } from '../data/dataset.js';
 import { loadDataset } from '../data/formats/index.js';
@@ -574,7 +575,7 @@ async function examples(ctx: Context, label: string, seed: number, count: number
     const maskRgb = new Uint8Array(width * height * 3);
     for (let p = 0; p < width * height; p++) {
       const v = mask.data[p];
-      const c = v === 255 ? (round[p] >= 0 ? [0, 0, 0] : [230, 230, 230]) : (palette[v] ?? [0, 0, 0]);
+      const c = v === IGNORE_INDEX ? (round[p] >= 0 ? [0, 0, 0] : [230, 230, 230]) : (palette[v] ?? [0, 0, 0]);
       maskRgb.set(c, p * 3);
     }
     out.push({

@@ -17,10 +17,11 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
+import { IGNORE_INDEX } from '../data/classes.js';
 import { decodePng, encodeGrayPng, encodeIndexedPng, PngError } from '../data/png.js';
 import { AdasegError, type ErrorInfo } from '../errors.js';
 import { TEMP_FILE, writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
-import { IGNORE, type ImportedMask, type LabelStore, LabelStoreError, type MaskImportSummary, type RunInfo } from './store.js';
+import { type ImportedMask, type LabelStore, LabelStoreError, type MaskImportSummary, type RunInfo } from './store.js';
 
 export const MASKS_FORMAT = 'adaseg-label-masks/1';
 export const TRAINID_DIR = 'trainid';
@@ -120,7 +121,7 @@ export function exportLabelMasks(store: LabelStore, run: string, dir: string, op
       files.push(join(out, color));
     }
     let labelled = 0;
-    for (const v of data) if (v !== IGNORE) labelled++;
+    for (const v of data) if (v !== IGNORE_INDEX) labelled++;
     const cov = covered.get(im.id);
     images.push({ id: im.id, width, height, trainid, color, labelledPixels: labelled, coveredPixels: cov === undefined ? 0 : cov.reduce((s, v) => s + v, 0) });
   }
@@ -131,7 +132,7 @@ export function exportLabelMasks(store: LabelStore, run: string, dir: string, op
     seed: info.seed,
     exportedAt: (options.now?.() ?? new Date()).toISOString(),
     classes: info.classNames.map((name, id) => ({ id, name, color: [...info.palette[id]] as Rgb })),
-    ignoreIndex: IGNORE,
+    ignoreIndex: IGNORE_INDEX,
     unlabelledColor: unlabelled,
     files: { trainid: trainDir !== null ? `${TRAINID_DIR}/<image>${TRAINID_SUFFIX}` : null, color: colorDir !== null ? `${COLOR_DIR}/<image>${COLOR_SUFFIX}` : null },
     images,
@@ -234,7 +235,7 @@ function decodeTrainIds(bytes: Uint8Array, classes: number, problem: (code: Mask
   const ids = new Uint8Array(n);
   for (let p = 0; p < n; p++) {
     const v = values[p];
-    if (v < classes || v === IGNORE) ids[p] = v;
+    if (v < classes || v === IGNORE_INDEX) ids[p] = v;
     else {
       const b = bad.get(v);
       if (b === undefined) bad.set(v, { count: 1, first: p });
@@ -302,7 +303,7 @@ function decodeColours(bytes: Uint8Array, byColour: Map<number, number>, ambiguo
       if (colorType === 6) a = png.data[p * channels + 3];
     }
     if (a === 0) {
-      ids[p] = IGNORE;
+      ids[p] = IGNORE_INDEX;
       continue;
     }
     const k = (r << 16) | (g << 8) | b;
@@ -383,7 +384,7 @@ export function readLabelMasks(info: RunInfo, images: { id: string; width: numbe
     } else byColour.set(k, id);
   });
   // A class drawn in the unlabelled colour wins: unlabelledColour never picks a class colour, but a manifest might.
-  if (!byColour.has(key(unlabelled)) && !ambiguous.has(key(unlabelled))) byColour.set(key(unlabelled), IGNORE);
+  if (!byColour.has(key(unlabelled)) && !ambiguous.has(key(unlabelled))) byColour.set(key(unlabelled), IGNORE_INDEX);
 
   const read = (files: FoundFile[], kind: 'trainid' | 'color') => {
     const out = new Map<string, { data: Uint8Array; file: string; sha256: string }>();

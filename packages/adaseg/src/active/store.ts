@@ -10,11 +10,11 @@
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
+import { IGNORE_INDEX as IGNORE } from '../data/classes.js';
 import { encodeIndexedPng } from '../data/png.js';
 import { AdasegError } from '../errors.js';
 import type { UnitConfig, UnitRef } from './types.js';
 
-export const IGNORE = 255;
 const SCHEMA_VERSION = 1;
 
 export type QueryKind = 'region-class' | 'pixel-paint';

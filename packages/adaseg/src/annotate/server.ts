@@ -20,7 +20,8 @@ import { HTTPException } from 'hono/http-exception';
 import { serve, type ServerType } from '@hono/node-server';
 import sharp from 'sharp';
 import { OVERLAYS_INFO_KEY, overlayFileName, type OverlayKind } from '../active/overlays.js';
-import { IGNORE, LabelStore, LabelStoreError, type Query, type QueryAnswer } from '../active/store.js';
+import { LabelStore, LabelStoreError, type Query, type QueryAnswer } from '../active/store.js';
+import { IGNORE_INDEX } from '../data/classes.js';
 import { decodePng, readPngHeader } from '../data/png.js';
 import { fromStoreError, HttpError } from './errors.js';
 import { insideRoot, type ImageProvider } from './images.js';
@@ -130,7 +131,7 @@ function queryDetail(store: LabelStore, q: Query, now: number) {
     unitList: q.units.map((u, position) => ({ position, unit: u.unit, pixels: u.pixelIndices.length })),
     classNames: info.classNames,
     palette: info.palette,
-    ignore: 255,
+    ignore: IGNORE_INDEX,
     strategy: q.strategy,
     checkpoint: q.checkpoint,
     // An answered region-class query: the class each unit got (read back from the label mask).
@@ -151,13 +152,13 @@ function queryDetail(store: LabelStore, q: Query, now: number) {
 /** The stored class of each unit of a region-class query (its first pixel's; 255 when none). */
 function regionClasses(store: LabelStore, q: Query): number[] {
   const mask = store.mask(q.run, q.imageId).data;
-  return q.units.map((u) => (u.pixelIndices.length > 0 ? mask[u.pixelIndices[0]] : IGNORE));
+  return q.units.map((u) => (u.pixelIndices.length > 0 ? mask[u.pixelIndices[0]] : IGNORE_INDEX));
 }
 
 /** Gray PNG of the stored labels on the query's pixels (train ids; 255 elsewhere and where unlabelled). */
 async function labelsPng(store: LabelStore, q: Query): Promise<Buffer> {
   const mask = store.mask(q.run, q.imageId).data;
-  const out = new Uint8Array(q.width * q.height).fill(IGNORE);
+  const out = new Uint8Array(q.width * q.height).fill(IGNORE_INDEX);
   for (const u of q.units) for (const p of u.pixelIndices) out[p] = mask[p];
   return grayPng(out, q.width, q.height);
 }
