@@ -509,12 +509,12 @@ function rawRun(ctx: Context, label: string, seed: number, startEval: EvalSummar
       { round: 0, coveredPixels: 0, labelledPixels: 0, units: 0, percent: 0, mIoU: startEval.mIoU, iou: startEval.iou },
       ...rounds.map((r) => ({
         round: r.round,
-        coveredPixels: r.info.coveredPixels as number,
-        labelledPixels: r.info.labelledPixels as number,
-        units: r.info.labelledUnits as number,
-        percent: r.info.percent as number,
-        mIoU: r.info.mIoU as number,
-        iou: r.info.iou as (number | null)[],
+        coveredPixels: r.info.coveredPixels,
+        labelledPixels: r.info.labelledPixels,
+        units: r.info.labelledUnits,
+        percent: r.info.percent,
+        mIoU: r.info.mIoU,
+        iou: r.info.iou,
       })),
     ],
   };
