@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import * as torch from '@adaseg/torch';
 import { loadTrainConfig } from '../src/train/config.js';
 import { trainSupervised } from '../src/train/supervised.js';
-import { writeJsonAtomic } from '../src/train/trainer.js';
+import { writeJsonAtomic } from '../src/util/atomic.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, '..', '..', '..');

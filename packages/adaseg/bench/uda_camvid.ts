@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import * as torch from '@adaseg/torch';
 import { adaptModel } from '../src/adapt/adapt.js';
 import { ADAPT_METHODS, type AdaptMethodKind, loadAdaptConfig } from '../src/adapt/config.js';
-import { writeJsonAtomic } from '../src/train/trainer.js';
+import { writeJsonAtomic } from '../src/util/atomic.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, '..', '..', '..');

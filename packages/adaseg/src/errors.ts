@@ -40,6 +40,15 @@ export type ErrorCode =
   | 'user'
   // selection could not spend the budget as asked
   | 'selection'
+  // a mask import refused (every problem listed, nothing written)
+  | 'invalid-masks'
+  // a conversion (e.g. of weights) that did not complete
+  | 'conversion-failed'
+  // the studio's own answers: a malformed request, a missing service, an unbuilt route, a server fault
+  | 'bad-request'
+  | 'unavailable'
+  | 'not-implemented'
+  | 'internal'
   // anything else adaseg reports itself
   | 'error';
 
@@ -88,12 +97,27 @@ export class AdasegError extends Error {
   }
 }
 
-/** What `--json` prints and logs record for any thrown value. */
+/** Codes of errors from outside the family, by class name (the engine's). */
+const FOREIGN_CODES: Record<string, ErrorCode> = { TorchError: 'engine', SafetensorsError: 'unreadable' };
+
+/**
+ * What `--json` prints and logs record for any thrown value: an AdasegError's toInfo; for
+ * anything else its own string `code` (Node's ENOENT...), else by class name ('engine' for the
+ * engine's TorchError, 'unreadable' for a SafetensorsError), else 'error'; with its file, key and
+ * op when it has them.
+ */
 export function errorInfo(err: unknown): ErrorInfo {
   if (err instanceof AdasegError) return err.toInfo();
-  if (err instanceof TorchError) return { code: 'engine', message: err.message, ...(err.op ? { op: err.op } : {}) };
-  const message = err instanceof Error ? err.message : String(err);
-  return { code: 'error', message };
+  const e = err as { name?: unknown; message?: unknown; code?: unknown; file?: unknown; key?: unknown; op?: unknown } | null;
+  const message = typeof e?.message === 'string' ? e.message : String(err);
+  const code = typeof e?.code === 'string' ? e.code : (err instanceof TorchError && 'engine') || (typeof e?.name === 'string' && FOREIGN_CODES[e.name]) || 'error';
+  return {
+    code,
+    message,
+    ...(typeof e?.file === 'string' ? { file: e.file } : {}),
+    ...(typeof e?.key === 'string' ? { key: e.key } : {}),
+    ...(typeof e?.op === 'string' ? { op: e.op } : {}),
+  };
 }
 
 /** The CLI's exit code for a failure: 2 for usage errors, 1 for everything else. */
@@ -113,7 +137,12 @@ const HTTP_STATUS: Partial<Record<ErrorCode, HttpStatus>> = {
   conflict: 409,
   'too-large': 413,
   invalid: 422,
+  'invalid-masks': 422,
+  'bad-request': 400,
   closed: 503,
+  unavailable: 503,
+  'not-implemented': 501,
+  internal: 500,
 };
 
 /** The HTTP status of an error code at the studio's edge (500 for what a client cannot cause). */

@@ -11,7 +11,7 @@ import type { DatasetConfig } from '../data/config.js';
 import { parseDatasetConfig } from '../data/config.js';
 import { type Normalize, parseNormalize, parseTransforms, type Transform } from '../data/transforms.js';
 import { type ModelConfig, resolveModelConfig } from '../models/config.js';
-import { type EvalSection, parseTrainConfig, resolveDatasetPaths, type TrainSection } from '../train/config.js';
+import { type EvalSection, parseTrainSection, resolveDatasetPaths, type TrainSection } from '../train/config.js';
 import { ConfigError, type ConfigOverrides, ConfigReader, loadConfigFile } from '../util/config-reader.js';
 import { checkSelectionSetup, createStrategy, describeStrategy, parseBudgetConfig, parseStrategyConfig, parseUnitConfig } from './strategies/index.js';
 import type { LabelPropagationConfig } from './label-propagation.js';
@@ -131,20 +131,12 @@ export interface ExperimentConfig {
 
 const ROOT_KEYS = ['name', 'output', 'seeds', 'model', 'data', 'source', 'warmup', 'active', 'annotator', 'rounds', 'baselines', 'eval', 'report'];
 
-/** A dataset stand-in for parsing train sections alone. */
-const DUMMY_DATA = { train: { format: 'synthetic', style: 'source', count: 1, width: 1, height: 1 } };
-
-/** A train section (iterations, optimizer, schedule...) parsed by the training config's parser, errors renamed to `path`. */
-function parseTrainSection(raw: unknown, path: string): TrainSection {
+/** A train section (iterations, optimizer, schedule...) at `path`, read by the training config's section parser. */
+function trainSectionAt(raw: unknown, path: string): TrainSection {
   if (raw === undefined || raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(`${path} must be an object (iterations, optimizer, schedule...), got ${JSON.stringify(raw)}`);
   // Accepted by `adaseg train`, but an experiment evaluates on data.val after each stage and round.
   if ('evalEvery' in raw) throw new ConfigError(`${path}.evalEvery does not apply to an experiment: it evaluates on data.val after source training, the warm-up and every round (remove it)`);
-  try {
-    return parseTrainConfig({ data: DUMMY_DATA, train: raw }).train;
-  } catch (e) {
-    if (e instanceof ConfigError) throw new ConfigError(e.message.replace(/config\.train\b/g, path));
-    throw e;
-  }
+  return parseTrainSection(ConfigReader.root(raw, path));
 }
 
 function datasetAt(r: ConfigReader, key: string, baseDir: string): DatasetConfig {
@@ -232,7 +224,7 @@ function parseRounds(r: ConfigReader): RoundsConfig {
     nl.only(['weight', 'threshold']);
     negativeLearning = { weight: nl.number('weight', 1, { min: 0 }), threshold: nl.number('threshold', 0.05, { min: 0, exclusiveMin: true, max: 1 }) };
   }
-  const train = parseTrainSection(r.raw('train'), `${r.path}.train`);
+  const train = trainSectionAt(r.raw('train'), `${r.path}.train`);
   if (train.gradAccumulation !== 1) r.object('train').fail('gradAccumulation', 'must be 1 for round training');
   return {
     train,
@@ -305,7 +297,7 @@ export function parseExperimentConfig(value: unknown, baseDir = process.cwd()): 
     source = { kind: 'init', path: isAbsolute(p) ? p : resolve(baseDir, p) };
   } else {
     if (!s.has('train')) s.fail('train', 'is required (or source.init: a trained run directory or checkpoint)');
-    source = { kind: 'train', train: parseTrainSection(s.raw('train'), 'config.source.train') };
+    source = { kind: 'train', train: trainSectionAt(s.raw('train'), 'config.source.train') };
   }
 
   let warmup: WarmupConfig | undefined;
@@ -314,7 +306,7 @@ export function parseExperimentConfig(value: unknown, baseDir = process.cwd()): 
     w.only(['train', 'adapt']);
     const adapt = methodAt(w, 'adapt');
     if (adapt === undefined) return w.fail('adapt', 'is required: the UDA method of the warm-up, e.g. { method: advent-entropy }');
-    const train = parseTrainSection(w.raw('train'), 'config.warmup.train');
+    const train = trainSectionAt(w.raw('train'), 'config.warmup.train');
     if (train.gradAccumulation !== 1) w.object('train').fail('gradAccumulation', 'must be 1 for adaptation');
     warmup = { train, adapt };
   }

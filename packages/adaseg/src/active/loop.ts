@@ -9,7 +9,7 @@
 // so the same command continues where it stopped. Every random choice is seeded from (seed, round,
 // strategy) and every model is read back from its checkpoint file before use, so an interrupted
 // and resumed experiment computes exactly what an uninterrupted one does.
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import * as torch from '@adaseg/torch';
@@ -17,6 +17,7 @@ import { type AdaptConfig } from '../adapt/config.js';
 import { adaptModel } from '../adapt/adapt.js';
 import { restoreDiscriminators } from '../adapt/discriminator.js';
 import { providedDiscriminator } from '../adapt/registry.js';
+import { IGNORE_INDEX } from '../data/classes.js';
 import type { DatasetConfig } from '../data/config.js';
 import { type DatasetDescription, numClasses, withoutLabel, withSamples } from '../data/dataset.js';
 import { loadDataset } from '../data/formats/index.js';
@@ -26,7 +27,7 @@ import { buildModel } from '../models/config.js';
 import { CheckpointManager, loadModelWeights, readCheckpointInfo } from '../train/checkpoint.js';
 import type { TrainConfig } from '../train/config.js';
 import { trainSupervised } from '../train/supervised.js';
-import { writeJsonAtomic } from '../train/trainer.js';
+import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
 import { ConfigError } from '../util/config-reader.js';
 import { type Annotator, HumanAnnotator, poolGroundTruth, SimulatedAnnotator } from './annotators.js';
 import { roundBudget, seededRandom } from './budget.js';
@@ -508,12 +509,12 @@ function rawRun(ctx: Context, label: string, seed: number, startEval: EvalSummar
       { round: 0, coveredPixels: 0, labelledPixels: 0, units: 0, percent: 0, mIoU: startEval.mIoU, iou: startEval.iou },
       ...rounds.map((r) => ({
         round: r.round,
-        coveredPixels: r.info.coveredPixels as number,
-        labelledPixels: r.info.labelledPixels as number,
-        units: r.info.labelledUnits as number,
-        percent: r.info.percent as number,
-        mIoU: r.info.mIoU as number,
-        iou: r.info.iou as (number | null)[],
+        coveredPixels: r.info.coveredPixels,
+        labelledPixels: r.info.labelledPixels,
+        units: r.info.labelledUnits,
+        percent: r.info.percent,
+        mIoU: r.info.mIoU,
+        iou: r.info.iou,
       })),
     ],
   };
@@ -574,7 +575,7 @@ async function examples(ctx: Context, label: string, seed: number, count: number
     const maskRgb = new Uint8Array(width * height * 3);
     for (let p = 0; p < width * height; p++) {
       const v = mask.data[p];
-      const c = v === 255 ? (round[p] >= 0 ? [0, 0, 0] : [230, 230, 230]) : (palette[v] ?? [0, 0, 0]);
+      const c = v === IGNORE_INDEX ? (round[p] >= 0 ? [0, 0, 0] : [230, 230, 230]) : (palette[v] ?? [0, 0, 0]);
       maskRgb.set(c, p * 3);
     }
     out.push({
@@ -592,11 +593,6 @@ async function examples(ctx: Context, label: string, seed: number, count: number
   return out;
 }
 
-function writeAtomic(file: string, text: string): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, text);
-  renameSync(tmp, file);
-}
 
 // ---------------------------------------------------------------- the experiment
 
@@ -703,7 +699,7 @@ export async function runExperiment(config: ExperimentConfig, options: Experimen
     const resultsFile = join(config.output, 'results.json');
     const reportFile = join(config.output, 'report.html');
     writeJsonAtomic(resultsFile, results);
-    writeAtomic(reportFile, renderReport(results, raw.examples));
+    writeFileAtomic(reportFile, renderReport(results, raw.examples));
     log(`results: ${resultsFile}\nreport: ${reportFile}`);
     return { output: config.output, stopped: false, seconds: (performance.now() - started) / 1000, results, files: { results: resultsFile, report: reportFile, store: store.file } };
   } finally {

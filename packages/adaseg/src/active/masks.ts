@@ -15,10 +15,13 @@
 // masks in one store transaction (LabelStore.importMasks), so either every mask is imported or
 // none is.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
+import { IGNORE_INDEX } from '../data/classes.js';
 import { decodePng, encodeGrayPng, encodeIndexedPng, PngError } from '../data/png.js';
-import { IGNORE, type ImportedMask, type LabelStore, LabelStoreError, type MaskImportSummary, type RunInfo } from './store.js';
+import { AdasegError, type ErrorInfo } from '../errors.js';
+import { TEMP_FILE, writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
+import { type ImportedMask, type LabelStore, LabelStoreError, type MaskImportSummary, type RunInfo } from './store.js';
 
 export const MASKS_FORMAT = 'adaseg-label-masks/1';
 export const TRAINID_DIR = 'trainid';
@@ -78,16 +81,6 @@ export function chooseRun(store: LabelStore, name: string | undefined): RunInfo 
   throw new LabelStoreError('invalid', `${store.file} holds ${runs.length} runs (${runs.map((r) => `'${r.name}'`).join(', ')}): choose one with --name`);
 }
 
-function writeAtomic(file: string, data: Uint8Array | string): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  try {
-    writeFileSync(tmp, data);
-    renameSync(tmp, file);
-  } catch (err) {
-    rmSync(tmp, { force: true });
-    throw err;
-  }
-}
 
 export interface MaskExportResult {
   run: string;
@@ -119,16 +112,16 @@ export function exportLabelMasks(store: LabelStore, run: string, dir: string, op
     let trainid: string | null = null, color: string | null = null;
     if (trainDir !== null) {
       trainid = `${TRAINID_DIR}/${stem}${TRAINID_SUFFIX}`;
-      writeAtomic(join(out, trainid), encodeGrayPng(width, height, data));
+      writeFileAtomic(join(out, trainid), encodeGrayPng(width, height, data));
       files.push(join(out, trainid));
     }
     if (colorDir !== null) {
       color = `${COLOR_DIR}/${stem}${COLOR_SUFFIX}`;
-      writeAtomic(join(out, color), encodeIndexedPng(width, height, data, palette));
+      writeFileAtomic(join(out, color), encodeIndexedPng(width, height, data, palette));
       files.push(join(out, color));
     }
     let labelled = 0;
-    for (const v of data) if (v !== IGNORE) labelled++;
+    for (const v of data) if (v !== IGNORE_INDEX) labelled++;
     const cov = covered.get(im.id);
     images.push({ id: im.id, width, height, trainid, color, labelledPixels: labelled, coveredPixels: cov === undefined ? 0 : cov.reduce((s, v) => s + v, 0) });
   }
@@ -139,7 +132,7 @@ export function exportLabelMasks(store: LabelStore, run: string, dir: string, op
     seed: info.seed,
     exportedAt: (options.now?.() ?? new Date()).toISOString(),
     classes: info.classNames.map((name, id) => ({ id, name, color: [...info.palette[id]] as Rgb })),
-    ignoreIndex: IGNORE,
+    ignoreIndex: IGNORE_INDEX,
     unlabelledColor: unlabelled,
     files: { trainid: trainDir !== null ? `${TRAINID_DIR}/<image>${TRAINID_SUFFIX}` : null, color: colorDir !== null ? `${COLOR_DIR}/<image>${COLOR_SUFFIX}` : null },
     images,
@@ -152,7 +145,7 @@ export function exportLabelMasks(store: LabelStore, run: string, dir: string, op
     },
   };
   const manifestFile = join(out, MANIFEST);
-  writeAtomic(manifestFile, `${JSON.stringify(manifest, null, 2)}\n`);
+  writeJsonAtomic(manifestFile, manifest);
   return { run: info.name, dir: out, manifest: manifestFile, images: images.length, labelledImages: manifest.totals.labelledImages, labelledPixels: manifest.totals.labelledPixels, files };
 }
 
@@ -168,15 +161,19 @@ export interface MaskProblem {
 }
 
 /** Why an import was refused: every problem found, and nothing was written. */
-export class MaskImportError extends Error {
+export class MaskImportError extends AdasegError {
   constructor(
     readonly dir: string,
     readonly problems: MaskProblem[],
   ) {
     const shown = problems.slice(0, 20).map((p) => `  ${p.file}: ${p.message}`);
     if (problems.length > 20) shown.push(`  ... and ${problems.length - 20} more`);
-    super(`${problems.length} problem(s) in ${dir}; nothing was imported:\n${shown.join('\n')}`);
+    super('invalid-masks', `${problems.length} problem(s) in ${dir}; nothing was imported:\n${shown.join('\n')}`);
     this.name = 'MaskImportError';
+  }
+
+  override toInfo(): ErrorInfo {
+    return { ...super.toInfo(), problems: this.problems };
   }
 }
 
@@ -195,7 +192,7 @@ function findMasks(base: string, root: string, suffix: string, other: string[]):
       const p = join(d, entry.name);
       if (entry.isDirectory()) walk(p);
       else if (entry.name.endsWith(suffix) && entry.name.length > suffix.length) out.push({ stem: entry.name.slice(0, -suffix.length), file: relative(base, p), path: p });
-      else if (!/\.tmp-\d+$/.test(entry.name)) other.push(relative(base, p));
+      else if (!TEMP_FILE.test(entry.name)) other.push(relative(base, p));
     }
   };
   walk(root);
@@ -238,7 +235,7 @@ function decodeTrainIds(bytes: Uint8Array, classes: number, problem: (code: Mask
   const ids = new Uint8Array(n);
   for (let p = 0; p < n; p++) {
     const v = values[p];
-    if (v < classes || v === IGNORE) ids[p] = v;
+    if (v < classes || v === IGNORE_INDEX) ids[p] = v;
     else {
       const b = bad.get(v);
       if (b === undefined) bad.set(v, { count: 1, first: p });
@@ -306,7 +303,7 @@ function decodeColours(bytes: Uint8Array, byColour: Map<number, number>, ambiguo
       if (colorType === 6) a = png.data[p * channels + 3];
     }
     if (a === 0) {
-      ids[p] = IGNORE;
+      ids[p] = IGNORE_INDEX;
       continue;
     }
     const k = (r << 16) | (g << 8) | b;
@@ -387,7 +384,7 @@ export function readLabelMasks(info: RunInfo, images: { id: string; width: numbe
     } else byColour.set(k, id);
   });
   // A class drawn in the unlabelled colour wins: unlabelledColour never picks a class colour, but a manifest might.
-  if (!byColour.has(key(unlabelled)) && !ambiguous.has(key(unlabelled))) byColour.set(key(unlabelled), IGNORE);
+  if (!byColour.has(key(unlabelled)) && !ambiguous.has(key(unlabelled))) byColour.set(key(unlabelled), IGNORE_INDEX);
 
   const read = (files: FoundFile[], kind: 'trainid' | 'color') => {
     const out = new Map<string, { data: Uint8Array; file: string; sha256: string }>();

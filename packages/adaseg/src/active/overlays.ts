@@ -6,7 +6,7 @@
 // a time: no probability map outlives its batch. The folder is recorded in the round's info
 // (OVERLAYS_INFO_KEY, relative to the output folder) so the server finds it without knowing how
 // the loop names its directories.
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import * as torch from '@adaseg/torch';
@@ -16,6 +16,7 @@ import { DataLoader } from '../data/loader.js';
 import { encodeIndexedPng } from '../data/png.js';
 import { IMAGENET_NORMALIZE, type Normalize, type Transform } from '../data/transforms.js';
 import type { SegmentationModel } from '../models/base.js';
+import { writeFileAtomic } from '../util/atomic.js';
 import { entropy } from './strategies/common.js';
 
 export type OverlayKind = 'prediction' | 'uncertainty';
@@ -58,11 +59,6 @@ export function overlayMaps(probabilities: torch.Tensor): OverlayMaps[] {
   }));
 }
 
-function writeAtomic(file: string, data: Uint8Array): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, data);
-  renameSync(tmp, file);
-}
 
 /** Writes an image's two overlay PNGs into `dir` (each through a temporary file and a rename). */
 export async function writeOverlayFiles(dir: string, image: { index: number; id: string }, maps: OverlayMaps, palette: readonly (readonly [number, number, number])[]): Promise<string[]> {
@@ -74,13 +70,13 @@ export async function writeOverlayFiles(dir: string, image: { index: number; id:
     return c === undefined ? [0, 0, 0] : [c[0], c[1], c[2]];
   });
   const prediction = join(dir, overlayFileName(image, 'prediction'));
-  writeAtomic(prediction, encodeIndexedPng(width, height, maps.prediction, full));
+  writeFileAtomic(prediction, encodeIndexedPng(width, height, maps.prediction, full));
   const uncertainty = join(dir, overlayFileName(image, 'uncertainty'));
   const gray = await sharp(Buffer.from(maps.uncertainty.buffer, maps.uncertainty.byteOffset, maps.uncertainty.byteLength), { raw: { width, height, channels: 1 } })
     .toColourspace('b-w')
     .png()
     .toBuffer();
-  writeAtomic(uncertainty, gray);
+  writeFileAtomic(uncertainty, gray);
   return [prediction, uncertainty];
 }
 

@@ -7,6 +7,7 @@ import * as torch from '@adaseg/torch';
 import type { AdaptMethodConfig } from '../adapt/config.js';
 import { AdaptationObjective, type AdaptationMethod, createAdaptationMethod, type OutputLevels, type TargetLossResult } from '../adapt/methods.js';
 import type { DatasetDescription, LabelMask, Sample } from '../data/dataset.js';
+import { IGNORE_INDEX } from '../data/classes.js';
 import { withMask } from '../data/dataset.js';
 import { hashSeed } from '../data/rng.js';
 import { evaluate, type EvaluationResult } from '../eval/evaluate.js';
@@ -158,7 +159,7 @@ export function evaluateOnTarget(model: SegmentationModel, val: DatasetDescripti
  */
 export function toNativeMask(mask: LabelMask, native: { width: number; height: number }): LabelMask {
   if (mask.width === native.width && mask.height === native.height) return mask;
-  const out = new Uint8Array(native.width * native.height).fill(255);
+  const out = new Uint8Array(native.width * native.height).fill(IGNORE_INDEX);
   const xs = new Int32Array(mask.width);
   for (let x = 0; x < mask.width; x++) xs[x] = Math.min(native.width - 1, Math.floor(((x + 0.5) * native.width) / mask.width));
   for (let y = 0; y < mask.height; y++) {

@@ -10,10 +10,12 @@
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
+import { IGNORE_INDEX as IGNORE } from '../data/classes.js';
 import { encodeIndexedPng } from '../data/png.js';
+import { AdasegError } from '../errors.js';
+import type { EvaluationInfo, RoundInfo } from './round-info.js';
 import type { UnitConfig, UnitRef } from './types.js';
 
-export const IGNORE = 255;
 const SCHEMA_VERSION = 1;
 
 export type QueryKind = 'region-class' | 'pixel-paint';
@@ -22,12 +24,10 @@ export type RoundPhase = 'selected' | 'querying' | 'annotated' | 'trained' | 'ev
 const PHASES: readonly RoundPhase[] = ['selected', 'querying', 'annotated', 'trained', 'evaluated'];
 
 /** Why a store operation was refused (bad input, a double answer, a lease held by another...). */
-export class LabelStoreError extends Error {
-  constructor(
-    readonly code: 'not-found' | 'conflict' | 'invalid' | 'closed' | 'mismatch',
-    message: string,
-  ) {
-    super(message);
+export class LabelStoreError extends AdasegError {
+  declare readonly code: 'not-found' | 'conflict' | 'invalid' | 'closed' | 'mismatch';
+  constructor(code: 'not-found' | 'conflict' | 'invalid' | 'closed' | 'mismatch', message: string) {
+    super(code, message);
     this.name = 'LabelStoreError';
   }
 }
@@ -106,10 +106,12 @@ export interface LabelledUnit {
   pixels: number;
 }
 
-export interface RoundState {
+/** A round of a run; `info` is what the loop recorded (round-info.ts), with the evaluation figures from phase 'evaluated' on. */
+export type RoundState = RoundRecord & ({ phase: Exclude<RoundPhase, 'evaluated'>; info: RoundInfo } | { phase: 'evaluated'; info: RoundInfo & EvaluationInfo });
+
+interface RoundRecord {
   run: string;
   round: number;
-  phase: RoundPhase;
   selectedAt: string | null;
   annotatedAt: string | null;
   trainedAt: string | null;
@@ -118,8 +120,6 @@ export interface RoundState {
   scoredWith: string | null;
   /** The round's trained model. */
   checkpoint: string | null;
-  /** What the loop records (budget, pixels, mIoU...). */
-  info: Record<string, unknown>;
 }
 
 export interface QueryUnit {
@@ -514,7 +514,7 @@ export class LabelStore {
    * `completeRound` the round is marked annotated in the same transaction, so a crash leaves
    * either the whole round labelled and marked, or nothing.
    */
-  labelUnits(run: string, units: UnitLabels[], provenance: Provenance, options: { completeRound?: boolean; info?: Record<string, unknown> } = {}): void {
+  labelUnits(run: string, units: UnitLabels[], provenance: Provenance, options: { completeRound?: boolean; info?: RoundInfo } = {}): void {
     this.check();
     this.writeTransaction(() => {
       const time = iso(this.now());
@@ -552,7 +552,7 @@ export class LabelStore {
   }
 
   /** Moves a round forward (never back) to `phase`, merging `info`; call inside or outside a transaction. */
-  setPhase(run: string, round: number, phase: RoundPhase, fields: { checkpoint?: string; info?: Record<string, unknown> } = {}): void {
+  setPhase(run: string, round: number, phase: RoundPhase, fields: { checkpoint?: string; info?: RoundInfo } = {}): void {
     this.check();
     const apply = () => {
       const existing = this.round(run, round);
@@ -572,7 +572,7 @@ export class LabelStore {
    * Records a round's selection (its units and their pixels) and starts the round, in one
    * transaction. A round selected before keeps its selection (the loop resumes with it).
    */
-  saveSelection(run: string, round: number, units: UnitPixels[], fields: { scoredWith: string | null; info?: Record<string, unknown> }): void {
+  saveSelection(run: string, round: number, units: UnitPixels[], fields: { scoredWith: string | null; info?: RoundInfo }): void {
     this.check();
     this.writeTransaction(() => {
       if (this.round(run, round) !== undefined) return;
@@ -793,7 +793,7 @@ export class LabelStore {
    * Ends a round's annotation: open queries are cancelled (answers to them are then refused) and
    * the round is marked annotated, in one transaction.
    */
-  closeRound(run: string, round: number, info: Record<string, unknown> = {}): QueryProgress {
+  closeRound(run: string, round: number, info: RoundInfo = {}): QueryProgress {
     this.check();
     return this.writeTransaction(() => {
       this.db.prepare("UPDATE queries SET status = 'cancelled', lease_owner = NULL, lease_expires = NULL WHERE run = ? AND round = ? AND status = 'open'").run(run, round);

@@ -3,7 +3,7 @@
 // report.html); what the bought labels are made of comes from the label store.
 import { classesMissingInVal, type ExperimentResults, type Stat, type StrategyResult } from './results.js';
 import { slug } from './loop.js';
-import { SELECTION_ERRORS_INFO_KEY, type SelectionErrors } from './selection-errors.js';
+import { SELECTION_ERRORS_INFO_KEY } from './selection-errors.js';
 import type { LabelStore } from './store.js';
 
 const pct = (v: number) => (v * 100).toFixed(1);
@@ -114,7 +114,7 @@ export function labelComposition(store: LabelStore, order: readonly string[]): L
     let wrong = 0;
     for (const r of mine) {
       for (const round of store.rounds(r.name)) {
-        const e = round.info[SELECTION_ERRORS_INFO_KEY] as SelectionErrors | undefined;
+        const e = round.info[SELECTION_ERRORS_INFO_KEY];
         if (e === undefined) continue;
         checked += e.labelled;
         wrong += e.wrong;

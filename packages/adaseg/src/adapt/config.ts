@@ -7,7 +7,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { type DatasetConfig, parseDatasetConfig } from '../data/config.js';
 import { parseTransforms, type Transform } from '../data/transforms.js';
 import type { ModelConfig, ResolvedModelConfig } from '../models/config.js';
-import { type DataSection, type EvalSection, parseTrainConfig, resolveDatasetPaths, type TrainConfig, type TrainSection } from '../train/config.js';
+import { type DataSection, type EvalSection, parseTrainParts, resolveDatasetPaths, type TrainConfig, type TrainSection } from '../train/config.js';
 import { ConfigError, type ConfigOverrides, ConfigReader, loadConfigFile } from '../util/config-reader.js';
 import type { GanObjective } from '../train/losses.js';
 import { ADAPT_METHODS, adaptMethodEntry } from './registry.js';
@@ -150,16 +150,8 @@ export function parseAdaptConfig(value: unknown, baseDir = process.cwd()): Adapt
   const adapt = parseMethodConfig(adaptReader);
   const init = r.optionalString('init');
 
-  // The shared sections go through the training config's parser (source as its `train` set).
-  const { source: _s, target: _t, labelledTarget: _l, targetTransforms: _tt, ...dataRest } = raw.data as Record<string, unknown>;
-  const { init: _i, adapt: _a, ...rest } = raw;
-  let base: TrainConfig;
-  try {
-    base = parseTrainConfig({ ...rest, name: raw.name ?? 'adapt', data: { ...dataRest, train: source } }, baseDir);
-  } catch (e) {
-    if (e instanceof ConfigError) throw new ConfigError(e.message.replace(/config\.data\.train\b/g, 'config.data.source'));
-    throw e;
-  }
+  // The shared sections go through the training config's parsers (source as its training set).
+  const base = parseTrainParts(r, baseDir, { trainSet: 'source', dataKeys: DATA_KEYS, defaultName: 'adapt' });
   if (base.train.gradAccumulation !== 1) ConfigReader.root(raw.train, 'config.train').fail('gradAccumulation', 'must be 1 for adaptation (each iteration takes one source and one target batch)');
   let targetTransforms = base.data.transforms;
   if (d.has('targetTransforms')) {

@@ -1,7 +1,8 @@
-// The one error type of the annotation server: an HTTP status, a stable code and a message meant
-// for the client. Everything else thrown in a handler becomes a 500 with a generic message (the
-// details go to the server's log, never to the client).
+// The one error type of the annotation server: an AdasegError whose code is meant for the client
+// and gives the HTTP status (httpStatusOf). Everything else thrown in a handler becomes a 500 with
+// a generic message (the details go to the server's log, never to the client).
 import { LabelStoreError } from '../active/store.js';
+import { AdasegError, type HttpStatus, httpStatusOf } from '../errors.js';
 
 export type HttpErrorCode =
   | 'bad-request'
@@ -15,14 +16,17 @@ export type HttpErrorCode =
   | 'not-implemented'
   | 'internal';
 
-export class HttpError extends Error {
-  constructor(
-    readonly status: 400 | 401 | 403 | 404 | 409 | 413 | 422 | 500 | 501 | 503,
-    readonly code: HttpErrorCode,
-    message: string,
-  ) {
-    super(message);
+export class HttpError extends AdasegError {
+  declare readonly code: HttpErrorCode;
+
+  constructor(code: HttpErrorCode, message: string) {
+    super(code, message);
     this.name = 'HttpError';
+  }
+
+  /** The status of the code (400 bad-request, 401 unauthorized, ... 503 unavailable). */
+  get status(): HttpStatus {
+    return httpStatusOf(this.code);
   }
 
   toJSON(): { error: { code: HttpErrorCode; message: string } } {
@@ -30,18 +34,13 @@ export class HttpError extends Error {
   }
 }
 
-/** The HTTP error a label store refusal stands for. */
+/**
+ * The HTTP error a label store refusal stands for: its own code and message where the client
+ * caused it (not-found, conflict, invalid); a closed store is 'unavailable' and a store that does
+ * not match the server 'internal', with messages that leave out the server's files.
+ */
 export function fromStoreError(err: LabelStoreError): HttpError {
-  switch (err.code) {
-    case 'not-found':
-      return new HttpError(404, 'not-found', err.message);
-    case 'conflict':
-      return new HttpError(409, 'conflict', err.message);
-    case 'invalid':
-      return new HttpError(422, 'invalid', err.message);
-    case 'closed':
-      return new HttpError(503, 'unavailable', 'the label store is closed');
-    default:
-      return new HttpError(500, 'internal', 'the label store does not match this server');
-  }
+  if (err.code === 'closed') return new HttpError('unavailable', 'the label store is closed');
+  if (httpStatusOf(err.code) >= 500) return new HttpError('internal', 'the label store does not match this server');
+  return new HttpError(err.code as HttpErrorCode, err.message);
 }

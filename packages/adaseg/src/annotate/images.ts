@@ -37,9 +37,9 @@ export function datasetImages(pool: DatasetDescription, transforms: readonly Tra
   const cache = new Map<number, Promise<RgbImage>>();
   return async (_run, image) => {
     const sample = pool.samples[image.index];
-    if (sample === undefined || sample.id !== image.id) throw new HttpError(404, 'not-found', `pool image ${image.index} is not '${image.id}' in dataset ${pool.name}`);
+    if (sample === undefined || sample.id !== image.id) throw new HttpError('not-found', `pool image ${image.index} is not '${image.id}' in dataset ${pool.name}`);
     if (sample.image.kind === 'file') {
-      if (pool.root === null || !insideRoot(pool.root, sample.image.path)) throw new HttpError(403, 'forbidden', `the image of '${image.id}' is outside the dataset root`);
+      if (pool.root === null || !insideRoot(pool.root, sample.image.path)) throw new HttpError('forbidden', `the image of '${image.id}' is outside the dataset root`);
     }
     let p = cache.get(image.index);
     if (p === undefined) {

@@ -20,7 +20,8 @@ import { HTTPException } from 'hono/http-exception';
 import { serve, type ServerType } from '@hono/node-server';
 import sharp from 'sharp';
 import { OVERLAYS_INFO_KEY, overlayFileName, type OverlayKind } from '../active/overlays.js';
-import { IGNORE, LabelStore, LabelStoreError, type Query, type QueryAnswer } from '../active/store.js';
+import { LabelStore, LabelStoreError, type Query, type QueryAnswer } from '../active/store.js';
+import { IGNORE_INDEX } from '../data/classes.js';
 import { decodePng, readPngHeader } from '../data/png.js';
 import { fromStoreError, HttpError } from './errors.js';
 import { insideRoot, type ImageProvider } from './images.js';
@@ -51,7 +52,7 @@ type Env = { Variables: { user: User } };
 const MAX_ID = 2 ** 31;
 
 function parseId(raw: string): number {
-  if (!/^\d{1,10}$/.test(raw) || Number(raw) < 1 || Number(raw) >= MAX_ID) throw new HttpError(400, 'bad-request', `query id must be a positive integer, got '${raw.slice(0, 40)}'`);
+  if (!/^\d{1,10}$/.test(raw) || Number(raw) < 1 || Number(raw) >= MAX_ID) throw new HttpError('bad-request', `query id must be a positive integer, got '${raw.slice(0, 40)}'`);
   return Number(raw);
 }
 
@@ -59,33 +60,33 @@ async function jsonBody(c: Context<Env>): Promise<Record<string, unknown>> {
   const text = await c.req.text();
   if (text.trim() === '') return {};
   const type = c.req.header('content-type') ?? '';
-  if (!/^application\/json\b/i.test(type)) throw new HttpError(400, 'bad-request', 'the request body must be JSON (Content-Type: application/json)');
+  if (!/^application\/json\b/i.test(type)) throw new HttpError('bad-request', 'the request body must be JSON (Content-Type: application/json)');
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch {
-    throw new HttpError(400, 'bad-request', 'the request body is not valid JSON');
+    throw new HttpError('bad-request', 'the request body is not valid JSON');
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new HttpError(400, 'bad-request', 'the request body must be a JSON object');
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new HttpError('bad-request', 'the request body must be a JSON object');
   return value as Record<string, unknown>;
 }
 
 function onlyKeys(body: Record<string, unknown>, allowed: readonly string[]): void {
   const extra = Object.keys(body).filter((k) => !allowed.includes(k));
-  if (extra.length > 0) throw new HttpError(400, 'bad-request', `unknown field(s) ${extra.map((k) => JSON.stringify(k.slice(0, 40))).join(', ')}; allowed: ${allowed.join(', ')}`);
+  if (extra.length > 0) throw new HttpError('bad-request', `unknown field(s) ${extra.map((k) => JSON.stringify(k.slice(0, 40))).join(', ')}; allowed: ${allowed.join(', ')}`);
 }
 
 function optionalString(body: Record<string, unknown>, key: string): string | undefined {
   const v = body[key];
   if (v === undefined) return undefined;
-  if (typeof v !== 'string' || v.length === 0 || v.length > 200) throw new HttpError(400, 'bad-request', `'${key}' must be a non-empty string`);
+  if (typeof v !== 'string' || v.length === 0 || v.length > 200) throw new HttpError('bad-request', `'${key}' must be a non-empty string`);
   return v;
 }
 
 function optionalInt(body: Record<string, unknown>, key: string, min: number, max: number): number | undefined {
   const v = body[key];
   if (v === undefined) return undefined;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw new HttpError(400, 'bad-request', `'${key}' must be an integer in ${min}..${max}`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw new HttpError('bad-request', `'${key}' must be an integer in ${min}..${max}`);
   return v;
 }
 
@@ -130,7 +131,7 @@ function queryDetail(store: LabelStore, q: Query, now: number) {
     unitList: q.units.map((u, position) => ({ position, unit: u.unit, pixels: u.pixelIndices.length })),
     classNames: info.classNames,
     palette: info.palette,
-    ignore: 255,
+    ignore: IGNORE_INDEX,
     strategy: q.strategy,
     checkpoint: q.checkpoint,
     // An answered region-class query: the class each unit got (read back from the label mask).
@@ -151,13 +152,13 @@ function queryDetail(store: LabelStore, q: Query, now: number) {
 /** The stored class of each unit of a region-class query (its first pixel's; 255 when none). */
 function regionClasses(store: LabelStore, q: Query): number[] {
   const mask = store.mask(q.run, q.imageId).data;
-  return q.units.map((u) => (u.pixelIndices.length > 0 ? mask[u.pixelIndices[0]] : IGNORE));
+  return q.units.map((u) => (u.pixelIndices.length > 0 ? mask[u.pixelIndices[0]] : IGNORE_INDEX));
 }
 
 /** Gray PNG of the stored labels on the query's pixels (train ids; 255 elsewhere and where unlabelled). */
 async function labelsPng(store: LabelStore, q: Query): Promise<Buffer> {
   const mask = store.mask(q.run, q.imageId).data;
-  const out = new Uint8Array(q.width * q.height).fill(IGNORE);
+  const out = new Uint8Array(q.width * q.height).fill(IGNORE_INDEX);
   for (const u of q.units) for (const p of u.pixelIndices) out[p] = mask[p];
   return grayPng(out, q.width, q.height);
 }
@@ -259,16 +260,16 @@ export function createAnnotateApp(options: AnnotateServerOptions): Hono<Env> {
     let e: HttpError;
     if (err instanceof HttpError) e = err;
     else if (err instanceof LabelStoreError) e = fromStoreError(err);
-    else if (err instanceof HTTPException && err.status === 413) e = new HttpError(413, 'too-large', `the request body is larger than ${options.bodyLimitBytes ?? 16 << 20} bytes`);
-    else if (err instanceof HTTPException && err.status < 500) e = new HttpError(400, 'bad-request', err.message || 'bad request');
+    else if (err instanceof HTTPException && err.status === 413) e = new HttpError('too-large', `the request body is larger than ${options.bodyLimitBytes ?? 16 << 20} bytes`);
+    else if (err instanceof HTTPException && err.status < 500) e = new HttpError('bad-request', err.message || 'bad request');
     else {
       log(`annotate server: ${c.req.method} ${c.req.path}: ${(err as Error)?.stack ?? String(err)}`);
-      e = new HttpError(500, 'internal', 'internal server error (see the server log)');
+      e = new HttpError('internal', 'internal server error (see the server log)');
     }
     if (e.status === 500 && err instanceof LabelStoreError) log(`annotate server: ${err.message}`);
     return c.json(e.toJSON(), e.status);
   });
-  app.notFound((c) => c.json(new HttpError(404, 'not-found', `no route ${c.req.method} ${c.req.path}`).toJSON(), 404));
+  app.notFound((c) => c.json(new HttpError('not-found', `no route ${c.req.method} ${c.req.path}`).toJSON(), 404));
 
   const limit = options.bodyLimitBytes ?? 16 << 20;
   app.use(
@@ -276,27 +277,27 @@ export function createAnnotateApp(options: AnnotateServerOptions): Hono<Env> {
     bodyLimit({
       maxSize: limit,
       onError: () => {
-        throw new HttpError(413, 'too-large', `the request body is larger than ${limit} bytes`);
+        throw new HttpError('too-large', `the request body is larger than ${limit} bytes`);
       },
     }),
   );
   app.use('/api/*', async (c, next) => {
     const header = c.req.header('authorization') ?? '';
     const m = /^Bearer\s+(\S+)$/i.exec(header);
-    if (m === null) throw new HttpError(401, 'unauthorized', 'missing access token: send "Authorization: Bearer <token>" (tokens come from `adaseg users add`)');
+    if (m === null) throw new HttpError('unauthorized', 'missing access token: send "Authorization: Bearer <token>" (tokens come from `adaseg users add`)');
     const user = users.verify(m[1]);
-    if (user === null) throw new HttpError(401, 'unauthorized', 'unknown access token');
+    if (user === null) throw new HttpError('unauthorized', 'unknown access token');
     c.set('user', user);
     await next();
   });
   const annotator = (c: Context<Env>): User => {
     const user = c.get('user');
-    if (user.role !== 'annotator') throw new HttpError(403, 'forbidden', `user '${user.name}' is ${user.role}: only annotators can lease, answer or release queries`);
+    if (user.role !== 'annotator') throw new HttpError('forbidden', `user '${user.name}' is ${user.role}: only annotators can lease, answer or release queries`);
     return user;
   };
   const runParam = (c: Context<Env>): string | undefined => {
     const run = c.req.query('run');
-    if (run !== undefined && (run.length === 0 || run.length > 200)) throw new HttpError(400, 'bad-request', "'run' must be a run name");
+    if (run !== undefined && (run.length === 0 || run.length > 200)) throw new HttpError('bad-request', "'run' must be a run name");
     return run;
   };
 
@@ -311,7 +312,7 @@ export function createAnnotateApp(options: AnnotateServerOptions): Hono<Env> {
   app.get('/assets/:name', (c) => {
     const name = c.req.param('name');
     const asset = page?.assets.get(name);
-    if (asset === undefined) throw new HttpError(404, 'not-found', `no asset '${name.slice(0, 80)}'${page === null ? ' (the page is not built)' : ''}`);
+    if (asset === undefined) throw new HttpError('not-found', `no asset '${name.slice(0, 80)}'${page === null ? ' (the page is not built)' : ''}`);
     return c.body(new Uint8Array(asset.body), 200, { ...PAGE_HEADERS, 'Content-Type': asset.type, 'Cache-Control': 'no-cache' });
   });
 
@@ -359,7 +360,7 @@ export function createAnnotateApp(options: AnnotateServerOptions): Hono<Env> {
     let q: Query | null = null;
     if (queryId !== undefined) q = store.lease(user.name, { seconds, queryId });
     else if (round !== undefined) {
-      if (run === undefined) throw new HttpError(400, 'bad-request', "'round' needs 'run'");
+      if (run === undefined) throw new HttpError('bad-request', "'round' needs 'run'");
       q = store.lease(user.name, { seconds, run: store.run(run).name, round });
     } else {
       for (const cur of currentRounds(store, run)) {
@@ -375,7 +376,7 @@ export function createAnnotateApp(options: AnnotateServerOptions): Hono<Env> {
 
   app.get('/api/queries/:id/image', async (c) => {
     const q = store.query(parseId(c.req.param('id')));
-    if (options.images === undefined) throw new HttpError(503, 'unavailable', 'this server has no access to the pool images');
+    if (options.images === undefined) throw new HttpError('unavailable', 'this server has no access to the pool images');
     const rgb = await options.images(q.run, { index: q.imageIndex, id: q.imageId, width: q.width, height: q.height });
     return png(c, await sharp(Buffer.from(rgb.data.buffer, rgb.data.byteOffset, rgb.data.byteLength), { raw: { width: rgb.width, height: rgb.height, channels: 3 } }).png().toBuffer());
   });
@@ -384,7 +385,7 @@ export function createAnnotateApp(options: AnnotateServerOptions): Hono<Env> {
     const q = store.query(parseId(c.req.param('id')));
     const outline = c.req.query('outline');
     const format = c.req.query('format') ?? 'gray';
-    if (format !== 'gray' && format !== 'rgb') throw new HttpError(400, 'bad-request', `'format' must be 'gray' or 'rgb', got '${format.slice(0, 40)}'`);
+    if (format !== 'gray' && format !== 'rgb') throw new HttpError('bad-request', `'format' must be 'gray' or 'rgb', got '${format.slice(0, 40)}'`);
     return png(c, await maskPng(q, outline === '1' || outline === 'true', format === 'rgb'));
   });
 
@@ -400,12 +401,12 @@ export function createAnnotateApp(options: AnnotateServerOptions): Hono<Env> {
     const what = kind === 'prediction' ? 'model prediction' : 'uncertainty map';
     const folder = store.round(q.run, q.round)?.info[OVERLAYS_INFO_KEY];
     if (typeof folder !== 'string') {
-      throw new HttpError(404, 'not-found', `query ${q.id} has no ${what}: round ${q.round} of run '${q.run}' was selected without overlays (the loop writes them for rounds with annotator: human)`);
+      throw new HttpError('not-found', `query ${q.id} has no ${what}: round ${q.round} of run '${q.run}' was selected without overlays (the loop writes them for rounds with annotator: human)`);
     }
     const name = `${folder}/${overlayFileName({ index: q.imageIndex, id: q.imageId }, kind)}`;
     const file = join(outputDir, name);
-    if (!existsSync(file)) throw new HttpError(404, 'not-found', `the ${what} of query ${q.id} is missing: expected ${name} in the run folder`);
-    if (!insideRoot(outputDir, file)) throw new HttpError(403, 'forbidden', `the ${what} of query ${q.id} is outside the run folder`);
+    if (!existsSync(file)) throw new HttpError('not-found', `the ${what} of query ${q.id} is missing: expected ${name} in the run folder`);
+    if (!insideRoot(outputDir, file)) throw new HttpError('forbidden', `the ${what} of query ${q.id} is outside the run folder`);
     const bytes = readFileSync(file);
     const header = readPngHeader(bytes);
     if (header.width !== q.width || header.height !== q.height) throw new Error(`${file} is ${header.width}x${header.height}, query ${q.id} is ${q.width}x${q.height}`);
@@ -415,7 +416,7 @@ export function createAnnotateApp(options: AnnotateServerOptions): Hono<Env> {
   app.get('/api/queries/:id/prediction', async (c) => {
     const q = store.query(parseId(c.req.param('id')));
     const format = c.req.query('format') ?? 'palette';
-    if (format !== 'palette' && format !== 'ids') throw new HttpError(400, 'bad-request', `'format' must be 'palette' (class colours, index = train id) or 'ids' (gray, value = train id), got '${format.slice(0, 40)}'`);
+    if (format !== 'palette' && format !== 'ids') throw new HttpError('bad-request', `'format' must be 'palette' (class colours, index = train id) or 'ids' (gray, value = train id), got '${format.slice(0, 40)}'`);
     const { file, bytes } = overlayFile(q, 'prediction');
     if (format === 'palette') return png(c, bytes);
     const decoded = decodePng(bytes);
@@ -434,21 +435,21 @@ export function createAnnotateApp(options: AnnotateServerOptions): Hono<Env> {
     const body = await jsonBody(c);
     onlyKeys(body, ['classes', 'mask', 'seconds']);
     const seconds = body.seconds === undefined ? 0 : body.seconds;
-    if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds < 0 || seconds > 86_400) throw new HttpError(400, 'bad-request', "'seconds' must be a number of seconds in 0..86400");
+    if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds < 0 || seconds > 86_400) throw new HttpError('bad-request', "'seconds' must be a number of seconds in 0..86400");
     let answer: QueryAnswer;
-    if (body.classes !== undefined && body.mask !== undefined) throw new HttpError(400, 'bad-request', "send either 'classes' (region-class query) or 'mask' (pixel-paint query), not both");
+    if (body.classes !== undefined && body.mask !== undefined) throw new HttpError('bad-request', "send either 'classes' (region-class query) or 'mask' (pixel-paint query), not both");
     if (body.classes !== undefined) {
       const classes = body.classes;
-      if (!Array.isArray(classes) || classes.length > 100_000 || !classes.every((v) => typeof v === 'number' && Number.isInteger(v))) throw new HttpError(400, 'bad-request', "'classes' must be an array of integer class ids (255 = none)");
+      if (!Array.isArray(classes) || classes.length > 100_000 || !classes.every((v) => typeof v === 'number' && Number.isInteger(v))) throw new HttpError('bad-request', "'classes' must be an array of integer class ids (255 = none)");
       answer = { classes: classes as number[] };
     } else if (body.mask !== undefined) {
-      if (typeof body.mask !== 'string' || !BASE64.test(body.mask)) throw new HttpError(400, 'bad-request', "'mask' must be base64 of width x height bytes (train ids, 255 = unknown), row-major");
+      if (typeof body.mask !== 'string' || !BASE64.test(body.mask)) throw new HttpError('bad-request', "'mask' must be base64 of width x height bytes (train ids, 255 = unknown), row-major");
       answer = { mask: new Uint8Array(Buffer.from(body.mask, 'base64')) };
-    } else throw new HttpError(400, 'bad-request', "an answer needs 'classes' (region-class query) or 'mask' (pixel-paint query)");
+    } else throw new HttpError('bad-request', "an answer needs 'classes' (region-class query) or 'mask' (pixel-paint query)");
     const q = store.query(id);
-    if (q.status === 'answered') throw new HttpError(409, 'conflict', `query ${id} was already answered by ${q.answeredBy} at ${q.answeredAt}`);
-    if (q.status === 'cancelled') throw new HttpError(409, 'conflict', `query ${id} was cancelled (its round was closed)`);
-    if (q.leaseOwner !== user.name) throw new HttpError(409, 'conflict', `lease query ${id} before answering it${q.leaseOwner !== null && (q.leaseExpires ?? 0) > now() ? ` (it is leased by ${q.leaseOwner})` : ''}`);
+    if (q.status === 'answered') throw new HttpError('conflict', `query ${id} was already answered by ${q.answeredBy} at ${q.answeredAt}`);
+    if (q.status === 'cancelled') throw new HttpError('conflict', `query ${id} was cancelled (its round was closed)`);
+    if (q.leaseOwner !== user.name) throw new HttpError('conflict', `lease query ${id} before answering it${q.leaseOwner !== null && (q.leaseExpires ?? 0) > now() ? ` (it is leased by ${q.leaseOwner})` : ''}`);
     const done = store.answer(id, user.name, answer, seconds);
     return c.json({ query: querySummary(done, now()), progress: store.queryProgress(done.run, done.round) });
   });

@@ -4,6 +4,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import Database from 'better-sqlite3';
+import { AdasegError } from '../errors.js';
 
 export type Role = 'annotator' | 'readonly';
 export const ROLES: readonly Role[] = ['annotator', 'readonly'];
@@ -21,9 +22,9 @@ export function userNameProblem(name: string): string | null {
   return NAME.test(name) ? null : `user name '${name}' must be 1-64 letters, digits, '.', '_', '@' or '-' (starting with a letter or digit)`;
 }
 
-export class UserError extends Error {
+export class UserError extends AdasegError {
   constructor(message: string) {
-    super(message);
+    super('user', message);
     this.name = 'UserError';
   }
 }

@@ -1,5 +1,6 @@
 // A small argument parser for the CLI: declared options only, --name value / --name=value,
 // booleans as flags; anything else is a usage error (exit code 2).
+import { AdasegError } from '../errors.js';
 
 export type OptionType = 'string' | 'boolean' | 'integer';
 
@@ -14,9 +15,9 @@ export interface OptionSpec {
   required?: boolean;
 }
 
-export class UsageError extends Error {
+export class UsageError extends AdasegError {
   constructor(message: string) {
-    super(message);
+    super('usage', message);
     this.name = 'UsageError';
   }
 }

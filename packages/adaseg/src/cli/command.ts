@@ -1,5 +1,6 @@
 // The command tree of the CLI and what a command gets to run with.
 import { existsSync } from 'node:fs';
+import { AdasegError, type ErrorCode } from '../errors.js';
 import type { OptionSpec } from './args.js';
 
 export interface Io {
@@ -25,13 +26,9 @@ export interface Command {
  * A failure found by a command itself (exit code 1), with a code for `--json` output, e.g.
  * 'not-found' for a file or folder named on the command line that does not exist.
  */
-export class CliError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-    readonly file?: string,
-  ) {
-    super(message);
+export class CliError extends AdasegError {
+  constructor(code: ErrorCode, message: string, file?: string) {
+    super(code, message, { file });
     this.name = 'CliError';
   }
 }

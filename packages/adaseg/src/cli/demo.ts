@@ -1,12 +1,13 @@
 // `adaseg demo`: the whole mission on the built-in synthetic domain pair, with no files and no
 // flags: source training, AdaptSegNet warm-up, active rounds with RIPU and random side by side,
-// evaluation after every round, results.json and report.html. It is `adaseg run` on a config built
-// here (the same parser and loop); configs/synthetic-demo.yaml holds the same config (a test keeps
-// them equal), so `adaseg run --config configs/synthetic-demo.yaml` reproduces the demo.
+// evaluation after every round, results.json and report.html. It is `adaseg run` (the same parser
+// and loop) on configs/synthetic-demo.yaml, the one definition of the demo's experiment, read at
+// run time, so `adaseg run --config configs/synthetic-demo.yaml` reproduces the demo.
 // `--quick` runs the same pipeline on a tiny config (a smoke test: its figures mean nothing).
 import { spawn } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { BaselineKind, ExperimentConfig } from '../active/experiment.js';
 import type { ExperimentRunResult, LoopEvent } from '../active/loop.js';
 import type { ExperimentResults } from '../active/results.js';
@@ -16,6 +17,7 @@ import type { DatasetConfig } from '../data/config.js';
 import type { Transform } from '../data/transforms.js';
 import type { ModelConfig } from '../models/config.js';
 import type { TrainSection } from '../train/config.js';
+import { readConfigFile } from '../util/config-reader.js';
 import { resultsSummary, resultsTable } from './active.js';
 import { parseArgs, type OptionSpec, UsageError } from './args.js';
 import type { Command, Io } from './command.js';
@@ -57,51 +59,16 @@ export const DEMO_OUTPUT = 'adaseg-demo';
 /** Where `--quick` writes when no --output is given (apart: its settings differ, so it could not resume the demo's). */
 export const QUICK_DEMO_OUTPUT = 'adaseg-demo-quick';
 
-const synthetic = (style: 'source' | 'target', count: number, seed: number): SyntheticDataset => ({ format: 'synthetic', style, count, width: 64, height: 48, seed });
+/** The demo's experiment (from src/cli or dist/cli: the repository's configs/ folder). */
+export const DEMO_CONFIG_FILE = fileURLToPath(new URL('../../../../configs/synthetic-demo.yaml', import.meta.url));
 
 /**
- * The demo's experiment. Why these sizes and settings, the measured time and figures: see the
- * comment block of configs/synthetic-demo.yaml (the same settings).
+ * The demo's experiment: configs/synthetic-demo.yaml, writing to `output` instead of the file's
+ * runs/synthetic-demo. Why these sizes and settings, the measured time and figures: see the
+ * comment block of that file.
  */
 export function demoConfig(output = DEMO_OUTPUT): DemoConfig {
-  return {
-    name: 'synthetic-demo',
-    output,
-    seeds: [0, 1, 2, 3],
-    model: { kind: 'unet', baseWidth: 8, depth: 3 },
-    data: {
-      source: synthetic('source', 48, 0),
-      pool: synthetic('target', 96, 100),
-      val: synthetic('target', 64, 500),
-      batchSize: 4,
-      workers: 0,
-      transforms: [{ kind: 'hflip' }, { kind: 'colorJitter', brightness: 0.6, contrast: 0.5, saturation: 0.5, hue: 0.05 }],
-      targetTransforms: [{ kind: 'hflip' }],
-      normalize: 'imagenet',
-    },
-    source: { train: { iterations: 1000, optimizer: { kind: 'adam', lr: 0.003 }, schedule: { kind: 'poly', power: 0.9 }, checkpointEvery: 250, logEvery: 50 } },
-    warmup: {
-      train: { iterations: 100, optimizer: { kind: 'adam', lr: 0.0005 }, checkpointEvery: 50, logEvery: 50 },
-      adapt: { method: 'adaptsegnet', lambdaAdv: 0.001, discriminator: { ndf: 16 } },
-    },
-    active: {
-      units: { kind: 'region', k: 1 },
-      budget: { kind: 'pixelPercent', total: 3, rounds: 3 },
-      ranking: 'global',
-      strategies: [{ strategy: 'ripu', variant: 'region', k: 1 }],
-    },
-    annotator: { kind: 'simulated' },
-    rounds: {
-      train: { iterations: 80, optimizer: { kind: 'adam', lr: 0.0005 }, schedule: { kind: 'poly', power: 0.9 }, checkpointEvery: 40, logEvery: 40 },
-      init: 'previous',
-      labelledTargetWeight: 1,
-      targetData: 'pool',
-      negativeLearning: { weight: 1, threshold: 0.05 },
-    },
-    baselines: ['source-only', 'uda-only', 'random', 'full'],
-    eval: { batchSize: 8 },
-    report: { examples: 3 },
-  };
+  return { ...(readConfigFile(DEMO_CONFIG_FILE) as DemoConfig), output };
 }
 
 /**

@@ -2,12 +2,13 @@
 // per strategy, AUBC, share of full supervision, labels saved and margin over random, per-class
 // IoU; from labels.sqlite: void share, images touched and class mix of each strategy's labels),
 // and optionally its budget plot as a standalone SVG, read from the run's results.json.
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { budgetPlot } from '../active/report.js';
 import type { ExperimentResults } from '../active/results.js';
 import { LabelStore } from '../active/store.js';
 import { labelComposition, markdownComposition, markdownSummary } from '../active/summary.js';
+import { writeFileAtomic } from '../util/atomic.js';
 import { parseArgs, type OptionSpec, UsageError } from './args.js';
 import { CliError, type Command, type Io, mustExist } from './command.js';
 
@@ -42,9 +43,7 @@ export const reportCommand: Command = {
     const results = readResults(resolve(options.run as string));
     if (options.svg !== undefined) {
       const file = resolve(options.svg as string);
-      const tmp = `${file}.${process.pid}.tmp`;
-      writeFileSync(tmp, `${budgetPlot(results)}\n`);
-      renameSync(tmp, file);
+      writeFileAtomic(file, `${budgetPlot(results)}\n`);
     }
     // The label store beside results.json tells what each strategy bought (void share, classes).
     const storeFile = join(resolve(options.run as string), 'labels.sqlite');

@@ -1,5 +1,6 @@
 // Errors of the data area: each names the file at fault (when there is one) and carries a code, so
 // callers and the CLI can tell a missing label from a corrupt PNG without parsing messages.
+import { AdasegError, type ErrorInfo } from '../errors.js';
 
 export type DataErrorCode =
   | 'bad-config' // a config or meta.json that does not check out
@@ -12,29 +13,25 @@ export type DataErrorCode =
   | 'closed' // the loader was closed while work was pending
   | 'worker'; // a worker thread died
 
-export interface DataErrorInfo {
+export interface DataErrorInfo extends ErrorInfo {
   code: DataErrorCode;
   message: string;
   file?: string;
   values?: number[];
 }
 
-export class DataError extends Error {
-  readonly code: DataErrorCode;
-  /** The file at fault, when there is one. */
-  readonly file?: string;
+export class DataError extends AdasegError {
+  declare readonly code: DataErrorCode;
   /** The offending raw values (undeclared-values). */
   readonly values?: number[];
 
   constructor(code: DataErrorCode, message: string, details: { file?: string; values?: number[]; cause?: unknown } = {}) {
-    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    super(code, message, { file: details.file, cause: details.cause });
     this.name = 'DataError';
-    this.code = code;
-    if (details.file !== undefined) this.file = details.file;
     if (details.values !== undefined) this.values = details.values;
   }
 
-  toInfo(): DataErrorInfo {
+  override toInfo(): DataErrorInfo {
     return { code: this.code, message: this.message, file: this.file, values: this.values };
   }
 

@@ -169,7 +169,7 @@ export function formatReport(r: InspectReport): string {
   lines.push(`classes   ${r.dataset.classes.length}; pixels per class (share of labelled pixels):`);
   const w = Math.max(6, ...r.classPixels.map((c) => c.name.length));
   for (const c of r.classPixels) lines.push(`  ${String(c.trainId).padStart(3)} ${c.name.padEnd(w)} ${fmt(c.pixels).padStart(14)}  ${pct(c.fraction).padStart(7)}`);
-  lines.push(`  ${'255'.padStart(3)} ${'ignore'.padEnd(w)} ${fmt(r.ignorePixels).padStart(14)}  ${pct(r.labelPixels ? r.ignorePixels / r.labelPixels : 0).padStart(7)}`);
+  lines.push(`  ${String(IGNORE_INDEX).padStart(3)} ${'ignore'.padEnd(w)} ${fmt(r.ignorePixels).padStart(14)}  ${pct(r.labelPixels ? r.ignorePixels / r.labelPixels : 0).padStart(7)}`);
   if (r.labelValues.length > 0) {
     lines.push('label values found (raw → class):');
     for (const v of r.labelValues) lines.push(`  ${String(v.value).padStart(5)} → ${v.mapsTo.padEnd(w)} ${fmt(v.pixels).padStart(14)}${v.declared ? '' : '  UNDECLARED'}`);

@@ -5,6 +5,7 @@
 import { availableParallelism, endianness } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import * as torch from '@adaseg/torch';
+import { IGNORE_INDEX } from './classes.js';
 import type { DatasetDescription } from './dataset.js';
 import { numClasses } from './dataset.js';
 import { DataError, type DataErrorInfo } from './errors.js';
@@ -415,10 +416,10 @@ export class DataLoader implements AsyncIterable<Batch> {
       const base = j * plane;
       if (words !== null) {
         // int64 little-endian: the low word holds the id, the high word stays 0.
-        if (r.label === null) for (let i = 0; i < plane; i++) words[(base + i) * 2] = 255;
+        if (r.label === null) for (let i = 0; i < plane; i++) words[(base + i) * 2] = IGNORE_INDEX;
         else for (let i = 0; i < plane; i++) words[(base + i) * 2] = r.label[i];
       } else {
-        for (let i = 0; i < plane; i++) labels[base + i] = BigInt(r.label === null ? 255 : r.label[i]);
+        for (let i = 0; i < plane; i++) labels[base + i] = BigInt(r.label === null ? IGNORE_INDEX : r.label[i]);
       }
     });
     const imageTensor = torch.tensor(images, { shape: [B, 3, height, width] });

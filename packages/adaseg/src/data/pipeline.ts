@@ -1,6 +1,6 @@
 // One sample from source to arrays: decode (or draw, or take from the cache), check, augment,
 // lay out as normalised float CHW. The same code runs in worker threads and on the main thread.
-import { compileMapping, type CompiledMapping, type LabelMapping } from './classes.js';
+import { compileMapping, type CompiledMapping, IGNORE_INDEX, type LabelMapping } from './classes.js';
 import type { LabelEncoding, Sample, UndeclaredPolicy } from './dataset.js';
 import { describeSample } from './dataset.js';
 import { checkMask, decodeImage, type LabelImage, mapRawLabel, readRawLabel, type RgbImage, undeclaredError } from './decode.js';
@@ -113,7 +113,7 @@ export class Pipeline {
           if (this.spec.onUndeclared === 'error') throw err;
           problems.push(err.toInfo());
           const data = m.data.slice();
-          for (let i = 0; i < data.length; i++) if (data[i] >= this.spec.numClasses) data[i] = 255;
+          for (let i = 0; i < data.length; i++) if (data[i] >= this.spec.numClasses) data[i] = IGNORE_INDEX;
           return { width: m.width, height: m.height, data };
         }
         return { width: m.width, height: m.height, data: m.data };

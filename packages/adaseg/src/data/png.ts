@@ -2,6 +2,7 @@
 // sample values, which sharp does not always do: palette PNGs (GTA5) come back as colours, not
 // indices, and 16-bit channels (SYNTHIA) must not be rescaled. This reads the samples as stored.
 import { deflateSync, inflateSync } from 'node:zlib';
+import { AdasegError } from '../errors.js';
 
 export interface PngHeader {
   width: number;
@@ -22,7 +23,13 @@ export interface PngSamples extends PngHeader {
 const SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 const CHANNELS: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
 
-export class PngError extends Error {}
+/** A PNG that cannot be decoded (code 'unreadable'). */
+export class PngError extends AdasegError {
+  constructor(message: string) {
+    super('unreadable', message);
+    this.name = 'PngError';
+  }
+}
 
 /** Reads IHDR only (cheap: the first 33 bytes). */
 export function readPngHeader(bytes: Uint8Array): PngHeader {

@@ -3,7 +3,7 @@
 // dusk lighting, people as dark silhouettes, a colour cast, sensor noise, blur). The scene layout
 // depends on the seed only, so both styles draw from one scene distribution; only the look
 // differs. No files, deterministic.
-import { type ClassList, identityMapping } from './classes.js';
+import { type ClassList, identityMapping, IGNORE_INDEX } from './classes.js';
 import type { DatasetDescription, Sample, SyntheticScene, SyntheticStyle } from './dataset.js';
 import { hashSeed, Rng } from './rng.js';
 
@@ -409,7 +409,7 @@ export function syntheticDataset(options: SyntheticOptions): DatasetDescription 
     split: style,
     root: null,
     classes: SYNTHETIC_CLASSES,
-    ignoreIndex: 255,
+    ignoreIndex: IGNORE_INDEX,
     mapping: identityMapping(SYNTHETIC_CLASSES.names.length),
     encoding: { kind: 'value', channel: 0 },
     onUndeclared: 'error',

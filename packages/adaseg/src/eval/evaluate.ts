@@ -1,6 +1,6 @@
 // Evaluation of a segmentation model over a whole dataset: one confusion matrix, optional flip
 // test-time augmentation, optional palette PNGs of the predictions.
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import * as torch from '@adaseg/torch';
 import type { DatasetDescription } from '../data/dataset.js';
@@ -9,6 +9,7 @@ import { DataLoader } from '../data/loader.js';
 import { encodeIndexedPng } from '../data/png.js';
 import type { Normalize, Transform } from '../data/transforms.js';
 import type { SegmentationModel } from '../models/base.js';
+import { writeFileAtomic } from '../util/atomic.js';
 import { ProgressBar } from '../util/progress.js';
 import { ConfusionMatrix, type SegmentationMetrics } from './metrics.js';
 
@@ -91,9 +92,7 @@ function writePredictions(dir: string, pred: torch.Tensor, ids: string[], palett
   for (let i = 0; i < n; i++) {
     const png = encodeIndexedPng(w, h, all.subarray(i * h * w, (i + 1) * h * w), palette);
     const file = join(dir, `${ids[i].replace(/[\\/]/g, '_')}.png`);
-    const tmp = `${file}.tmp-${process.pid}`;
-    writeFileSync(tmp, png);
-    renameSync(tmp, file);
+    writeFileAtomic(file, png);
   }
 }
 

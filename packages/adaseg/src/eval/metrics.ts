@@ -1,6 +1,7 @@
 // Segmentation metrics from a confusion matrix accumulated over a whole set (not averaged per
 // image): per-class IoU, mIoU over the classes present, pixel accuracy.
 import * as torch from '@adaseg/torch';
+import { IGNORE_INDEX } from '../data/classes.js';
 
 export interface SegmentationMetrics {
   /** IoU per class; null where the class is absent from both labels and predictions. */
@@ -22,7 +23,7 @@ export class ConfusionMatrix {
 
   constructor(
     readonly numClasses: number,
-    readonly ignoreIndex = 255,
+    readonly ignoreIndex: number = IGNORE_INDEX,
   ) {
     if (!Number.isInteger(numClasses) || numClasses < 1) throw new RangeError(`ConfusionMatrix: numClasses must be a positive integer, got ${numClasses}`);
     this.counts = new Float64Array(numClasses * numClasses);

@@ -1,6 +1,7 @@
 // The model config: a discriminated union on `kind`, checked when a model is built (a plain object
 // from JSON works: unknown keys, wrong types and out-of-range values are ModelConfigErrors naming
 // the key). Every field but `kind` has a default; `resolveModelConfig` fills them in.
+import { AdasegError, type ErrorInfo } from '../errors.js';
 import type { SegmentationModel } from './base.js';
 import { DeepLabV2, DeepLabV3, FCN } from './deeplab.js';
 import { UNet } from './unet.js';
@@ -78,13 +79,17 @@ export type ResolvedModelConfig = ResolvedUNetConfig | ResolvedFCNConfig | Resol
 /** adaseg's default model: U-Net, base width 16, depth 4, bilinear upsampling, BatchNorm (1.96M parameters). */
 export const DEFAULT_MODEL_CONFIG: UNetConfig = { kind: 'unet' };
 
-export class ModelConfigError extends Error {
+export class ModelConfigError extends AdasegError {
   /** The config key at fault, when there is one. */
   readonly key: string | undefined;
   constructor(message: string, key?: string) {
-    super(message);
+    super('config', message);
     this.name = 'ModelConfigError';
     this.key = key;
+  }
+
+  override toInfo(): ErrorInfo {
+    return { ...super.toInfo(), ...(this.key !== undefined ? { key: this.key } : {}) };
   }
 }
 

@@ -1,9 +1,11 @@
 // Checkpoints: model, optimiser, schedule, RNG state and iteration in one safetensors file, written
 // to a temp file and renamed, so a crash never leaves a half-written checkpoint. The model's
 // tensors keep PyTorch's names under `model.`, so a checkpoint is also a plain weights file.
-import { existsSync, mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import * as torch from '@adaseg/torch';
+import { AdasegError } from '../errors.js';
+import { writeFileAtomic } from '../util/atomic.js';
 
 const FORMAT = 'adaseg-checkpoint/1';
 
@@ -28,12 +30,10 @@ export interface CheckpointInfo {
   extra: Record<string, unknown>;
 }
 
-export class CheckpointError extends Error {
-  constructor(
-    readonly file: string,
-    message: string,
-  ) {
-    super(`checkpoint ${file}: ${message}`);
+export class CheckpointError extends AdasegError {
+  declare readonly file: string;
+  constructor(file: string, message: string) {
+    super('checkpoint', `checkpoint ${file}: ${message}`, { file });
     this.name = 'CheckpointError';
   }
 }
@@ -163,9 +163,7 @@ export class CheckpointManager {
   }
 
   private writeIndex(index: Index): void {
-    const tmp = `${this.indexPath}.tmp-${process.pid}`;
-    writeFileSync(tmp, JSON.stringify(index, null, 2));
-    renameSync(tmp, this.indexPath);
+    writeFileAtomic(this.indexPath, JSON.stringify(index, null, 2));
   }
 
   /** Path of the latest checkpoint, or null. */

@@ -140,22 +140,61 @@ export function resolveDatasetPaths(d: DatasetConfig, baseDir: string): DatasetC
   return d;
 }
 
+const DATA_KEYS = ['train', 'val', 'batchSize', 'workers', 'transforms', 'evalTransforms', 'normalize', 'cache'];
+
 /** Checks a config object (from YAML, JSON or code) and fills in the defaults. */
 export function parseTrainConfig(value: unknown, baseDir = process.cwd()): TrainConfig {
   const r = ConfigReader.root(value, 'config');
   r.only(['name', 'output', 'seed', 'model', 'weights', 'data', 'train', 'eval']);
+  return parseTrainParts(r, baseDir);
+}
+
+export interface TrainPartsOptions {
+  /** The key of the training set in `data` ('train'; adaptation: 'source'). */
+  trainSet?: string;
+  /** The keys `data` may hold (the training config's). */
+  dataKeys?: string[];
+  /** The name when the config gives none ('train'). */
+  defaultName?: string;
+}
+
+/**
+ * The training config held by `r` (a config's root, its keys checked by the caller): model, data,
+ * train and eval sections, name, output, seed and weights. The adaptation config holds one too,
+ * with its training set under another key.
+ */
+export function parseTrainParts(r: ConfigReader, baseDir: string, options: TrainPartsOptions = {}): TrainConfig {
+  const defaultName = options.defaultName ?? 'train';
   let model: ModelConfig;
   try {
     model = resolveModelConfig(r.raw('model') ?? { kind: 'unet' }) as ModelConfig;
   } catch (e) {
-    throw new ConfigError(`config.model: ${(e as Error).message}`);
+    throw new ConfigError(`${r.path}.model: ${(e as Error).message}`);
   }
   const d = r.object('data');
-  d.only(['train', 'val', 'batchSize', 'workers', 'transforms', 'evalTransforms', 'normalize', 'cache']);
+  d.only(options.dataKeys ?? DATA_KEYS);
+  const data = parseDataSection(d, baseDir, options.trainSet);
+  const train = parseTrainSection(r.object('train', true) ?? ConfigReader.root({}, `${r.path}.train`));
+  const evalSection = parseEvalSection(r.object('eval', true) ?? ConfigReader.root({}, `${r.path}.eval`));
+  const output = r.string('output', `runs/${r.has('name') ? r.string('name') : defaultName}`);
+  return {
+    name: r.string('name', defaultName),
+    output: isAbsolute(output) ? output : resolve(baseDir, output),
+    seed: r.integer('seed', 0, 0),
+    model,
+    ...(r.has('weights') ? { weights: resolve(baseDir, r.string('weights')) } : {}),
+    data,
+    train,
+    eval: evalSection,
+  };
+}
+
+/** The data section (`d`, its keys checked by the caller), the training set under `trainSet`. */
+export function parseDataSection(d: ConfigReader, baseDir: string, trainSet = 'train'): DataSection {
   const val: NamedDataset[] = [];
   if (d.has('val')) {
     d.array('val').forEach((entry, i) => {
-      const e = ConfigReader.root(entry, `config.data.val[${i}]`);
+      const e = ConfigReader.root(entry, `${d.path}.val[${i}]`);
       e.only(['name', 'dataset']);
       val.push({ name: e.string('name'), dataset: datasetAt(e, 'dataset', baseDir) });
     });
@@ -164,11 +203,11 @@ export function parseTrainConfig(value: unknown, baseDir = process.cwd()): Train
     try {
       return f();
     } catch (e) {
-      throw new ConfigError(`config.data.${what}: ${(e as Error).message}`);
+      throw new ConfigError(`${d.path}.${what}: ${(e as Error).message}`);
     }
   };
-  const data: DataSection = {
-    train: datasetAt(d, 'train', baseDir),
+  return {
+    train: datasetAt(d, trainSet, baseDir),
     val,
     batchSize: d.integer('batchSize', 8, 1),
     workers: d.integer('workers', 2, 0),
@@ -177,12 +216,15 @@ export function parseTrainConfig(value: unknown, baseDir = process.cwd()): Train
     normalize: d.has('normalize') ? wrap('normalize', () => parseNormalize(d.raw('normalize'))) : parseNormalize('imagenet'),
     cache: d.boolean('cache', true),
   };
-  const t = r.object('train', true) ?? ConfigReader.root({}, 'config.train');
+}
+
+/** A train section (iterations, optimizer, schedule...) read by `t`, its errors named by t's path. */
+export function parseTrainSection(t: ConfigReader): TrainSection {
   t.only(['iterations', 'optimizer', 'schedule', 'warmupIterations', 'headLrMultiplier', 'freezeBatchNorm', 'gradAccumulation', 'auxWeight', 'classWeights', 'evalEvery', 'checkpointEvery', 'keepLast', 'logEvery']);
   const iterations = t.integer('iterations', 1000, 1);
   const train: TrainSection = {
     iterations,
-    optimizer: parseOptimizer(t.object('optimizer', true) ?? ConfigReader.root({ kind: 'sgd' }, 'config.train.optimizer')),
+    optimizer: parseOptimizer(t.object('optimizer', true) ?? ConfigReader.root({ kind: 'sgd' }, `${t.path}.optimizer`)),
     schedule: parseSchedule(t.object('schedule', true)),
     warmupIterations: t.integer('warmupIterations', 0, 0),
     headLrMultiplier: t.positive('headLrMultiplier', 1),
@@ -196,19 +238,13 @@ export function parseTrainConfig(value: unknown, baseDir = process.cwd()): Train
     logEvery: t.integer('logEvery', 10, 1),
   };
   if (train.warmupIterations >= iterations) t.fail('warmupIterations', `must be smaller than iterations (${iterations})`);
-  const e = r.object('eval', true) ?? ConfigReader.root({}, 'config.eval');
+  return train;
+}
+
+/** An eval section (flip, batchSize) read by `e`. */
+export function parseEvalSection(e: ConfigReader): EvalSection {
   e.only(['flip', 'batchSize']);
-  const output = r.string('output', `runs/${r.has('name') ? r.string('name') : 'train'}`);
-  return {
-    name: r.string('name', 'train'),
-    output: isAbsolute(output) ? output : resolve(baseDir, output),
-    seed: r.integer('seed', 0, 0),
-    model,
-    ...(r.has('weights') ? { weights: resolve(baseDir, r.string('weights')) } : {}),
-    data,
-    train,
-    eval: { flip: e.boolean('flip', false), batchSize: e.integer('batchSize', 4, 1) },
-  };
+  return { flip: e.boolean('flip', false), batchSize: e.integer('batchSize', 4, 1) };
 }
 
 /** Reads a YAML or JSON config file; relative paths in it are relative to the file. */

@@ -4,13 +4,14 @@
 // place), the optimiser steps (the one place), schedules, logging, periodic evaluation,
 // checkpoints that resume exactly (model, optimisers, schedule, RNG, data position) and a graceful
 // stop on an AbortSignal. A device, mixed precision, clipping or a gradient all-reduce goes here once.
-import { appendFileSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import * as torch from '@adaseg/torch';
 import type { DatasetDescription } from '../data/dataset.js';
 import { type Batch, DataLoader, type LoaderOptions } from '../data/loader.js';
 import type { EvaluationResult } from '../eval/evaluate.js';
 import type { SegmentationModel } from '../models/base.js';
+import { writeJsonAtomic } from '../util/atomic.js';
 import { ProgressBar } from '../util/progress.js';
 import { CheckpointManager, loadCheckpoint, type Schedulable } from './checkpoint.js';
 import type { OptimizerConfig, ScheduleConfig, TrainSection } from './config.js';
@@ -393,11 +394,4 @@ export function buildScheduler(optimizer: torch.optim.Optimizer<any>, schedule: 
       break;
   }
   return warmupIterations > 0 ? S.withWarmup(scheduler, { warmupIters: warmupIterations, startFactor: 0.1 }) : scheduler;
-}
-
-/** Writes JSON atomically (temp file, then rename). */
-export function writeJsonAtomic(file: string, value: unknown): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, `${JSON.stringify(value, null, 2)}\n`);
-  renameSync(tmp, file);
 }

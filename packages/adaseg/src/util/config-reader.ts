@@ -3,10 +3,12 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { AdasegError, type ErrorDetails } from '../errors.js';
 
-export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
+/** A config value that does not check out; the message names the field (code 'config'). */
+export class ConfigError extends AdasegError {
+  constructor(message: string, details: ErrorDetails = {}) {
+    super('config', message, details);
     this.name = 'ConfigError';
   }
 }
@@ -108,23 +110,27 @@ export class ConfigReader {
 /** Changes to a config's raw value before it is parsed (command-line flags over the file). */
 export type ConfigOverrides = (config: Record<string, unknown>) => void;
 
-/**
- * Reads a YAML or JSON config file, applies `overrides` and parses it with `parse`, relative paths
- * in it being relative to the file. Errors name the file.
- */
-export function loadConfigFile<T>(file: string, parse: (value: unknown, baseDir: string) => T, overrides: ConfigOverrides = () => {}): T {
+/** The raw value of a YAML or JSON config file (not yet parsed into a config). Errors name the file. */
+export function readConfigFile(file: string): unknown {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
     throw new ConfigError(`cannot read config ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (e as Error).message}`);
   }
-  let value: unknown;
   try {
-    value = parseYaml(text);
+    return parseYaml(text);
   } catch (e) {
     throw new ConfigError(`config ${file} is not valid YAML/JSON: ${(e as Error).message}`);
   }
+}
+
+/**
+ * Reads a YAML or JSON config file, applies `overrides` and parses it with `parse`, relative paths
+ * in it being relative to the file. Errors name the file.
+ */
+export function loadConfigFile<T>(file: string, parse: (value: unknown, baseDir: string) => T, overrides: ConfigOverrides = () => {}): T {
+  const value = readConfigFile(file);
   if (value !== null && typeof value === 'object') overrides(value as Record<string, unknown>);
   return parse(value, dirname(resolve(file)));
 }

@@ -1,6 +1,7 @@
 // Helpers shared by the format readers: listing folders, split lists, pairing images with labels.
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
+import { IGNORE_INDEX } from '../classes.js';
 import type { CommonOptions } from '../config.js';
 import type { DatasetDescription, Sample } from '../dataset.js';
 import { DataError } from '../errors.js';
@@ -94,5 +95,5 @@ export function finish(
 ): DatasetDescription {
   if (samples.length === 0) throw new DataError('empty-split', `split '${base.split}' of ${base.format} dataset ${base.root ?? base.name} has no images (looked in ${where})`, { file: where });
   const kept = options.limit !== undefined ? samples.slice(0, options.limit) : samples;
-  return { ...base, ignoreIndex: 255, onUndeclared: options.onUndeclared ?? 'error', samples: kept };
+  return { ...base, ignoreIndex: IGNORE_INDEX, onUndeclared: options.onUndeclared ?? 'error', samples: kept };
 }
