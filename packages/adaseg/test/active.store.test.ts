@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { decodePng } from '../src/data/png.js';
-import { LabelStore, LabelStoreError, type UnitPixels } from '../src/active/store.js';
+import { LabelStore, LabelStoreError, type UnitPixels } from '../src/labels/store.js';
 import { IMAGES, H, RUN, ROUNDS, roundUnits, truth, W, writeRounds } from './helpers/store-writer.js';
 
 let dir: string;

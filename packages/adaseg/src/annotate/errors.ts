@@ -1,7 +1,7 @@
 // The one error type of the annotation server: an HTTP status, a stable code and a message meant
 // for the client. Everything else thrown in a handler becomes a 500 with a generic message (the
 // details go to the server's log, never to the client).
-import { LabelStoreError } from '../active/store.js';
+import { LabelStoreError } from '../labels/store.js';
 
 export type HttpErrorCode =
   | 'bad-request'

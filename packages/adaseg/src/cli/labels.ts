@@ -48,8 +48,8 @@ const exportCommand: Command = {
     const { positionals, options } = parseArgs(argv, [...EXPORT_OPTIONS, ...io.globalOptions]);
     noPositionals(positionals);
     const file = storeFile(options);
-    const { LabelStore, LabelStoreError } = await import('../active/store.js');
-    const { chooseRun, exportLabelMasks } = await import('../active/masks.js');
+    const { LabelStore, LabelStoreError } = await import('../labels/store.js');
+    const { chooseRun, exportLabelMasks } = await import('../labels/mask-files.js');
     const store = LabelStore.open(file, { readonly: true });
     try {
       const info = chooseRun(store, options.name as string | undefined);
@@ -93,8 +93,8 @@ const importCommand: Command = {
     const annotator = (options.annotator as string | undefined) ?? 'import';
     if (!ANNOTATOR.test(annotator)) throw new UsageError(`--annotator must be 1-64 letters, digits, '.', '_', '@', ':' or '-' (starting with a letter or digit), got '${annotator}'`);
     const file = storeFile(options);
-    const { LabelStore, LabelStoreError } = await import('../active/store.js');
-    const { chooseRun, importLabelMasks, MaskImportError } = await import('../active/masks.js');
+    const { LabelStore, LabelStoreError } = await import('../labels/store.js');
+    const { chooseRun, importLabelMasks, MaskImportError } = await import('../labels/mask-files.js');
     const store = LabelStore.open(file);
     try {
       const info = chooseRun(store, options.name as string | undefined);

@@ -28,18 +28,18 @@ import { trainSupervised } from '../train/supervised.js';
 import { writeJsonAtomic } from '../train/trainer.js';
 import { ConfigError } from '../util/config-reader.js';
 import { type Annotator, HumanAnnotator, poolGroundTruth, SimulatedAnnotator } from './annotators.js';
-import { roundBudget, seededRandom } from './budget.js';
-import { type ExperimentConfig, fingerprint, pipelineIterations, resizeTransforms } from './experiment.js';
-import { type ExampleImage, type RawExperiment, type RawRun, type EvalSummary, buildResults, type ExperimentResults } from './results.js';
-import { renderReport } from './report.js';
+import { roundBudget, seededRandom } from '../active/budget.js';
+import { type ExperimentConfig, fingerprint, pipelineIterations, resizeTransforms } from './config.js';
+import { type ExampleImage, type RawExperiment, type RawRun, type EvalSummary, buildResults, type ExperimentResults } from '../report/results.js';
+import { renderReport } from '../report/html.js';
 import { evaluateOnTarget, labelledTargetSet, trainRound } from './round-training.js';
-import { scorePool } from './scorer.js';
-import { SELECTION_ERRORS_INFO_KEY, type SelectionErrors, selectionErrors } from './selection-errors.js';
-import { OVERLAYS_INFO_KEY, writeQueryOverlays } from './overlays.js';
-import { createStrategy } from './strategies/index.js';
-import { LabelStore, type UnitPixels } from './store.js';
-import type { UnitRef } from './types.js';
-import { needsImage, poolImageRgb, type Segmentation, superpixels, unitLayout, type ImageSize } from './units.js';
+import { scorePool } from '../active/scorer.js';
+import { SELECTION_ERRORS_INFO_KEY, type SelectionErrors, selectionErrors } from '../active/selection-errors.js';
+import { OVERLAYS_INFO_KEY, writeQueryOverlays } from '../report/overlays.js';
+import { createStrategy } from '../active/strategies/index.js';
+import { LabelStore, slug, type UnitPixels } from '../labels/store.js';
+import type { UnitRef } from '../active/types.js';
+import { needsImage, poolImageRgb, type Segmentation, superpixels, unitLayout, type ImageSize } from '../active/units.js';
 import { type LabelPropagationConfig, propagateLabels } from './label-propagation.js';
 
 export type LoopEvent =
@@ -64,11 +64,6 @@ export interface ExperimentRunResult {
   seconds: number;
   results?: ExperimentResults;
   files?: { results: string; report: string; store: string };
-}
-
-/** A directory name for a strategy label: 'ripu-region (k=1)' → 'ripu-region-k-1'. */
-export function slug(label: string): string {
-  return label.toLowerCase().replace(/[^a-z0-9.]+/g, '-').replace(/^-+|-+$/g, '') || 'strategy';
 }
 
 /** The pool's target set without labels (formats that can skip reading them). */

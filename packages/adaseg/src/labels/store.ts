@@ -11,7 +11,7 @@ import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { encodeIndexedPng } from '../data/png.js';
-import type { UnitConfig, UnitRef } from './types.js';
+import type { UnitConfig, UnitRef } from '../active/types.js';
 
 export const IGNORE = 255;
 const SCHEMA_VERSION = 1;
@@ -39,6 +39,14 @@ export interface StoreImage {
   /** Size of the label mask (the working resolution of the loop). */
   width: number;
   height: number;
+}
+
+/**
+ * A directory name for a strategy label: 'ripu-region (k=1)' → 'ripu-region-k-1'. The loop names
+ * a run '<slug of the strategy label>/seed-N'.
+ */
+export function slug(label: string): string {
+  return label.toLowerCase().replace(/[^a-z0-9.]+/g, '-').replace(/^-+|-+$/g, '') || 'strategy';
 }
 
 export interface RunSpec {

@@ -8,7 +8,7 @@
 // absent there (fence in camvid-day2dusk's target_val) scores 0 for a model that predicts it on a
 // single pixel and is left out for one that never does, which moves the standard mIoU by 1/C of
 // the scale on a stray pixel and weighs against class-balanced training.
-import type { BudgetConfig, UnitConfig } from './types.js';
+import type { BudgetConfig, UnitConfig } from '../active/types.js';
 
 export interface EvalSummary {
   checkpoint: string;

@@ -16,8 +16,8 @@ import { evaluate, type EvaluationResult } from '../eval/evaluate.js';
 import type { SegmentationModel } from '../models/base.js';
 import { resolveClassWeights } from '../train/class-weights.js';
 import { buildOptimizer, buildScheduler, type LoopResult, runTrainingLoop, writeJsonAtomic } from '../train/trainer.js';
-import type { ExperimentConfig, NegativeLearningConfig } from './experiment.js';
-import { resizeTransforms } from './experiment.js';
+import type { ExperimentConfig, NegativeLearningConfig } from './config.js';
+import { resizeTransforms } from './config.js';
 
 type Tensor = torch.Tensor;
 
