@@ -11,19 +11,13 @@ export {
   regionSide,
   checkUnitConfig,
   needsImage,
-  slic,
-  gridSegments,
   superpixels,
-  enforceConnectivity,
-  rgbToLab,
   poolImageRgb,
   denormalizeRgb,
   checkPoolTransforms,
   unitSums,
   batchUnitCount,
   type ImageSize,
-  type Segmentation,
-  type SlicOptions,
 } from './units.js';
 export { poolSize, totalBudget, cumulativeBudget, roundBudget, checkBudget, seededRandom, type PoolSize, type Spent, type RoundBudget } from './budget.js';
 export { scorePool, computeSourceAnchors, gradientEmbeddings, DEFAULT_PIXEL_RECORDS, type AnchorOptions } from './scorer.js';

@@ -39,7 +39,8 @@ import { OVERLAYS_INFO_KEY, writeQueryOverlays } from '../report/overlays.js';
 import { createStrategy } from '../active/strategies/index.js';
 import { LabelStore, slug, type UnitPixels } from '../labels/store.js';
 import type { UnitRef } from '../active/types.js';
-import { needsImage, poolImageRgb, type Segmentation, superpixels, unitLayout, type ImageSize } from '../active/units.js';
+import { needsImage, poolImageRgb, superpixels, unitLayout, type ImageSize } from '../active/units.js';
+import type { Segmentation } from '../data/slic.js';
 import { type LabelPropagationConfig, propagateLabels } from './label-propagation.js';
 
 export type LoopEvent =
