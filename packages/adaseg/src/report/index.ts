@@ -4,3 +4,4 @@ export * from './results.js';
 export * from './html.js';
 export * from './summary.js';
 export * from './overlays.js';
+export * from './examples.js';
