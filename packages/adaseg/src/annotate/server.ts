@@ -394,7 +394,7 @@ export function createAnnotateApp(options: AnnotateServerOptions): Hono<Env> {
     return png(c, await labelsPng(store, q));
   });
 
-  // The overlays: written by the loop (src/active/overlays.ts) into the output folder, named in the round's info.
+  // The overlays: written by the loop (src/report/overlays.ts) into the output folder, named in the round's info.
   const outputDir = options.outputDir ?? dirname(store.file);
   const overlayFile = (q: Query, kind: OverlayKind): { file: string; bytes: Buffer } => {
     const what = kind === 'prediction' ? 'model prediction' : 'uncertainty map';

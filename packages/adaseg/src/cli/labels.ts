@@ -1,7 +1,7 @@
 // `adaseg labels export|import`: a run's labels as PNG masks in a Cityscapes-like layout
 // (trainid/<image>_gtFine_labelTrainIds.png, color/<image>_gtFine_color.png, manifest.json), and
 // masks made elsewhere back into the label store, checked first and written in one transaction.
-// The library code is src/active/masks.ts.
+// The library code is src/labels/mask-files.ts.
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs, type OptionSpec, UsageError } from './args.js';

@@ -145,7 +145,8 @@ function loadModel(ctx: Context, file: string): SegmentationModel {
 
 /**
  * Which classes the validation labels have a pixel of, at the evaluation resolution (the second
- * mIoU of results.ts). The pool's ground-truth reader serves: the same transforms as evaluation.
+ * mIoU of report/results.ts). The pool's ground-truth reader serves: the same transforms as
+ * evaluation.
  */
 async function classesInVal(ctx: Context): Promise<boolean[]> {
   const truth = poolGroundTruth(ctx.val, resizeTransforms(ctx.config));
