@@ -19,7 +19,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type ExperimentResults, mIoUOver, stat } from '../src/active/results.js';
+import { type ExperimentResults, mIoUOver, stat } from '../src/report/results.js';
 import { describeStrategy } from '../src/active/strategies/config.js';
 
 const here = dirname(fileURLToPath(import.meta.url));

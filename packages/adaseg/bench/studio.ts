@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { LabelStore, type NewQuery, type QueryKind, type UnitPixels } from '../src/active/store.js';
+import { LabelStore, type NewQuery, type QueryKind, type UnitPixels } from '../src/labels/store.js';
 import { unitLayout } from '../src/active/units.js';
 import { UserStore } from '../src/annotate/users.js';
 

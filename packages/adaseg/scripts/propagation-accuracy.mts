@@ -3,8 +3,8 @@
 // them with propagateLabels over SLIC superpixels, and prints per class how many pixels each
 // bought pixel becomes and how many of them are right. Reads the ground truth: an analysis only.
 // Usage: node --import tsx scripts/propagation-accuracy.mts [DATASET_ROOT] [SUPERPIXEL_SIZE]
-import { poolGroundTruth } from '../src/active/annotators.js';
-import { propagateLabels } from '../src/active/label-propagation.js';
+import { poolGroundTruth } from '../src/experiment/annotators.js';
+import { propagateLabels } from '../src/experiment/label-propagation.js';
 import { poolImageRgb, superpixels, unitLayout } from '../src/active/units.js';
 import { loadDataset } from '../src/data/formats/index.js';
 

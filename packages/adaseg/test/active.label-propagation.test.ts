@@ -2,8 +2,8 @@
 // pixels; disagreeing or unlabelled superpixels, labelled pixels and bought void pixels stay.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { propagateLabels } from '../src/active/label-propagation.js';
-import { parseExperimentConfig } from '../src/active/experiment.js';
+import { propagateLabels } from '../src/experiment/label-propagation.js';
+import { parseExperimentConfig } from '../src/experiment/config.js';
 
 const U = 255;
 

@@ -5,9 +5,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parse } from 'parse5';
 import * as torch from '@adaseg/torch';
-import { areaUnderCurve, buildResults, classesMissingInVal, firstReach, mIoUOver, type RawExperiment, stat } from '../src/active/results.js';
-import { budgetPlot, escapeHtml, renderReport, ticks } from '../src/active/report.js';
-import { negativeLearningLoss } from '../src/active/round-training.js';
+import { areaUnderCurve, buildResults, classesMissingInVal, firstReach, mIoUOver, type RawExperiment, stat } from '../src/report/results.js';
+import { budgetPlot, escapeHtml, renderReport, ticks } from '../src/report/html.js';
+import { negativeLearningLoss } from '../src/experiment/round-training.js';
 
 torch.setNumThreads(1);
 

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as torch from '@adaseg/torch';
 import { selectionErrors } from '../src/active/selection-errors.js';
-import type { UnitPixels } from '../src/active/store.js';
+import type { UnitPixels } from '../src/labels/store.js';
 import { numClasses } from '../src/data/dataset.js';
 import { loadDataset } from '../src/data/formats/index.js';
 import type { SegmentationModel } from '../src/models/base.js';

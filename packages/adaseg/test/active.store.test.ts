@@ -11,7 +11,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { decodePng } from '../src/data/png.js';
-import { LabelStore, LabelStoreError, type UnitPixels } from '../src/active/store.js';
+import { LabelStore, LabelStoreError, type UnitPixels } from '../src/labels/store.js';
+import { exportMasks } from './helpers/export-masks.js';
 import { IMAGES, H, RUN, ROUNDS, roundUnits, truth, W, writeRounds } from './helpers/store-writer.js';
 
 let dir: string;
@@ -233,6 +234,7 @@ test('queries: leased to one person at a time, expired leases re-queue, answers 
   assert.equal(l3!.id, qb.id);
   assert.throws(() => store.answer(qb.id, 'bob', { mask: new Uint8Array(12) }), /leased by cid/);
   store.release(qb.id, 'cid');
+  store.lease('bob', { seconds: 60, queryId: qb.id });
   const paint = new Uint8Array(12).fill(2);
   paint[5] = 0;
   store.answer(qb.id, 'bob', { mask: paint }, 3);
@@ -248,6 +250,7 @@ test('closing a round cancels its open queries; answers to them are refused', ()
   const run = 'r/seed-0';
   store.saveSelection(run, 1, [unit('a', 0, 0, [0]), unit('b', 1, 0, [0])], { scoredWith: null });
   const [q1, q2] = store.createQueries(run, 1, [{ imageId: 'a', kind: 'region-class', units: [{ unit: 0, pixelIndices: Uint32Array.of(0) }] }, { imageId: 'b', kind: 'region-class', units: [{ unit: 0, pixelIndices: Uint32Array.of(0) }] }], { strategy: 's', checkpoint: null });
+  store.lease('ann', { seconds: 60, queryId: q1.id });
   store.answer(q1.id, 'ann', { classes: [0] });
   const progress = store.closeRound(run, 1);
   assert.deepEqual(progress, { total: 2, answered: 1, open: 0, leased: 0, cancelled: 1 });
@@ -262,7 +265,7 @@ test('export: one palette PNG per image (index = train id, 255 unknown) and labe
   store.saveSelection(run, 1, [unit('a', 0, 3, [3, 7])], { scoredWith: null });
   store.labelUnits(run, [{ imageId: 'a', unit: 3, pixelIndices: Uint32Array.of(3, 7), values: Uint8Array.of(0, 2) }], { round: 1, strategy: 'entropy', checkpoint: null, annotator: 'simulated', seconds: 0 });
   const out = join(dir, 'export');
-  const { files } = store.exportMasks(run, out);
+  const { files } = exportMasks(store, run, out);
   assert.equal(files.length, 2);
   const png = decodePng(readFileSync(join(out, 'a.png')));
   assert.equal(png.width, 4);

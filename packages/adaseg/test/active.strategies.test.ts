@@ -17,7 +17,6 @@ import {
   HybridStrategy,
   KMeansStrategy,
   describeStrategy,
-  slug,
   MadaStrategy,
   MixStrategy,
   parseBudgetConfig,
@@ -35,6 +34,7 @@ import {
   type UnitConfig,
   type UnitRecord,
 } from '../src/active/index.js';
+import { slug } from '../src/labels/store.js';
 import { ConfigError } from '../src/util/config-reader.js';
 
 torch.setNumThreads(1);

@@ -8,12 +8,9 @@ import {
   checkBudget,
   cumulativeBudget,
   denormalizeRgb,
-  enforceConnectivity,
-  gridSegments,
   poolImageRgb,
   poolSize,
   roundBudget,
-  slic,
   totalBudget,
   unitLayout,
   unitMask,
@@ -21,7 +18,7 @@ import {
   type BudgetConfig,
   type UnitConfig,
 } from '../src/active/index.js';
-import { DataLoader, syntheticDataset } from '../src/data/index.js';
+import { DataLoader, enforceConnectivity, gridSegments, slic, syntheticDataset } from '../src/data/index.js';
 import type { RgbImage } from '../src/data/decode.js';
 
 torch.setNumThreads(1);

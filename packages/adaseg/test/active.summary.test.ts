@@ -4,10 +4,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { buildResults, type RawExperiment, type RawRun } from '../src/active/results.js';
-import { LabelStore } from '../src/active/store.js';
+import { buildResults, type RawExperiment, type RawRun } from '../src/report/results.js';
+import { LabelStore } from '../src/labels/store.js';
 import { SELECTION_ERRORS_INFO_KEY } from '../src/active/selection-errors.js';
-import { beatsRandom, labelComposition, markdownComposition, markdownSummary } from '../src/active/summary.js';
+import { beatsRandom, labelComposition, markdownComposition, markdownSummary } from '../src/report/summary.js';
 import { run } from '../src/cli/run.js';
 
 function runOf(strategy: string, seed: number, mIoUs: number[]): RawRun {

@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { LabelStore, type NewQuery, type UnitPixels } from '../src/active/store.js';
+import { LabelStore, type NewQuery, type UnitPixels } from '../src/labels/store.js';
 import { UserStore, startAnnotateServer, datasetImages, insideRoot, type RunningServer } from '../src/annotate/index.js';
 import type { DatasetDescription } from '../src/data/dataset.js';
 

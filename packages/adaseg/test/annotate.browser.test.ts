@@ -14,10 +14,10 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { poolGroundTruth } from '../src/active/annotators.js';
-import { writeOverlayFiles, OVERLAYS_INFO_KEY } from '../src/active/overlays.js';
+import { poolGroundTruth } from '../src/experiment/annotators.js';
+import { writeOverlayFiles, OVERLAYS_INFO_KEY } from '../src/report/overlays.js';
 import { IGNORE_INDEX as IGNORE } from '../src/data/classes.js';
-import { LabelStore, type NewQuery, type UnitPixels } from '../src/active/store.js';
+import { LabelStore, type NewQuery, type UnitPixels } from '../src/labels/store.js';
 import { unitLayout } from '../src/active/units.js';
 import { datasetImages, startAnnotateServer, UserStore, type RunningServer } from '../src/annotate/index.js';
 import { loadDataset } from '../src/data/formats/index.js';

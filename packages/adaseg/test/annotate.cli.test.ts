@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { LabelStore } from '../src/active/store.js';
+import { LabelStore } from '../src/labels/store.js';
 import { run } from '../src/cli/run.js';
 
 async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {

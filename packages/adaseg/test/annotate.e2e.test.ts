@@ -13,9 +13,9 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import * as torch from '@adaseg/torch';
-import { parseExperimentConfig } from '../src/active/experiment.js';
-import { runExperiment } from '../src/active/loop.js';
-import { LabelStore } from '../src/active/store.js';
+import { parseExperimentConfig } from '../src/experiment/config.js';
+import { runExperiment } from '../src/experiment/loop.js';
+import { LabelStore } from '../src/labels/store.js';
 import { decodePng } from '../src/data/png.js';
 import { run } from '../src/cli/run.js';
 

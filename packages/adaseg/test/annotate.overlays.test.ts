@@ -9,10 +9,11 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as torch from '@adaseg/torch';
-import { parseExperimentConfig, resizeTransforms } from '../src/active/experiment.js';
-import { runExperiment } from '../src/active/loop.js';
-import { OVERLAYS_INFO_KEY, overlayFileName, overlayMaps } from '../src/active/overlays.js';
-import { LabelStore } from '../src/active/store.js';
+import { parseExperimentConfig, resizeTransforms } from '../src/experiment/config.js';
+import { runExperiment } from '../src/experiment/loop.js';
+import { overlayMaps } from '../src/active/predictions.js';
+import { OVERLAYS_INFO_KEY, overlayFileName } from '../src/report/overlays.js';
+import { LabelStore } from '../src/labels/store.js';
 import { startAnnotateServer, UserStore } from '../src/annotate/index.js';
 import { numClasses, withoutLabel, withSamples } from '../src/data/dataset.js';
 import { loadDataset } from '../src/data/formats/index.js';

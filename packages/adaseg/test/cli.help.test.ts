@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as torch from '@adaseg/torch';
-import { LabelStore } from '../src/active/store.js';
+import { LabelStore } from '../src/labels/store.js';
 import type { OptionSpec } from '../src/cli/args.js';
 import type { Command } from '../src/cli/command.js';
 import { ROOT, run } from '../src/cli/run.js';

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
-import { parseExperimentConfig } from '../src/active/experiment.js';
+import { parseExperimentConfig } from '../src/experiment/config.js';
 import { parseAdaptConfig } from '../src/adapt/config.js';
 import { parseTrainConfig } from '../src/train/config.js';
 import type { DatasetConfig } from '../src/data/config.js';

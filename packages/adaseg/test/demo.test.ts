@@ -10,8 +10,8 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, wr
 import { tmpdir } from 'node:os';
 import { dirname, isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { fingerprint, loadExperimentConfig, parseExperimentConfig } from '../src/active/experiment.js';
-import type { ExperimentResults } from '../src/active/results.js';
+import { fingerprint, loadExperimentConfig, parseExperimentConfig } from '../src/experiment/config.js';
+import type { ExperimentResults } from '../src/report/results.js';
 import { DEMO_OUTPUT, demoConfig, openInBrowser, QUICK_DEMO_OUTPUT, quickDemoConfig } from '../src/cli/demo.js';
 import { run } from '../src/cli/run.js';
 

@@ -10,8 +10,8 @@ import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writ
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { LabelStore, type RunSpec, type UnitLabels } from '../src/active/store.js';
-import { maskStem, unlabelledColour, type MasksManifest } from '../src/active/masks.js';
+import { LabelStore, type RunSpec, type UnitLabels } from '../src/labels/store.js';
+import { maskStem, unlabelledColour, type MasksManifest } from '../src/labels/mask-files.js';
 import { decodePng, encodeGrayPng, encodeIndexedPng } from '../src/data/png.js';
 import { run } from '../src/cli/run.js';
 

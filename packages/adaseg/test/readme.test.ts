@@ -25,7 +25,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import * as torch from '@adaseg/torch';
-import { type ExperimentConfig, parseExperimentConfig } from '../src/active/experiment.js';
+import { type ExperimentConfig, parseExperimentConfig } from '../src/experiment/config.js';
 import { run, ROOT } from '../src/cli/run.js';
 import type { Command } from '../src/cli/command.js';
 import { readFolderMeta } from '../src/data/formats/index.js';

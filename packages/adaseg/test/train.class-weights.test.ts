@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as torch from '@adaseg/torch';
-import { parseExperimentConfig } from '../src/active/experiment.js';
+import { parseExperimentConfig } from '../src/experiment/config.js';
 import { maskedCrossEntropy } from '../src/train/losses.js';
 import { loadDataset } from '../src/data/formats/index.js';
 import { inspectDataset } from '../src/data/inspect.js';

@@ -2,11 +2,15 @@
 // (non-void) pixels of the round's units, the share where that model predicted another class.
 // A diagnostic of selection, not a score any strategy sees: it needs the labels, so it is
 // measured once the round is annotated. An uncertainty strategy may buy mostly errors and still
-// lose to random when its errors are all of one kind; the class mix (summary.ts) shows that part.
+// lose to random when its errors are all of one kind; the class mix (report/summary.ts) shows that
+// part.
 import type { DatasetDescription } from '../data/dataset.js';
 import type { SegmentationModel } from '../models/base.js';
-import { type PoolPredictionOptions, predictPoolImages } from './overlays.js';
-import type { UnitPixels } from './store.js';
+import { type PoolPredictionOptions, predictPoolImages } from './predictions.js';
+import type { UnitRef } from './types.js';
+
+/** A selected unit with the pixels (row-major indices in the image's mask) it covers. */
+type UnitPixels = UnitRef & { pixelIndices: Uint32Array };
 
 /** The key of a round's info (label store) under which the loop records its SelectionErrors. */
 export const SELECTION_ERRORS_INFO_KEY = 'selectionErrors';

@@ -1,7 +1,7 @@
 // The one error type of the annotation server: an AdasegError whose code is meant for the client
 // and gives the HTTP status (httpStatusOf). Everything else thrown in a handler becomes a 500 with
 // a generic message (the details go to the server's log, never to the client).
-import { LabelStoreError } from '../active/store.js';
+import { LabelStoreError } from '../labels/store.js';
 import { AdasegError, type HttpStatus, httpStatusOf } from '../errors.js';
 
 export type HttpErrorCode =

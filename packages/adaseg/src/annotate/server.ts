@@ -19,8 +19,8 @@ import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import { serve, type ServerType } from '@hono/node-server';
 import sharp from 'sharp';
-import { OVERLAYS_INFO_KEY, overlayFileName, type OverlayKind } from '../active/overlays.js';
-import { LabelStore, LabelStoreError, type Query, type QueryAnswer } from '../active/store.js';
+import { OVERLAYS_INFO_KEY, overlayFileName, type OverlayKind } from '../report/overlays.js';
+import { LabelStore, LabelStoreError, type Query, type QueryAnswer } from '../labels/store.js';
 import { IGNORE_INDEX } from '../data/classes.js';
 import { decodePng, readPngHeader } from '../data/png.js';
 import { fromStoreError, HttpError } from './errors.js';
@@ -395,7 +395,7 @@ export function createAnnotateApp(options: AnnotateServerOptions): Hono<Env> {
     return png(c, await labelsPng(store, q));
   });
 
-  // The overlays: written by the loop (src/active/overlays.ts) into the output folder, named in the round's info.
+  // The overlays: written by the loop (src/report/overlays.ts) into the output folder, named in the round's info.
   const outputDir = options.outputDir ?? dirname(store.file);
   const overlayFile = (q: Query, kind: OverlayKind): { file: string; bytes: Buffer } => {
     const what = kind === 'prediction' ? 'model prediction' : 'uncertainty map';

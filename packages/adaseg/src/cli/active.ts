@@ -3,8 +3,8 @@
 // the same command resumes). The engine is imported lazily, as for train.
 import { resolve } from 'node:path';
 import { parseArgs, type OptionSpec, UsageError } from './args.js';
-import type { ExperimentRunResult } from '../active/loop.js';
-import type { ExperimentResults } from '../active/results.js';
+import type { ExperimentRunResult } from '../experiment/loop.js';
+import type { ExperimentResults } from '../report/results.js';
 import type { Command, Io } from './command.js';
 import { configMustExist, interruptSignal } from './train.js';
 
@@ -66,8 +66,8 @@ export const runCommand: Command = {
     }
     if (options.threads !== undefined && (options.threads as number) < 1) throw new UsageError('--threads must be >= 1');
     configMustExist(resolve(options.config as string));
-    const { loadExperimentConfig } = await import('../active/experiment.js');
-    const { runExperiment, clearExperimentOutput } = await import('../active/loop.js');
+    const { loadExperimentConfig } = await import('../experiment/config.js');
+    const { runExperiment, clearExperimentOutput } = await import('../experiment/loop.js');
     const config = loadExperimentConfig(resolve(options.config as string), (c) => {
       if (options.output !== undefined) c.output = resolve(options.output as string);
       if (seeds !== undefined) c.seeds = seeds;

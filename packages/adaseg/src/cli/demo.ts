@@ -8,9 +8,9 @@ import { spawn } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { BaselineKind, ExperimentConfig } from '../active/experiment.js';
-import type { ExperimentRunResult, LoopEvent } from '../active/loop.js';
-import type { ExperimentResults } from '../active/results.js';
+import type { BaselineKind, ExperimentConfig } from '../experiment/config.js';
+import type { ExperimentRunResult, LoopEvent } from '../experiment/loop.js';
+import type { ExperimentResults } from '../report/results.js';
 import type { BudgetConfig, StrategyConfig, UnitConfig } from '../active/types.js';
 import type { AdaptMethodConfig } from '../adapt/config.js';
 import type { DatasetConfig } from '../data/config.js';
@@ -158,8 +158,8 @@ function plan(config: ExperimentConfig): string {
 
 /** Runs (or resumes) the demo: parses its config as `adaseg run` does and runs the same loop. */
 export async function runDemo(options: DemoRunOptions): Promise<ExperimentRunResult> {
-  const { parseExperimentConfig } = await import('../active/experiment.js');
-  const { runExperiment, clearExperimentOutput } = await import('../active/loop.js');
+  const { parseExperimentConfig } = await import('../experiment/config.js');
+  const { runExperiment, clearExperimentOutput } = await import('../experiment/loop.js');
   const output = resolve(options.output);
   const config = parseExperimentConfig({ ...(options.config ?? demoConfig()), output });
   if (options.fresh) clearExperimentOutput(output);

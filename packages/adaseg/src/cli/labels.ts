@@ -1,7 +1,7 @@
 // `adaseg labels export|import`: a run's labels as PNG masks in a Cityscapes-like layout
 // (trainid/<image>_gtFine_labelTrainIds.png, color/<image>_gtFine_color.png, manifest.json), and
 // masks made elsewhere back into the label store, checked first and written in one transaction.
-// The library code is src/active/masks.ts.
+// The library code is src/labels/mask-files.ts.
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs, type OptionSpec, UsageError } from './args.js';
@@ -48,8 +48,8 @@ const exportCommand: Command = {
     const { positionals, options } = parseArgs(argv, [...EXPORT_OPTIONS, ...io.globalOptions]);
     noPositionals(positionals);
     const file = storeFile(options);
-    const { LabelStore, LabelStoreError } = await import('../active/store.js');
-    const { chooseRun, exportLabelMasks } = await import('../active/masks.js');
+    const { LabelStore, LabelStoreError } = await import('../labels/store.js');
+    const { chooseRun, exportLabelMasks } = await import('../labels/mask-files.js');
     const store = LabelStore.open(file, { readonly: true });
     try {
       const info = chooseRun(store, options.name as string | undefined);
@@ -93,8 +93,8 @@ const importCommand: Command = {
     const annotator = (options.annotator as string | undefined) ?? 'import';
     if (!ANNOTATOR.test(annotator)) throw new UsageError(`--annotator must be 1-64 letters, digits, '.', '_', '@', ':' or '-' (starting with a letter or digit), got '${annotator}'`);
     const file = storeFile(options);
-    const { LabelStore, LabelStoreError } = await import('../active/store.js');
-    const { chooseRun, importLabelMasks, MaskImportError } = await import('../active/masks.js');
+    const { LabelStore, LabelStoreError } = await import('../labels/store.js');
+    const { chooseRun, importLabelMasks, MaskImportError } = await import('../labels/mask-files.js');
     const store = LabelStore.open(file);
     try {
       const info = chooseRun(store, options.name as string | undefined);

@@ -4,10 +4,10 @@
 // and optionally its budget plot as a standalone SVG, read from the run's results.json.
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { budgetPlot } from '../active/report.js';
-import type { ExperimentResults } from '../active/results.js';
-import { LabelStore } from '../active/store.js';
-import { labelComposition, markdownComposition, markdownSummary } from '../active/summary.js';
+import { budgetPlot } from '../report/html.js';
+import type { ExperimentResults } from '../report/results.js';
+import { LabelStore } from '../labels/store.js';
+import { labelComposition, markdownComposition, markdownSummary } from '../report/summary.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { parseArgs, type OptionSpec, UsageError } from './args.js';
 import { CliError, type Command, type Io, mustExist } from './command.js';

@@ -34,14 +34,14 @@ export const serveCommand: Command = {
     if (options['lease-seconds'] !== undefined && (options['lease-seconds'] as number) < 1) throw new UsageError('--lease-seconds must be >= 1');
     if (options.port !== undefined && (options.port as number) > 65535) throw new UsageError(`--port must be a port number (0-65535), got ${options.port}`);
     const file = storeFile(options);
-    const { LabelStore } = await import('../active/store.js');
+    const { LabelStore } = await import('../labels/store.js');
     const { UserStore, startAnnotateServer, datasetImages } = await import('../annotate/index.js');
     const dir = resolve(String(options.run));
     let images;
     const configFile = join(dir, 'config.json');
     if (existsSync(configFile)) {
       const { loadDataset } = await import('../data/formats/index.js');
-      const { resizeTransforms } = await import('../active/experiment.js');
+      const { resizeTransforms } = await import('../experiment/config.js');
       const config = JSON.parse(readFileSync(configFile, 'utf8'));
       images = datasetImages(await loadDataset(config.data.pool), resizeTransforms(config));
     } else io.err(`warning: ${dir} has no config.json: query images cannot be served`);

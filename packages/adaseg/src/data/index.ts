@@ -6,6 +6,7 @@ export * from './dataset.js';
 export { DataError, type DataErrorCode, type DataErrorInfo } from './errors.js';
 export { loadDataset, detectFormat, type DetectedFormat, readFolderMeta, type FolderMeta, cityscapesMapping, synthiaMapping } from './formats/index.js';
 export { decodeImage, readRawLabel, mapRawLabel, type RgbImage, type LabelImage, type RawLabel } from './decode.js';
+export { slic, gridSegments, enforceConnectivity, rgbToLab, type Segmentation, type SlicOptions } from './slic.js';
 export { decodePng, encodeIndexedPng, readPngHeader, type PngSamples } from './png.js';
 export * from './transforms.js';
 export { Rng, hashSeed, hashString } from './rng.js';

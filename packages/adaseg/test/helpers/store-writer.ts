@@ -3,7 +3,7 @@
 // resuming from whatever the store says was done. The parent kills it with SIGKILL mid-way.
 // Usage: node --import tsx store-writer.ts <store file> [<run name>]
 // (Several at once on one store, each with its own run, is how seeds share a store.)
-import { LabelStore, type UnitLabels, type UnitPixels } from '../../src/active/store.js';
+import { LabelStore, type UnitLabels, type UnitPixels } from '../../src/labels/store.js';
 import { unitLayout } from '../../src/active/units.js';
 
 export const W = 64;

@@ -10,7 +10,7 @@
 // The propagated pixels are training targets only: the label store keeps exactly what the
 // annotator gave, the budget counts only bought pixels, and the propagation is recomputed from
 // the store's masks before every round's training.
-import type { Segmentation } from './units.js';
+import type { Segmentation } from '../data/slic.js';
 
 export interface LabelPropagationConfig {
   /** SLIC superpixels of about this many pixels at the working resolution (30). */

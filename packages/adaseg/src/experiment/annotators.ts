@@ -11,8 +11,8 @@ import type { DatasetDescription } from '../data/dataset.js';
 import { numClasses } from '../data/dataset.js';
 import { Pipeline } from '../data/pipeline.js';
 import { IMAGENET_NORMALIZE, type Transform } from '../data/transforms.js';
-import type { LabelStore, NewQuery, QueryKind, QueryProgress, UnitLabels, UnitPixels } from './store.js';
-import type { UnitConfig } from './types.js';
+import type { LabelStore, NewQuery, QueryKind, QueryProgress, UnitLabels, UnitPixels } from '../labels/store.js';
+import type { UnitConfig } from '../active/types.js';
 
 export interface AnnotationRequest {
   run: string;

@@ -13,9 +13,9 @@ import { type Normalize, parseNormalize, parseTransforms, type Transform } from 
 import { type ModelConfig, resolveModelConfig } from '../models/config.js';
 import { type EvalSection, parseTrainSection, resolveDatasetPaths, type TrainSection } from '../train/config.js';
 import { ConfigError, type ConfigOverrides, ConfigReader, loadConfigFile } from '../util/config-reader.js';
-import { checkSelectionSetup, createStrategy, describeStrategy, parseBudgetConfig, parseStrategyConfig, parseUnitConfig } from './strategies/index.js';
+import { checkSelectionSetup, createStrategy, describeStrategy, parseBudgetConfig, parseStrategyConfig, parseUnitConfig } from '../active/strategies/index.js';
 import type { LabelPropagationConfig } from './label-propagation.js';
-import type { BudgetConfig, StrategyConfig, UnitConfig } from './types.js';
+import type { BudgetConfig, StrategyConfig, UnitConfig } from '../active/types.js';
 
 export type QueryKindChoice = 'auto' | 'region-class' | 'pixel-paint';
 

@@ -2,9 +2,8 @@
 // into notes or BENCHMARKS.md. The curves come from results.json only (so they agree with
 // report.html); what the bought labels are made of comes from the label store.
 import { classesMissingInVal, type ExperimentResults, type Stat, type StrategyResult } from './results.js';
-import { slug } from './loop.js';
-import { SELECTION_ERRORS_INFO_KEY } from './selection-errors.js';
-import type { LabelStore } from './store.js';
+import { SELECTION_ERRORS_INFO_KEY } from '../active/selection-errors.js';
+import { type LabelStore, slug } from '../labels/store.js';
 
 const pct = (v: number) => (v * 100).toFixed(1);
 const pm = (s: Stat) => (s.n > 1 ? `${pct(s.mean)} ± ${pct(s.std)}` : pct(s.mean));

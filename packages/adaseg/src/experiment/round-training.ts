@@ -15,8 +15,8 @@ import type { SegmentationModel } from '../models/base.js';
 import { resolveClassWeights } from '../train/class-weights.js';
 import { negativeLearningLoss } from '../train/losses.js';
 import { type LoopResult, type StepContext, train } from '../train/trainer.js';
-import type { ExperimentConfig, NegativeLearningConfig } from './experiment.js';
-import { resizeTransforms } from './experiment.js';
+import type { ExperimentConfig, NegativeLearningConfig } from './config.js';
+import { resizeTransforms } from './config.js';
 
 type Tensor = torch.Tensor;
 

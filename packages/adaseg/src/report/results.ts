@@ -8,7 +8,7 @@
 // absent there (fence in camvid-day2dusk's target_val) scores 0 for a model that predicts it on a
 // single pixel and is left out for one that never does, which moves the standard mIoU by 1/C of
 // the scale on a stray pixel and weighs against class-balanced training.
-import type { BudgetConfig, UnitConfig } from './types.js';
+import type { BudgetConfig, UnitConfig } from '../active/types.js';
 
 export interface EvalSummary {
   checkpoint: string;
@@ -58,7 +58,8 @@ export interface ExampleImage {
   mask: string;
 }
 
-export interface RawExperiment {
+/** What an experiment was run on and with: the same in the raw numbers and in results.json. */
+export interface ExperimentSetup {
   name: string;
   classNames: string[];
   poolImages: number;
@@ -67,10 +68,17 @@ export interface RawExperiment {
   rounds: number;
   budget: BudgetConfig;
   units: UnitConfig;
-  strategies: string[];
+  /** Training iterations of the active pipeline after source training (the full baseline's too). */
   pipelineIterations: number;
-  /** Per class: whether the validation labels have a pixel of it (at the evaluation resolution). */
+  /**
+   * Per class: whether the validation labels have a pixel of it (at the evaluation resolution);
+   * absent in results made before it was counted.
+   */
   classesInVal?: boolean[];
+}
+
+export interface RawExperiment extends ExperimentSetup {
+  strategies: string[];
   runs: RawRun[];
   baselines: RawBaselines[];
   examples: ExampleImage[];
@@ -132,20 +140,8 @@ export interface BaselineResult {
   perSeed: { seed: number; mIoU: number }[];
 }
 
-export interface ExperimentResults {
+export interface ExperimentResults extends ExperimentSetup {
   format: 'adaseg-active-results/1';
-  name: string;
-  classNames: string[];
-  poolImages: number;
-  poolPixels: number;
-  seeds: number[];
-  rounds: number;
-  budget: BudgetConfig;
-  units: UnitConfig;
-  /** Training iterations of the active pipeline after source training (the full baseline's too). */
-  pipelineIterations: number;
-  /** Per class: whether the validation labels have it (absent in results made before it was counted). */
-  classesInVal?: boolean[];
   strategies: StrategyResult[];
   baselines: {
     sourceOnly?: BaselineResult;

@@ -1,9 +1,9 @@
 // What the loop records about a round in the label store (the `info` of a RoundState), by the
 // phase that records it. A round's info is the merge of what its phases so far recorded; from
 // phase 'evaluated' on it holds the evaluation figures (the results read them from there).
-import type { RoundBudget } from './budget.js';
-import type { SelectionErrors } from './selection-errors.js';
-import type { QueryProgress } from './store.js';
+import type { RoundBudget } from '../active/budget.js';
+import type { SelectionErrors } from '../active/selection-errors.js';
+import type { QueryProgress } from './queue.js';
 
 /** Recorded with the round's selection. */
 export interface SelectionInfo {

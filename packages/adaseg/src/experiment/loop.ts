@@ -30,18 +30,20 @@ import { trainSupervised } from '../train/supervised.js';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
 import { ConfigError } from '../util/config-reader.js';
 import { type Annotator, HumanAnnotator, poolGroundTruth, SimulatedAnnotator } from './annotators.js';
-import { roundBudget, seededRandom } from './budget.js';
-import { type ExperimentConfig, fingerprint, pipelineIterations, resizeTransforms } from './experiment.js';
-import { type ExampleImage, type RawExperiment, type RawRun, type EvalSummary, buildResults, type ExperimentResults } from './results.js';
-import { renderReport } from './report.js';
+import { roundBudget, seededRandom } from '../active/budget.js';
+import { type ExperimentConfig, fingerprint, pipelineIterations, resizeTransforms } from './config.js';
+import { type ExampleImage, type RawExperiment, type RawRun, type EvalSummary, buildResults, type ExperimentResults } from '../report/results.js';
+import { exampleImages } from '../report/examples.js';
+import { renderReport } from '../report/html.js';
 import { evaluateOnTarget, labelledTargetSet, trainRound } from './round-training.js';
-import { scorePool } from './scorer.js';
-import { SELECTION_ERRORS_INFO_KEY, type SelectionErrors, selectionErrors } from './selection-errors.js';
-import { OVERLAYS_INFO_KEY, writeQueryOverlays } from './overlays.js';
-import { createStrategy } from './strategies/index.js';
-import { LabelStore, type UnitPixels } from './store.js';
-import type { UnitRef } from './types.js';
-import { needsImage, poolImageRgb, type Segmentation, superpixels, unitLayout, type ImageSize } from './units.js';
+import { scorePool } from '../active/scorer.js';
+import { SELECTION_ERRORS_INFO_KEY, type SelectionErrors, selectionErrors } from '../active/selection-errors.js';
+import { OVERLAYS_INFO_KEY, writeQueryOverlays } from '../report/overlays.js';
+import { createStrategy } from '../active/strategies/index.js';
+import { LabelStore, slug, type UnitPixels } from '../labels/store.js';
+import type { UnitRef } from '../active/types.js';
+import { needsImage, poolImageRgb, superpixels, unitLayout, type ImageSize } from '../active/units.js';
+import type { Segmentation } from '../data/slic.js';
 import { type LabelPropagationConfig, propagateLabels } from './label-propagation.js';
 
 export type LoopEvent =
@@ -66,11 +68,6 @@ export interface ExperimentRunResult {
   seconds: number;
   results?: ExperimentResults;
   files?: { results: string; report: string; store: string };
-}
-
-/** A directory name for a strategy label: 'ripu-region (k=1)' → 'ripu-region-k-1'. */
-export function slug(label: string): string {
-  return label.toLowerCase().replace(/[^a-z0-9.]+/g, '-').replace(/^-+|-+$/g, '') || 'strategy';
 }
 
 /** The pool's target set without labels (formats that can skip reading them). */
@@ -150,7 +147,8 @@ function loadModel(ctx: Context, file: string): SegmentationModel {
 
 /**
  * Which classes the validation labels have a pixel of, at the evaluation resolution (the second
- * mIoU of results.ts). The pool's ground-truth reader serves: the same transforms as evaluation.
+ * mIoU of report/results.ts). The pool's ground-truth reader serves: the same transforms as
+ * evaluation.
  */
 async function classesInVal(ctx: Context): Promise<boolean[]> {
   const truth = poolGroundTruth(ctx.val, resizeTransforms(ctx.config));
@@ -180,18 +178,22 @@ async function evaluateCheckpoint(ctx: Context, checkpoint: string, file: string
 
 // ---------------------------------------------------------------- per seed: start models
 
+/**
+ * A seed's source training or warm-up ('source', 'warmup'): its run directory, its checkpoint when
+ * it already ran `iterations`, the pool's resize, and the fields its training config starts with.
+ */
+function trainingSetup(config: ExperimentConfig, what: 'source' | 'warmup', seed: number, iterations: number) {
+  const dir = join(config.output, `seed-${seed}`, what);
+  return { dir, done: finished(dir, iterations), resize: resizeTransforms(config), head: { name: `${what} seed ${seed}`, output: dir, seed, model: config.model } };
+}
+
 async function sourceModel(ctx: Context, seed: number): Promise<string | null> {
   const { config } = ctx;
   if (config.source.kind === 'init') return resolveCheckpoint(config.source.path);
-  const dir = join(config.output, `seed-${seed}`, 'source');
-  const done = finished(dir, config.source.train.iterations);
+  const { dir, done, resize, head } = trainingSetup(config, 'source', seed, config.source.train.iterations);
   if (done !== null) return done;
-  const resize = resizeTransforms(config);
   const trainConfig: TrainConfig = {
-    name: `source seed ${seed}`,
-    output: dir,
-    seed,
-    model: config.model,
+    ...head,
     data: {
       train: config.data.source,
       val: [],
@@ -214,15 +216,10 @@ async function sourceModel(ctx: Context, seed: number): Promise<string | null> {
 async function warmupModel(ctx: Context, seed: number, sourceCheckpoint: string): Promise<string | null> {
   const { config } = ctx;
   const warmup = config.warmup!;
-  const dir = join(config.output, `seed-${seed}`, 'warmup');
-  const done = finished(dir, warmup.train.iterations);
+  const { dir, done, resize, head } = trainingSetup(config, 'warmup', seed, warmup.train.iterations);
   if (done !== null) return done;
-  const resize = resizeTransforms(config);
   const adaptConfig: AdaptConfig = {
-    name: `warmup seed ${seed}`,
-    output: dir,
-    seed,
-    model: config.model,
+    ...head,
     init: sourceCheckpoint,
     data: {
       source: config.data.source,
@@ -520,77 +517,9 @@ function rawRun(ctx: Context, label: string, seed: number, startEval: EvalSummar
   };
 }
 
-/** RGB PNG as a data: URI. */
-async function pngUri(width: number, height: number, rgb: Uint8Array): Promise<string> {
-  const png = await sharp(Buffer.from(rgb.buffer, rgb.byteOffset, rgb.byteLength), { raw: { width, height, channels: 3 } }).png().toBuffer();
-  return `data:image/png;base64,${png.toString('base64')}`;
-}
-
-const ROUND_COLOURS: [number, number, number][] = [[255, 64, 64], [255, 170, 0], [60, 200, 60], [0, 170, 255], [200, 80, 255], [255, 255, 0], [0, 255, 200], [255, 120, 180]];
-
-/** Example pool images of a run: the image with its selected units drawn over it (colour = round), and its partial mask. */
-async function examples(ctx: Context, label: string, seed: number, count: number): Promise<ExampleImage[]> {
-  if (count === 0) return [];
-  const run = `${slug(label)}/seed-${seed}`;
-  // Per selected pixel: its round and (for outlines) its unit.
-  const selected = new Map<number, { round: Int16Array; unit: Int32Array }>();
-  for (const r of ctx.store.rounds(run)) {
-    for (const u of ctx.store.selection(run, r.round)) {
-      const size = ctx.working[u.image];
-      let maps = selected.get(u.image);
-      if (maps === undefined) {
-        maps = { round: new Int16Array(size.width * size.height).fill(-1), unit: new Int32Array(size.width * size.height).fill(-1) };
-        selected.set(u.image, maps);
-      }
-      for (const p of u.pixelIndices) {
-        maps.round[p] = r.round;
-        maps.unit[p] = u.unit;
-      }
-    }
-  }
-  const images = ctx.store
-    .images(run)
-    .filter((im) => selected.has(im.index))
-    .map((im) => ({ im, covered: selected.get(im.index)!.round.reduce((s, v) => s + (v >= 0 ? 1 : 0), 0) }))
-    .sort((a, b) => b.covered - a.covered || a.im.index - b.im.index)
-    .slice(0, count);
-  const out: ExampleImage[] = [];
-  const palette = ctx.pool.classes.palette;
-  for (const { im, covered } of images) {
-    const rgb = await poolImageRgb(ctx.pool, im.index, resizeTransforms(ctx.config));
-    const { width, height } = rgb;
-    const { round, unit } = selected.get(im.index)!;
-    const overlay = new Uint8Array(rgb.data);
-    for (let p = 0; p < width * height; p++) {
-      const r = round[p];
-      if (r < 0) continue;
-      const c = ROUND_COLOURS[(r - 1) % ROUND_COLOURS.length];
-      const x = p % width, y = (p - x) / width;
-      const u = unit[p];
-      const edge = x === 0 || y === 0 || x === width - 1 || y === height - 1 || unit[p - 1] !== u || unit[p + 1] !== u || unit[p - width] !== u || unit[p + width] !== u;
-      const a = edge ? 1 : 0.45;
-      for (let k = 0; k < 3; k++) overlay[p * 3 + k] = Math.round(overlay[p * 3 + k] * (1 - a) + c[k] * a);
-    }
-    const mask = ctx.store.mask(run, im.id);
-    const maskRgb = new Uint8Array(width * height * 3);
-    for (let p = 0; p < width * height; p++) {
-      const v = mask.data[p];
-      const c = v === IGNORE_INDEX ? (round[p] >= 0 ? [0, 0, 0] : [230, 230, 230]) : (palette[v] ?? [0, 0, 0]);
-      maskRgb.set(c, p * 3);
-    }
-    out.push({
-      strategy: label,
-      seed,
-      imageId: im.id,
-      width,
-      height,
-      coveredPixels: covered,
-      rounds: [...new Set(Array.from(round).filter((v) => v >= 0))].sort((a, b) => a - b),
-      image: await pngUri(width, height, overlay),
-      mask: await pngUri(width, height, maskRgb),
-    });
-  }
-  return out;
+/** Example pool images of a run for the report (report/examples.ts). */
+function examples(ctx: Context, label: string, seed: number, count: number): Promise<ExampleImage[]> {
+  return exampleImages(ctx.store, { run: `${slug(label)}/seed-${seed}`, strategy: label, seed, count, pool: ctx.pool, working: ctx.working, transforms: resizeTransforms(ctx.config) });
 }
 
 
