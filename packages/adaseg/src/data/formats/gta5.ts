@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { DatasetDescription } from '../dataset.js';
 import { cityscapesIds } from './cityscapes.js';
 import { isDir, loadFlatFolders } from './common.js';
-import { COMMON, type CityscapesClasses, type CommonOptions, common, type DatasetFormatEntry, keys, protocol, str } from './options.js';
+import { type CityscapesClasses, type CommonOptions, type DatasetFormatEntry, parseSplitListConfig } from './options.js';
 
 /** images/*.png, labels/*.png (palette PNG, index = Cityscapes label id); split = a {split}.txt list. */
 export type Gta5Config = { format: 'gta5'; root: string; split?: string; classes?: CityscapesClasses } & CommonOptions;
@@ -17,11 +17,7 @@ export async function loadGta5(config: Gta5Config): Promise<DatasetDescription> 
 export const gta5Format = {
   format: 'gta5',
   hasRoot: true,
-  parse(o): Gta5Config {
-    keys(o, [...COMMON, 'classes']);
-    const split = str(o, 'split', true);
-    return { format: 'gta5', root: str(o, 'root'), ...(split !== undefined ? { split } : {}), classes: protocol(o, 19), ...common(o) };
-  },
+  parse: (o): Gta5Config => parseSplitListConfig(o, 'gta5', 19),
   load: loadGta5,
   detect: { rank: 4, layout: 'images/+labels/', matches: async (root) => (await isDir(join(root, 'images'))) && (await isDir(join(root, 'labels'))) },
 } satisfies DatasetFormatEntry<Gta5Config>;

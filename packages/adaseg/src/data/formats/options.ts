@@ -91,3 +91,13 @@ export function common(o: Obj): CommonOptions {
 export function protocol(o: Obj, fallback: CityscapesClasses): CityscapesClasses {
   return oneOf(o, 'classes', [19, 16, 13] as const, fallback);
 }
+
+/**
+ * The config of a format with a flat image folder, optional {split}.txt lists and a
+ * Cityscapes-class protocol (GTA5, SYNTHIA).
+ */
+export function parseSplitListConfig<F extends string>(o: Obj, format: F, fallback: CityscapesClasses): { format: F; root: string; split?: string; classes: CityscapesClasses } & CommonOptions {
+  keys(o, [...COMMON, 'classes']);
+  const split = str(o, 'split', true);
+  return { format, root: str(o, 'root'), ...(split !== undefined ? { split } : {}), classes: protocol(o, fallback), ...common(o) };
+}

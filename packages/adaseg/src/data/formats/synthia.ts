@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { CITYSCAPES_CLASSES, cityscapesClasses, type CityscapesProtocol, projectMapping, SYNTHIA_MAPPING_19 } from '../classes.js';
 import type { DatasetDescription } from '../dataset.js';
 import { isDir, loadFlatFolders } from './common.js';
-import { COMMON, type CityscapesClasses, type CommonOptions, common, type DatasetFormatEntry, keys, protocol, str } from './options.js';
+import { type CityscapesClasses, type CommonOptions, type DatasetFormatEntry, parseSplitListConfig } from './options.js';
 
 /** SYNTHIA-RAND-CITYSCAPES: RGB/*.png, GT/LABELS/*.png (16-bit, first channel = class id). */
 export type SynthiaConfig = { format: 'synthia'; root: string; split?: string; classes?: CityscapesClasses } & CommonOptions;
@@ -23,11 +23,7 @@ export async function loadSynthia(config: SynthiaConfig): Promise<DatasetDescrip
 export const synthiaFormat = {
   format: 'synthia',
   hasRoot: true,
-  parse(o): SynthiaConfig {
-    keys(o, [...COMMON, 'classes']);
-    const split = str(o, 'split', true);
-    return { format: 'synthia', root: str(o, 'root'), ...(split !== undefined ? { split } : {}), classes: protocol(o, 16), ...common(o) };
-  },
+  parse: (o): SynthiaConfig => parseSplitListConfig(o, 'synthia', 16),
   load: loadSynthia,
   detect: { rank: 2, layout: 'RGB/+GT/LABELS/', matches: async (root) => (await isDir(join(root, 'RGB'))) && (await isDir(join(root, 'GT', 'LABELS'))) },
 } satisfies DatasetFormatEntry<SynthiaConfig>;
