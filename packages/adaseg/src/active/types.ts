@@ -168,52 +168,11 @@ export interface Strategy {
 export type UncertaintyMeasure = 'leastConfidence' | 'margin' | 'entropy';
 
 /**
- * Strategy configs: a discriminated union on `strategy`, checked at load by parseStrategyConfig
- * (strategies/config.ts) and turned into a Strategy by createStrategy, the only switch on it.
+ * Strategy configs: a discriminated union on `strategy`, derived from the strategy registry
+ * (strategies/registry.ts: one entry per kind, its options documented beside it).
  */
-export type StrategyConfig =
-  | { strategy: 'random' }
-  /**
-   * Random, with each unit drawn with weight (the pool share of its predicted class)^-power, so
-   * the classes the model predicts rarely get more of the budget than their area (power 1: the
-   * same number of units expected per predicted class; 0: plain random).
-   */
-  | { strategy: 'classBalanced'; power: number }
-  /** 1 - max probability. */
-  | { strategy: 'leastConfidence' }
-  /** Best minus second-best probability; the smallest margins are chosen. */
-  | { strategy: 'margin' }
-  | { strategy: 'entropy' }
-  /** MC-dropout BALD: mutual information between prediction and weights over `passes` passes (10). */
-  | { strategy: 'bald'; passes: number }
-  /** k-means (seeded k-means++) of unit mean features; picks the units nearest the centroids. */
-  | { strategy: 'kmeans'; iterations: number }
-  /** Core-set k-center greedy on unit mean features (labelled pixels' features as initial centres). */
-  | { strategy: 'coreset' }
-  /** BADGE: k-means++ seeding on gradient embeddings. */
-  | { strategy: 'badge' }
-  /** The `candidates` x budget most uncertain units, then k-means among them. */
-  | { strategy: 'hybrid'; uncertainty: UncertaintyMeasure; candidates: number; iterations: number }
-  /** AADA: importance weight t / (1 - t) (t = target-ness) times entropy. */
-  | { strategy: 'aada' }
-  /** RIPU: region impurity x prediction uncertainty; 'region' or 'pixel' variant, k-square neighbourhood (k = 1). */
-  | { strategy: 'ripu'; variant: 'region' | 'pixel'; k: number }
-  /** MADA: distance to the nearest of `anchors` source anchors (10), largest first. */
-  | { strategy: 'mada'; anchors: number }
-  /**
-   * A mix: each round's budget split over part strategies by `share` (fractions summing to 1),
-   * each choosing among the units the parts before it left; what a part cannot spend goes to the
-   * next, so the round's budget is spent as with one strategy. E.g. random coverage plus RIPU.
-   */
-  | { strategy: 'mix'; parts: MixPart[] };
-
-/** One part of a mix: a (non-mix) strategy and its share of every round's budget. */
-export interface MixPart {
-  share: number;
-  strategy: StrategyConfig;
-}
-
-export type StrategyKind = StrategyConfig['strategy'];
+export type { StrategyConfig, StrategyKind } from './strategies/registry.js';
+export type { MixPart } from './strategies/mix.js';
 
 /**
  * Which pool pixels are already labelled (selected in an earlier round, void included): a

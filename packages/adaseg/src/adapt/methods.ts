@@ -381,8 +381,7 @@ export class SelfTrainingMethod implements AdaptationMethod {
 
 /** Whether a model (by its config) has auxiliary outputs in training mode. */
 export function hasAuxOutput(model: SegmentationModel): boolean {
-  const c = model.config;
-  return (c.kind === 'deeplabv2' && c.multiLevel) || ((c.kind === 'fcn' || c.kind === 'deeplabv3') && c.aux);
+  return model.hasAuxOutput;
 }
 
 /** 'auto' levels resolved for a model. */

@@ -3,8 +3,10 @@
 // only read it. Plain data throughout, so it can be sent to worker threads as it is.
 import { type ClassList, IGNORE_INDEX, type LabelMapping } from './classes.js';
 import { DataError } from './errors.js';
+import type { DatasetConfigFormat } from './formats/index.js';
 
-export type DatasetFormat = 'folder' | 'camvid' | 'cityscapes' | 'gta5' | 'synthia' | 'synthetic';
+/** The format of a dataset: one of the format registry's (formats/index.ts). */
+export type DatasetFormat = DatasetConfigFormat;
 
 export type SyntheticStyle = 'source' | 'target';
 

@@ -4,7 +4,24 @@ export * from './classes.js';
 export * from './config.js';
 export * from './dataset.js';
 export { DataError, type DataErrorCode, type DataErrorInfo } from './errors.js';
-export { loadDataset, detectFormat, type DetectedFormat, readFolderMeta, type FolderMeta, cityscapesMapping, synthiaMapping } from './formats/index.js';
+export {
+  loadDataset,
+  detectFormat,
+  detectableLayouts,
+  FORMATS,
+  type DatasetFormatEntry,
+  type DetectedFormat,
+  readFolderMeta,
+  type FolderMeta,
+  cityscapesMapping,
+  synthiaMapping,
+  type FolderConfig,
+  type CamvidConfig,
+  type CityscapesConfig,
+  type Gta5Config,
+  type SynthiaConfig,
+  type SyntheticConfig,
+} from './formats/index.js';
 export { decodeImage, readRawLabel, mapRawLabel, type RgbImage, type LabelImage, type RawLabel } from './decode.js';
 export { slic, gridSegments, enforceConnectivity, rgbToLab, type Segmentation, type SlicOptions } from './slic.js';
 export { decodePng, encodeIndexedPng, readPngHeader, type PngSamples } from './png.js';

@@ -43,6 +43,12 @@ export abstract class SegmentationModel extends torch.nn.Module {
 
   abstract override forward(x: Tensor, options?: ForwardOptions): SegmentationOutput;
 
+  /**
+   * Whether forward gives auxiliary logits (`aux`) in training: an FCN/DeepLabV3 aux head, or
+   * DeepLabV2's multi-level layer3 classifier. Multi-level adaptation needs one.
+   */
+  abstract get hasAuxOutput(): boolean;
+
   /** The modules that form the backbone (for parameterGroups and freezeBatchNorm('backbone')). */
   protected abstract backboneModules(): torch.nn.Module[];
 

@@ -4,12 +4,50 @@
 // head, layer6 = the layer4 head), so DeepLab v2 / AdaptSegNet / ADVENT checkpoints load too.
 import * as torch from '@adaseg/torch';
 import { SegmentationModel, upsampleTo, type ForwardOptions, type SegmentationOutput } from './base.js';
-import type { ResolvedDeepLabV2Config, ResolvedDeepLabV3Config, ResolvedFCNConfig } from './config.js';
+import type { BackboneName, Checker, ModelCommonOptions, ModelEntry, Resolved } from './config.js';
 import { ASPPClassifierV2, DeepLabHead, FCNHead } from './heads.js';
 import { dilationForOutputStride, resnet, ResNet } from './resnet.js';
 
 const { nn } = torch;
 type Tensor = torch.Tensor;
+
+export interface FCNConfig extends ModelCommonOptions {
+  kind: 'fcn';
+  /** Default 'resnet50' (torchvision's fcn_resnet50 keys); resnet101 matches fcn_resnet101. */
+  backbone?: BackboneName;
+  /** 8 (default, as torchvision), 16 or 32. */
+  outputStride?: 8 | 16 | 32;
+  /** FCNHead on layer3 (aux_classifier.*), its logits in `aux`. Default false. */
+  aux?: boolean;
+}
+
+export interface DeepLabV3Config extends ModelCommonOptions {
+  kind: 'deeplabv3';
+  /** Default 'resnet50' (deeplabv3_resnet50 keys); resnet101 matches deeplabv3_resnet101. */
+  backbone?: BackboneName;
+  /** 8 (default, as torchvision) or 16. */
+  outputStride?: 8 | 16;
+  /** FCNHead on layer3 (aux_classifier.*), its logits in `aux`. Default false. */
+  aux?: boolean;
+  /** ASPP rates: default [12, 24, 36] at output stride 8 (torchvision), [6, 12, 18] at 16. */
+  atrousRates?: [number, number, number];
+}
+
+export interface DeepLabV2Config extends ModelCommonOptions {
+  kind: 'deeplabv2';
+  /** Default 'resnet101' (as the literature); resnet50 for a lighter variant. */
+  backbone?: 'resnet50' | 'resnet101';
+  /** A second classifier on layer3 (layer5), its logits in `aux` (AdaptSegNet). Default true. */
+  multiLevel?: boolean;
+  /** Rates of the summed ASPP branches (default [6, 12, 18, 24]). */
+  rates?: number[];
+}
+
+export type ResolvedFCNConfig = Resolved<FCNConfig>;
+export type ResolvedDeepLabV3Config = Resolved<DeepLabV3Config>;
+export type ResolvedDeepLabV2Config = Resolved<DeepLabV2Config>;
+
+const BACKBONES: readonly BackboneName[] = ['resnet18', 'resnet50', 'resnet101'];
 
 function dropoutPoint(p: number): torch.nn.Dropout2d | null {
   return p > 0 ? new nn.Dropout2d({ p }) : null;
@@ -40,6 +78,11 @@ abstract class SimpleSegmentationModel extends SegmentationModel {
 
   protected backboneModules(): torch.nn.Module[] {
     return [this.backbone];
+  }
+
+  /** The layer3 FCNHead (config.aux). */
+  get hasAuxOutput(): boolean {
+    return this.aux_classifier !== null;
   }
 
   forward(x: Tensor, options: ForwardOptions = {}): SegmentationOutput {
@@ -140,6 +183,11 @@ export class DeepLabV2 extends SegmentationModel {
     return this.trunk;
   }
 
+  /** The layer3 classifier (config.multiLevel). */
+  get hasAuxOutput(): boolean {
+    return this.config.multiLevel;
+  }
+
   protected backboneModules(): torch.nn.Module[] {
     return [this.trunk.conv1, this.trunk.bn1, this.trunk.layer1, this.trunk.layer2, this.trunk.layer3, this.trunk.layer4];
   }
@@ -158,3 +206,48 @@ export class DeepLabV2 extends SegmentationModel {
     });
   }
 }
+
+/** Description parts of the torchvision-style models: backbone, output stride, aux head. */
+function describeSimple(c: ResolvedFCNConfig | ResolvedDeepLabV3Config): string[] {
+  return [c.backbone, `os ${c.outputStride}`, ...(c.aux ? ['aux'] : [])];
+}
+
+export const fcnModel: ModelEntry<FCNConfig, FCN> = {
+  kind: 'fcn',
+  keys: ['backbone', 'outputStride', 'aux'],
+  parse: (c: Checker) => ({
+    backbone: c.oneOf('backbone', 'resnet50', BACKBONES),
+    outputStride: c.oneOf('outputStride', 8, [8, 16, 32] as const),
+    aux: c.bool('aux', false),
+  }),
+  create: (config, numClasses) => new FCN(config, numClasses),
+  describe: describeSimple,
+};
+
+export const deeplabv3Model: ModelEntry<DeepLabV3Config, DeepLabV3> = {
+  kind: 'deeplabv3',
+  keys: ['backbone', 'outputStride', 'aux', 'atrousRates'],
+  parse(c: Checker) {
+    const outputStride = c.oneOf('outputStride', 8, [8, 16] as const);
+    return {
+      backbone: c.oneOf('backbone', 'resnet50', BACKBONES),
+      outputStride,
+      aux: c.bool('aux', false),
+      atrousRates: c.rates('atrousRates', outputStride === 8 ? [12, 24, 36] : [6, 12, 18], 3) as [number, number, number],
+    };
+  },
+  create: (config, numClasses) => new DeepLabV3(config, numClasses),
+  describe: describeSimple,
+};
+
+export const deeplabv2Model: ModelEntry<DeepLabV2Config, DeepLabV2> = {
+  kind: 'deeplabv2',
+  keys: ['backbone', 'multiLevel', 'rates'],
+  parse: (c: Checker) => ({
+    backbone: c.oneOf('backbone', 'resnet101', ['resnet50', 'resnet101'] as const),
+    multiLevel: c.bool('multiLevel', true),
+    rates: c.rates('rates', [6, 12, 18, 24]),
+  }),
+  create: (config, numClasses) => new DeepLabV2(config, numClasses),
+  describe: (c) => [c.backbone, ...(c.multiLevel ? ['multi-level'] : [])],
+};

@@ -4,6 +4,10 @@ export { SegmentationModel, upsampleTo, type SegmentationOutput, type ForwardOpt
 export {
   buildModel,
   resolveModelConfig,
+  MODELS,
+  type ModelEntry,
+  type ModelCommonOptions,
+  type Resolved,
   describeModel,
   DEFAULT_MODEL_CONFIG,
   MODEL_KINDS,

@@ -10,11 +10,25 @@
 // packages/torch/bench/nn.ts. scripts/model_peer.py holds the same network in PyTorch.
 import * as torch from '@adaseg/torch';
 import { SegmentationModel, type ForwardOptions, type SegmentationOutput } from './base.js';
-import type { ResolvedUNetConfig } from './config.js';
+import type { Checker, ModelCommonOptions, ModelEntry, Resolved } from './config.js';
 
 const { nn } = torch;
 const F = torch.functional;
 type Tensor = torch.Tensor;
+
+export interface UNetConfig extends ModelCommonOptions {
+  kind: 'unet';
+  /** Width of the first level (default 16, CPU-sized); level i has baseWidth * 2^i channels. */
+  baseWidth?: number;
+  /** Number of down-sampling steps, 1..6 (default 4). */
+  depth?: number;
+  /** Decoder upsampling (default 'bilinear'). */
+  upsampling?: 'bilinear' | 'transposed';
+  /** BatchNorm after every conv (default true); without it the convs have biases. */
+  batchNorm?: boolean;
+}
+
+export type ResolvedUNetConfig = Resolved<UNetConfig>;
 
 /** conv3x3 [BN] ReLU, twice. */
 export function doubleConv(inChannels: number, outChannels: number, batchNorm = true): torch.nn.Sequential {
@@ -91,6 +105,10 @@ export class UNet extends SegmentationModel {
     return [this.encoders];
   }
 
+  get hasAuxOutput(): boolean {
+    return false;
+  }
+
   /** U-Net has no auxiliary output; options are accepted for a uniform call. */
   forward(x: Tensor, _options: ForwardOptions = {}): SegmentationOutput {
     return torch.tidy(() => {
@@ -121,3 +139,16 @@ export class UNet extends SegmentationModel {
     });
   }
 }
+
+export const unetModel: ModelEntry<UNetConfig, UNet> = {
+  kind: 'unet',
+  keys: ['baseWidth', 'depth', 'upsampling', 'batchNorm'],
+  parse: (c: Checker) => ({
+    baseWidth: c.int('baseWidth', 16, 1, 1024),
+    depth: c.int('depth', 4, 1, 6),
+    upsampling: c.oneOf('upsampling', 'bilinear', ['bilinear', 'transposed'] as const),
+    batchNorm: c.bool('batchNorm', true),
+  }),
+  create: (config, numClasses) => new UNet(config, numClasses),
+  describe: (c) => [`base ${c.baseWidth}`, `depth ${c.depth}`, c.upsampling, ...(c.batchNorm ? [] : ['no BN'])],
+};

@@ -2,6 +2,7 @@
 // (on the engine, through units.ts), and turning per-unit tensors into the small UnitRecords that
 // outlive the batch.
 import * as torch from '@adaseg/torch';
+import { ConfigError, type ConfigReader } from '../../util/config-reader.js';
 import { batchUnitCount, unitSums } from '../units.js';
 import type { BatchInputs, UnitConfig, UnitRecord, UncertaintyMeasure } from '../types.js';
 
@@ -58,6 +59,9 @@ export function entropyMap(p: Tensor): Tensor {
 export function baldMap(samples: Tensor): Tensor {
   return torch.tidy(() => entropy(samples.mean(0), 1).sub(entropy(samples, 2).mean(0)).clamp(0));
 }
+
+/** The measures of the uncertainty and hybrid strategies. */
+export const UNCERTAINTY_MEASURES: readonly UncertaintyMeasure[] = ['leastConfidence', 'margin', 'entropy'];
 
 export function uncertaintyMap(measure: UncertaintyMeasure, p: Tensor): Tensor {
   switch (measure) {
@@ -197,4 +201,14 @@ export function recordsFromPixelScores(inputs: BatchInputs, units: UnitConfig, s
     const b = new BatchUnits(inputs, units);
     return b.records({ score: b.meanUnlabelled(scoreMap(inputs)) });
   });
+}
+
+/** Runs fn, turning an error other than a ConfigError into one naming the reader's config. */
+export function rethrow(r: ConfigReader, fn: () => void): void {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof ConfigError) throw e;
+    throw new ConfigError(`${r.path}: ${(e as Error).message}`);
+  }
 }

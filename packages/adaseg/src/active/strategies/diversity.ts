@@ -1,8 +1,10 @@
 // Diversity strategies (k-means, core-set, BADGE) and the hybrid (uncertainty, then diversity).
 // Phase 1 keeps one small embedding per candidate unit; phase 2 clusters them on the engine.
 import * as torch from '@adaseg/torch';
+import type { ConfigReader } from '../../util/config-reader.js';
 import type { BatchInputs, NeedSettings, SelectionContext, Strategy, UncertaintyMeasure, UnitConfig, UnitRecord, UnitRef } from '../types.js';
-import { BatchUnits, tidyRecords, need, uncertaintyMap } from './common.js';
+import { BatchUnits, tidyRecords, need, uncertaintyMap, UNCERTAINTY_MEASURES } from './common.js';
+import type { StrategyEntry } from './registry.js';
 import { byScore, embeddingMatrix, kcenterOrder, kmeansppOrder, pickByKMeans, recordsInOrder, selectWith, takeInOrder, unitsFor } from './select.js';
 
 /** Unit embeddings: the mean decoder feature over each unit's pixels, [N, U, D]. */
@@ -129,3 +131,70 @@ export class HybridStrategy implements Strategy {
     });
   }
 }
+
+// ---------------------------------------------------------------- registry entries
+
+/** k-means (seeded k-means++) of unit mean features; picks the units nearest the centroids. */
+export interface KMeansConfig {
+  strategy: 'kmeans';
+  iterations: number;
+}
+
+/** Core-set k-center greedy on unit mean features (labelled pixels' features as initial centres). */
+export interface CoresetConfig {
+  strategy: 'coreset';
+}
+
+/** BADGE: k-means++ seeding on gradient embeddings. */
+export interface BadgeConfig {
+  strategy: 'badge';
+}
+
+/** The `candidates` x budget most uncertain units, then k-means among them. */
+export interface HybridConfig {
+  strategy: 'hybrid';
+  uncertainty: UncertaintyMeasure;
+  candidates: number;
+  iterations: number;
+}
+
+/** Pure diversity keeps every candidate's embedding: with pixel units, one per pool pixel. */
+function refusePixelUnits(config: { strategy: string }, units: UnitConfig, fail: (message: string) => never): void {
+  if (units.kind === 'pixel') fail(`${config.strategy} keeps one feature vector per unit and never drops any: with pixel units that is one per pool pixel; use region, superpixel or image units`);
+}
+
+export const kmeansStrategy: StrategyEntry<KMeansConfig> = {
+  kind: 'kmeans',
+  keys: ['iterations'],
+  parse: (r: ConfigReader) => ({ strategy: 'kmeans', iterations: r.integer('iterations', 50, 1) }),
+  create: (c) => new KMeansStrategy(c.iterations),
+  check: refusePixelUnits,
+};
+
+export const coresetStrategy: StrategyEntry<CoresetConfig> = {
+  kind: 'coreset',
+  keys: [],
+  parse: () => ({ strategy: 'coreset' }),
+  create: () => new CoresetStrategy(),
+  check: refusePixelUnits,
+};
+
+export const badgeStrategy: StrategyEntry<BadgeConfig> = {
+  kind: 'badge',
+  keys: [],
+  parse: () => ({ strategy: 'badge' }),
+  create: () => new BadgeStrategy(),
+};
+
+export const hybridStrategy: StrategyEntry<HybridConfig> = {
+  kind: 'hybrid',
+  keys: ['uncertainty', 'candidates', 'iterations'],
+  parse: (r: ConfigReader) => ({
+    strategy: 'hybrid',
+    uncertainty: r.oneOf('uncertainty', UNCERTAINTY_MEASURES, 'entropy'),
+    candidates: r.number('candidates', 5, { min: 1 }),
+    iterations: r.integer('iterations', 50, 1),
+  }),
+  create: (c) => new HybridStrategy(c.uncertainty, c.candidates, c.iterations),
+  describe: (c) => `hybrid-${c.uncertainty} (x${c.candidates})`,
+};

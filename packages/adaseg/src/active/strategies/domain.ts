@@ -1,8 +1,10 @@
 // Domain-aware strategies: AADA (discriminator importance weight x entropy), RIPU (region
 // impurity x prediction uncertainty) and MADA (distance to source anchors).
 import * as torch from '@adaseg/torch';
+import type { ConfigReader } from '../../util/config-reader.js';
 import type { BatchInputs, NeedSettings, SelectionContext, Strategy, UnitConfig, UnitRecord, UnitRef } from '../types.js';
 import { BatchUnits, tidyRecords, entropy, entropyMap, need, predictedClass, predictedOneHot } from './common.js';
+import type { StrategyEntry } from './registry.js';
 import { byScore, selectTopScores, selectWith } from './select.js';
 
 const F = torch.functional;
@@ -184,3 +186,51 @@ export class MadaStrategy implements Strategy {
     return selectTopScores(records, context);
   }
 }
+
+// ---------------------------------------------------------------- registry entries
+
+/** AADA: importance weight t / (1 - t) (t = target-ness) times entropy. */
+export interface AadaConfig {
+  strategy: 'aada';
+}
+
+/** RIPU: region impurity x prediction uncertainty; 'region' or 'pixel' variant, k-square neighbourhood (k = 1). */
+export interface RipuConfig {
+  strategy: 'ripu';
+  variant: 'region' | 'pixel';
+  k: number;
+}
+
+/** MADA: distance to the nearest of `anchors` source anchors (10), largest first. */
+export interface MadaConfig {
+  strategy: 'mada';
+  anchors: number;
+}
+
+export const aadaStrategy: StrategyEntry<AadaConfig> = {
+  kind: 'aada',
+  keys: [],
+  parse: () => ({ strategy: 'aada' }),
+  create: () => new AadaStrategy(),
+};
+
+export const ripuStrategy: StrategyEntry<RipuConfig> = {
+  kind: 'ripu',
+  keys: ['variant', 'k'],
+  parse: (r: ConfigReader) => ({ strategy: 'ripu', variant: r.oneOf('variant', ['region', 'pixel'] as const, 'region'), k: r.integer('k', 1, 0) }),
+  create: (c) => new RipuStrategy(c.variant, c.k),
+  describe: (c) => `ripu-${c.variant} (k=${c.k})`,
+  check(c, units, fail) {
+    if (c.variant === 'pixel' && units.kind !== 'pixel') fail(`ripu's 'pixel' variant selects single pixels: use units { kind: pixel } (got ${units.kind})`);
+    if (c.variant === 'region' && units.kind === 'pixel') fail("ripu's 'region' variant needs region (or superpixel, image) units; with pixel units use variant 'pixel'");
+    if (c.variant === 'region' && units.kind === 'region' && c.k !== units.k) fail(`ripu region: the region is the unit, so ripu's k (${c.k}) must equal the units' k (${units.k})`);
+  },
+};
+
+export const madaStrategy: StrategyEntry<MadaConfig> = {
+  kind: 'mada',
+  keys: ['anchors'],
+  parse: (r: ConfigReader) => ({ strategy: 'mada', anchors: r.integer('anchors', 10, 1) }),
+  create: (c) => new MadaStrategy(c.anchors),
+  describe: (c) => `mada (${c.anchors} anchors)`,
+};

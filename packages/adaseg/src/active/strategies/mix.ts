@@ -4,7 +4,10 @@
 // sees), while RIPU-like scores find the boundaries and small objects random rarely hits; a mix buys
 // some of each. It is still a pure scorer: its needs are the union of its parts', and its records
 // carry each part's record of the unit, so the loop never knows it has a mix.
+import { ConfigReader } from '../../util/config-reader.js';
 import type { BatchInputs, Need, NeedSettings, SelectionContext, Strategy, UnitConfig, UnitRecord, UnitRef } from '../types.js';
+import { rethrow } from './common.js';
+import type { StrategyConfig, StrategyEntry, StrategyFunctions } from './registry.js';
 import { checkSelectionBudget, isEmpty, pruneRecords, remaining, unitKey as key } from './select.js';
 
 /** A part of a built mix: a strategy and its share of each round's budget. */
@@ -99,3 +102,58 @@ export class MixStrategy implements Strategy {
     return out;
   }
 }
+
+// ---------------------------------------------------------------- registry entry
+
+/**
+ * A mix: each round's budget split over part strategies by `share` (fractions summing to 1),
+ * each choosing among the units the parts before it left; what a part cannot spend goes to the
+ * next, so the round's budget is spent as with one strategy. E.g. random coverage plus RIPU.
+ */
+export interface MixConfig {
+  strategy: 'mix';
+  parts: MixPart[];
+}
+
+/** One part of a mix: a (non-mix) strategy and its share of every round's budget. */
+export interface MixPart {
+  share: number;
+  strategy: StrategyConfig;
+}
+
+/** A mix's parts: at least two { share, strategy } (no mix inside a mix), shares summing to 1. */
+function parseMixParts(r: ConfigReader, strategies: StrategyFunctions): MixPart[] {
+  const example = 'e.g. [{ share: 0.5, strategy: random }, { share: 0.5, strategy: ripu }]';
+  if (!r.has('parts')) r.fail('parts', `is required: a list of { share, strategy }, ${example}`);
+  const list = r.array('parts');
+  if (list.length < 2) r.fail('parts', `must list at least two parts, ${example}`);
+  const parts = list.map((value, i) => {
+    const p = ConfigReader.root(value, `${r.path}.parts[${i}]`);
+    p.only(['share', 'strategy']);
+    const share = p.number('share', undefined, { min: 0, exclusiveMin: true, max: 1 });
+    if (!p.has('strategy')) p.fail('strategy', 'is required (a strategy kind or config, not a mix)');
+    const strategy = strategies.parse(p.raw('strategy'), `${p.path}.strategy`);
+    if (strategy.strategy === 'mix') p.fail('strategy', 'cannot be a mix itself: list its parts in this mix');
+    return { share, strategy };
+  });
+  const sum = parts.reduce((s, p) => s + p.share, 0);
+  if (Math.abs(sum - 1) > 1e-6) r.fail('parts', `shares must sum to 1, got ${+sum.toFixed(6)}`);
+  const labels = parts.map((p) => strategies.describe(p.strategy));
+  labels.forEach((l, i) => {
+    if (labels.indexOf(l) !== i) r.fail(`parts[${i}]`, `repeats '${l}': give it one part with the summed share`);
+  });
+  // The parts must also agree on what they ask the scorer for (e.g. BALD's passes).
+  rethrow(r, () => strategies.create({ strategy: 'mix', parts }));
+  return parts;
+}
+
+export const mixStrategy: StrategyEntry<MixConfig> = {
+  kind: 'mix',
+  keys: ['parts'],
+  parse: (r, strategies) => ({ strategy: 'mix', parts: parseMixParts(r, strategies) }),
+  create: (c, strategies) => new MixStrategy(c.parts.map((p) => ({ share: p.share, strategy: strategies.create(p.strategy) }))),
+  describe: (c, strategies) => `mix: ${c.parts.map((p) => `${strategies.describe(p.strategy)} ${+(p.share * 100).toFixed(2)}%`).join(' + ')}`,
+  check(c, units, _fail, where, strategies) {
+    c.parts.forEach((p, i) => strategies.check(p.strategy, units, `${where}.parts[${i}]`));
+  },
+};

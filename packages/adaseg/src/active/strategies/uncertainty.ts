@@ -3,8 +3,10 @@
 // per image); class-balanced random reweighs its draws at selection.
 import { hashSeed, hashString } from '../../data/rng.js';
 import * as torch from '@adaseg/torch';
+import type { ConfigReader } from '../../util/config-reader.js';
 import type { BatchInputs, NeedSettings, SelectionContext, Strategy, UncertaintyMeasure, UnitConfig, UnitRecord, UnitRef } from '../types.js';
 import { baldMap, BatchUnits, tidyRecords, need, predictedClass, predictedOneHot, recordsFromPixelScores, uncertaintyMap } from './common.js';
+import type { StrategyEntry } from './registry.js';
 import { selectTopScores, selectWith, takeInOrder } from './select.js';
 
 /** Uniform scores in (0, 1) per unit of a batch, from hash(seed, image id, unit): [N, U]. */
@@ -128,3 +130,64 @@ export class BaldStrategy implements Strategy {
     return selectTopScores(records, context);
   }
 }
+
+// ---------------------------------------------------------------- registry entries
+
+export interface RandomConfig {
+  strategy: 'random';
+}
+
+/**
+ * Random, with each unit drawn with weight (the pool share of its predicted class)^-power, so
+ * the classes the model predicts rarely get more of the budget than their area (power 1: the
+ * same number of units expected per predicted class; 0: plain random).
+ */
+export interface ClassBalancedConfig {
+  strategy: 'classBalanced';
+  power: number;
+}
+
+/**
+ * leastConfidence: 1 - max probability; margin: best minus second-best probability (the smallest
+ * margins are chosen); entropy.
+ */
+export interface UncertaintyConfig<M extends UncertaintyMeasure = UncertaintyMeasure> {
+  strategy: M;
+}
+
+/** MC-dropout BALD: mutual information between prediction and weights over `passes` passes (10). */
+export interface BaldConfig {
+  strategy: 'bald';
+  passes: number;
+}
+
+export const randomStrategy: StrategyEntry<RandomConfig> = {
+  kind: 'random',
+  keys: [],
+  parse: () => ({ strategy: 'random' }),
+  create: () => new RandomStrategy(),
+};
+
+export const classBalancedStrategy: StrategyEntry<ClassBalancedConfig> = {
+  kind: 'classBalanced',
+  keys: ['power'],
+  parse: (r: ConfigReader) => ({ strategy: 'classBalanced', power: r.number('power', 1, { min: 0 }) }),
+  create: (c) => new ClassBalancedStrategy(c.power),
+  describe: (c) => `class-balanced (power=${c.power})`,
+};
+
+function uncertaintyEntry<M extends UncertaintyMeasure>(measure: M): StrategyEntry<UncertaintyConfig<M>> {
+  return { kind: measure, keys: [], parse: () => ({ strategy: measure }), create: (c) => new UncertaintyStrategy(c.strategy) };
+}
+
+export const leastConfidenceStrategy = uncertaintyEntry('leastConfidence');
+export const marginStrategy = uncertaintyEntry('margin');
+export const entropyStrategy = uncertaintyEntry('entropy');
+
+export const baldStrategy: StrategyEntry<BaldConfig> = {
+  kind: 'bald',
+  keys: ['passes'],
+  parse: (r: ConfigReader) => ({ strategy: 'bald', passes: r.integer('passes', 10, 2) }),
+  create: (c) => new BaldStrategy(c.passes),
+  describe: (c) => `bald (T=${c.passes})`,
+};

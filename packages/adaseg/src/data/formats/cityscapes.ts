@@ -3,19 +3,27 @@
 // the 19 train ids, or to the 16/13 classes of the SYNTHIA protocols.
 import { join } from 'node:path';
 import { CITYSCAPES_CLASSES, CITYSCAPES_MAPPING, cityscapesClasses, type CityscapesProtocol, projectMapping } from '../classes.js';
-import type { DatasetConfig } from '../config.js';
 import type { DatasetDescription, Sample } from '../dataset.js';
 import { existingFiles, finish, isDir, listDir, listImages, pairSamples } from './common.js';
+import { COMMON, type CityscapesClasses, type CommonOptions, common, type DatasetFormatEntry, keys, oneOf, protocol, str } from './options.js';
 
 const IMAGE_SUFFIX = '_leftImg8bit.png';
 const LABEL_SUFFIX = '_gtFine_labelIds.png';
+
+/** leftImg8bit/{split}/{city}/*_leftImg8bit.png, gtFine/{split}/{city}/*_gtFine_labelIds.png. */
+export type CityscapesConfig = { format: 'cityscapes'; root: string; split: 'train' | 'val' | 'test'; classes?: CityscapesClasses } & CommonOptions;
 
 /** The mapping of Cityscapes label ids (also GTA5's) for a protocol. */
 export function cityscapesMapping(protocol: CityscapesProtocol) {
   return protocol === 19 ? CITYSCAPES_MAPPING : projectMapping(CITYSCAPES_MAPPING, CITYSCAPES_CLASSES.names, cityscapesClasses(protocol).names);
 }
 
-export async function loadCityscapes(config: Extract<DatasetConfig, { format: 'cityscapes' }>): Promise<DatasetDescription> {
+/** Name, classes and mapping of a dataset labelled with Cityscapes label ids (Cityscapes, GTA5) under a protocol. */
+export function cityscapesIds<F extends 'cityscapes' | 'gta5'>(format: F, protocol: CityscapesProtocol) {
+  return { name: protocol === 19 ? format : `${format}-${protocol}`, format, classes: cityscapesClasses(protocol), mapping: cityscapesMapping(protocol) };
+}
+
+export async function loadCityscapes(config: CityscapesConfig): Promise<DatasetDescription> {
   const imagesRoot = join(config.root, 'leftImg8bit', config.split);
   const labelsRoot = join(config.root, 'gtFine', config.split);
   const cities = [];
@@ -35,19 +43,23 @@ export async function loadCityscapes(config: Extract<DatasetConfig, { format: 'c
       ),
     );
   }
-  const protocol = config.classes ?? 19;
-  return finish(
-    {
-      name: protocol === 19 ? 'cityscapes' : `cityscapes-${protocol}`,
-      format: 'cityscapes',
-      split: config.split,
-      root: config.root,
-      classes: cityscapesClasses(protocol),
-      mapping: cityscapesMapping(protocol),
-      encoding: { kind: 'value', channel: 0 },
-    },
-    samples,
-    config,
-    imagesRoot,
-  );
+  const { name, format, classes, mapping } = cityscapesIds('cityscapes', config.classes ?? 19);
+  return finish({ name, format, split: config.split, root: config.root, classes, mapping }, samples, config, imagesRoot);
 }
+
+export const cityscapesFormat = {
+  format: 'cityscapes',
+  hasRoot: true,
+  parse(o): CityscapesConfig {
+    keys(o, [...COMMON, 'classes']);
+    return {
+      format: 'cityscapes',
+      root: str(o, 'root'),
+      split: oneOf(o, 'split', ['train', 'val', 'test'] as const),
+      classes: protocol(o, 19),
+      ...common(o),
+    };
+  },
+  load: loadCityscapes,
+  detect: { rank: 1, layout: 'leftImg8bit/', matches: (root) => isDir(join(root, 'leftImg8bit')) },
+} satisfies DatasetFormatEntry<CityscapesConfig>;

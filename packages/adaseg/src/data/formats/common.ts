@@ -2,9 +2,9 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import { IGNORE_INDEX } from '../classes.js';
-import type { CommonOptions } from '../config.js';
 import type { DatasetDescription, Sample } from '../dataset.js';
 import { DataError } from '../errors.js';
+import type { CommonOptions } from './options.js';
 
 export const IMAGE_EXTENSIONS = ['.png', '.jpg', '.jpeg', '.webp', '.tif', '.tiff', '.bmp'];
 
@@ -77,6 +77,16 @@ export function pairSamples(
   });
 }
 
+/** Samples of the images `names` of imagesDir, each labelled by labelsDir/{its stem}.png. */
+export async function pairByStem(names: string[], imagesDir: string, labelsDir: string, options: CommonOptions): Promise<Sample[]> {
+  return pairSamples(
+    names.map((n) => ({ id: stem(n), image: join(imagesDir, n) })),
+    (id) => join(labelsDir, `${id}.png`),
+    await existingFiles(labelsDir),
+    options,
+  );
+}
+
 /** Label files of a folder as full paths (an absent folder is an empty set). */
 export async function existingFiles(dir: string): Promise<Set<string>> {
   try {
@@ -86,14 +96,52 @@ export async function existingFiles(dir: string): Promise<Set<string>> {
   }
 }
 
-/** Applies `limit`, refuses an empty split, and fills in the common fields. */
+/**
+ * Applies `limit`, refuses an empty split, and fills in the common fields (every file format
+ * reads class values from the label's first channel).
+ */
 export function finish(
-  base: Omit<DatasetDescription, 'samples' | 'ignoreIndex' | 'onUndeclared'>,
+  base: Omit<DatasetDescription, 'samples' | 'ignoreIndex' | 'onUndeclared' | 'encoding'>,
   samples: Sample[],
   options: CommonOptions,
   where: string,
 ): DatasetDescription {
   if (samples.length === 0) throw new DataError('empty-split', `split '${base.split}' of ${base.format} dataset ${base.root ?? base.name} has no images (looked in ${where})`, { file: where });
   const kept = options.limit !== undefined ? samples.slice(0, options.limit) : samples;
-  return { ...base, ignoreIndex: IGNORE_INDEX, onUndeclared: options.onUndeclared ?? 'error', samples: kept };
+  return { ...base, encoding: { kind: 'value', channel: 0 }, ignoreIndex: IGNORE_INDEX, onUndeclared: options.onUndeclared ?? 'error', samples: kept };
+}
+
+/** Image names of a split: every image, or those of {root}/{split}.txt (names or stems). */
+export async function splitNames(root: string, imagesDir: string, split: string | undefined, expected: string): Promise<{ names: string[]; where: string }> {
+  const available = await listImages(imagesDir, expected);
+  if (split === undefined || split === 'all') return { names: available, where: imagesDir };
+  const list = join(root, `${split}.txt`);
+  if (!(await isFile(list))) throw new DataError('not-found', `no split list ${list} (use split 'all' for every image)`, { file: list });
+  const have = new Set(available);
+  const byStem = new Map(available.map((n) => [stem(n), n]));
+  const names = (await readList(list)).map((entry) => {
+    const name = entry.split('/').pop()!;
+    const found = have.has(name) ? name : (byStem.get(name) ?? byStem.get(stem(name)));
+    if (found === undefined || !IMAGE_EXTENSIONS.some((e) => found.toLowerCase().endsWith(e))) {
+      throw new DataError('not-found', `split list ${list} names ${entry}, which is not in ${imagesDir}`, { file: list });
+    }
+    return found;
+  });
+  return { names, where: list };
+}
+
+/**
+ * A flat pair of image and label folders under the root with optional {split}.txt lists (GTA5,
+ * SYNTHIA): `images` and `labels` are the folders relative to the root.
+ */
+export async function loadFlatFolders(
+  config: { root: string; split?: string } & CommonOptions,
+  layout: { images: string[]; labels: string[]; expected: string },
+  base: Pick<DatasetDescription, 'name' | 'format' | 'classes' | 'mapping'>,
+): Promise<DatasetDescription> {
+  const imagesDir = join(config.root, ...layout.images);
+  const labelsDir = join(config.root, ...layout.labels);
+  const { names, where } = await splitNames(config.root, imagesDir, config.split, layout.expected);
+  const samples = await pairByStem(names, imagesDir, labelsDir, config);
+  return finish({ name: base.name, format: base.format, split: config.split ?? 'all', root: config.root, classes: base.classes, mapping: base.mapping }, samples, config, where);
 }

@@ -3,10 +3,13 @@
 import { readFile } from 'node:fs/promises';
 import { basename, extname, join, resolve } from 'node:path';
 import { type ClassList, defaultPalette, type LabelMapping, type RGB, UNLABELLED_RAW } from '../classes.js';
-import type { DatasetConfig } from '../config.js';
 import type { DatasetDescription } from '../dataset.js';
 import { DataError } from '../errors.js';
-import { existingFiles, finish, IMAGE_EXTENSIONS, isFile, listImages, pairSamples, readList, stem } from './common.js';
+import { finish, IMAGE_EXTENSIONS, isFile, listImages, pairByStem, readList } from './common.js';
+import { COMMON, type CommonOptions, common, type DatasetFormatEntry, keys, str } from './options.js';
+
+/** images/, labels/, {split}.txt lists, meta.json (class names, palette, void value). */
+export type FolderConfig = { format: 'folder'; root: string; split?: string } & CommonOptions;
 
 /** meta.json of a folder dataset, checked. */
 export interface FolderMeta {
@@ -89,7 +92,7 @@ export async function readFolderMeta(root: string): Promise<FolderMeta> {
   };
 }
 
-export async function loadFolder(config: Extract<DatasetConfig, { format: 'folder' }>): Promise<DatasetDescription> {
+export async function loadFolder(config: FolderConfig): Promise<DatasetDescription> {
   const root = config.root;
   const meta = await readFolderMeta(root);
   const imagesDir = join(root, 'images');
@@ -116,24 +119,18 @@ export async function loadFolder(config: Extract<DatasetConfig, { format: 'folde
       throw new DataError('not-found', `split list ${list} names ${entry}, which is not in ${imagesDir}`, { file: list });
     });
   }
-  const samples = pairSamples(
-    names.map((n) => ({ id: stem(n), image: join(imagesDir, n) })),
-    (id) => join(labelsDir, `${id}.png`),
-    await existingFiles(labelsDir),
-    config,
-  );
-  return finish(
-    {
-      name: meta.name,
-      format: 'folder',
-      split: config.split ?? 'all',
-      root,
-      classes: meta.classes,
-      mapping: meta.mapping,
-      encoding: { kind: 'value', channel: 0 },
-    },
-    samples,
-    config,
-    where,
-  );
+  const samples = await pairByStem(names, imagesDir, labelsDir, config);
+  return finish({ name: meta.name, format: 'folder', split: config.split ?? 'all', root, classes: meta.classes, mapping: meta.mapping }, samples, config, where);
 }
+
+export const folderFormat = {
+  format: 'folder',
+  hasRoot: true,
+  parse(o): FolderConfig {
+    keys(o, COMMON);
+    const split = str(o, 'split', true);
+    return { format: 'folder', root: str(o, 'root'), ...(split !== undefined ? { split } : {}), ...common(o) };
+  },
+  load: loadFolder,
+  detect: { rank: 0, layout: 'meta.json', matches: (root) => isFile(join(root, 'meta.json')) },
+} satisfies DatasetFormatEntry<FolderConfig>;

@@ -1,19 +1,47 @@
-// Loading any supported dataset from its config, and telling a folder's format from its layout.
-import { join } from 'node:path';
-import { type DatasetConfig, parseDatasetConfig } from '../config.js';
+// The dataset format registry: every format as one entry { format, parse, load, detect } exported
+// by its file. The config union DatasetConfig is derived from the entries; parsing, loading and
+// telling a folder's format from its layout are generic over them. Adding a format: its file
+// (config type, loader, entry), one line here.
 import type { DatasetDescription } from '../dataset.js';
 import { DataError } from '../errors.js';
-import { syntheticDataset } from '../synthetic.js';
-import { loadCamvid } from './camvid.js';
-import { loadCityscapes } from './cityscapes.js';
-import { isDir, isFile } from './common.js';
-import { loadFolder } from './folder.js';
-import { loadGta5 } from './gta5.js';
-import { loadSynthia } from './synthia.js';
+import { camvidFormat } from './camvid.js';
+import { cityscapesFormat } from './cityscapes.js';
+import { isDir } from './common.js';
+import { folderFormat } from './folder.js';
+import { gta5Format } from './gta5.js';
+import { type DatasetFormatEntry, fail, type Obj, oneOf } from './options.js';
+import { syntheticFormat } from './synthetic.js';
+import { synthiaFormat } from './synthia.js';
 
-export { readFolderMeta, type FolderMeta } from './folder.js';
-export { cityscapesMapping } from './cityscapes.js';
-export { synthiaMapping } from './synthia.js';
+export { readFolderMeta, type FolderMeta, type FolderConfig } from './folder.js';
+export { cityscapesMapping, type CityscapesConfig } from './cityscapes.js';
+export { synthiaMapping, type SynthiaConfig } from './synthia.js';
+export type { CamvidConfig } from './camvid.js';
+export type { Gta5Config } from './gta5.js';
+export type { SyntheticConfig } from './synthetic.js';
+export type { CityscapesClasses, CommonOptions, DatasetFormatEntry, LabelPolicy } from './options.js';
+
+/** Every dataset format, in the order error messages list them. */
+export const FORMATS = [folderFormat, camvidFormat, cityscapesFormat, gta5Format, synthiaFormat, syntheticFormat] as const;
+
+/** Dataset configs: a discriminated union on `format` (one member per registry entry). */
+export type DatasetConfig = ReturnType<(typeof FORMATS)[number]['parse']>;
+export type DatasetConfigFormat = DatasetConfig['format'];
+export const DATASET_FORMATS: readonly DatasetConfigFormat[] = FORMATS.map((f) => f.format);
+
+/** The entries as generic code sees them (each is typed by its own config: this is the one cast). */
+const ENTRIES = FORMATS as readonly DatasetFormatEntry<{ format: string }>[] as readonly DatasetFormatEntry<DatasetConfig>[];
+
+function entryOf(format: string): DatasetFormatEntry<DatasetConfig> {
+  return ENTRIES.find((f) => f.format === format)!;
+}
+
+/** Checks a config given as plain data and returns it typed; throws a bad-config DataError. */
+export function parseDatasetConfig(value: unknown): DatasetConfig {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) fail(`expected an object with a 'format', got ${JSON.stringify(value)}`);
+  const o = value as Obj;
+  return entryOf(oneOf(o, 'format', DATASET_FORMATS)).parse(o);
+}
 
 /**
  * Reads a dataset's sample list from its config (checked first: a plain object from JSON works).
@@ -21,33 +49,26 @@ export { synthiaMapping } from './synthia.js';
  */
 export async function loadDataset(config: DatasetConfig | unknown): Promise<DatasetDescription> {
   const c = parseDatasetConfig(config);
-  if (c.format !== 'synthetic' && !(await isDir(c.root))) {
-    throw new DataError('not-found', `dataset root ${c.root} is not a folder`, { file: c.root });
+  const entry = entryOf(c.format);
+  if (entry.hasRoot && !(await isDir((c as { root: string }).root))) {
+    const root = (c as { root: string }).root;
+    throw new DataError('not-found', `dataset root ${root} is not a folder`, { file: root });
   }
-  switch (c.format) {
-    case 'folder':
-      return loadFolder(c);
-    case 'camvid':
-      return loadCamvid(c);
-    case 'cityscapes':
-      return loadCityscapes(c);
-    case 'gta5':
-      return loadGta5(c);
-    case 'synthia':
-      return loadSynthia(c);
-    case 'synthetic':
-      return syntheticDataset(c);
-  }
+  return entry.load(c);
 }
 
-export type DetectedFormat = 'folder' | 'camvid' | 'cityscapes' | 'gta5' | 'synthia';
+/** The formats recognised from a folder's layout, most specific first. */
+const DETECTABLE = ENTRIES.flatMap((f) => (f.detect ? [{ format: f.format, ...f.detect }] : [])).sort((a, b) => a.rank - b.rank);
+
+export type DetectedFormat = Extract<(typeof FORMATS)[number], { detect: object }>['format'];
 
 /** The format of a dataset folder from its layout, or null when it matches none. */
 export async function detectFormat(root: string): Promise<DetectedFormat | null> {
-  if (await isFile(join(root, 'meta.json'))) return 'folder';
-  if (await isDir(join(root, 'leftImg8bit'))) return 'cityscapes';
-  if ((await isDir(join(root, 'RGB'))) && (await isDir(join(root, 'GT', 'LABELS')))) return 'synthia';
-  for (const s of ['train', 'val', 'test']) if (await isDir(join(root, `${s}annot`))) return 'camvid';
-  if ((await isDir(join(root, 'images'))) && (await isDir(join(root, 'labels')))) return 'gta5';
+  for (const d of DETECTABLE) if (await d.matches(root)) return d.format as DetectedFormat;
   return null;
+}
+
+/** The layouts detectFormat recognises, most specific first: 'meta.json, leftImg8bit/, ...'. */
+export function detectableLayouts(): string[] {
+  return DETECTABLE.map((d) => d.layout);
 }
