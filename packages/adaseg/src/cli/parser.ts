@@ -9,12 +9,13 @@
 // (16 commands) and timed, 20 runs of `node proto.mjs --help` / `--version` after 2 warm-ups, on
 // the 2-core dev machine shared with other jobs (so figures vary by ~20%): bare `node -e ''` 86-111 ms;
 // commander 97-163 / 87-176 ms; cac 89-130 / 87-112 ms; yargs 181-317 / 152-249 ms. Importing
-// the module alone: commander 10-13 ms, cac 4-10 ms, yargs 63 ms. `adaseg --help` itself took
-// 683 ms before the switch (eager imports of data/ and the label store, not parsing), so commander
-// and cac cost about the same there, yargs ~60 ms more. cac has no nested subcommands (`users add`),
-// no error codes to map (its errors are message strings), `--version` prints the platform, and its
-// numbers are coerced by mri ('1e3' becomes 1000); yargs negates `--no-*` options, camel-cases
-// names and has the slowest start. commander: nested commands, CommanderError codes with
+// the module alone: commander 10-13 ms, cac 4-10 ms, yargs 63 ms. `adaseg --help` / `--version`
+// (bin/adaseg.js on dist/, 20 runs, machine idle): 516-522 / 529-539 ms before the switch, 523-531
+// / 517-547 ms on commander: the same, as start-up is the eager loading of libtorch, sharp and
+// SQLite, not parsing (yargs would add ~60 ms, cac ~5 ms less than commander). cac has no nested
+// subcommands (`users add`), no error codes to map (its errors are message strings), `--version`
+// prints the platform, and mri coerces its numbers ('1e3' becomes 1000); yargs negates `--no-*`
+// options, camel-cases names and has the slowest start. commander: nested commands, CommanderError codes with
 // exitOverride, parse hooks per option (argParser), typings in the package.
 import { Command, CommanderError, Option } from 'commander';
 import { type OptionSpec, type Parsed, suggest, UsageError } from './args.js';
