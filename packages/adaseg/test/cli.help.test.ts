@@ -249,6 +249,25 @@ test('bad values of specific options are usage errors naming the option', async 
   }
 });
 
+test('--threads on every command that trains or evaluates: a positive integer, set before any work', async () => {
+  for (const command of ['train', 'eval', 'adapt', 'run', 'demo']) {
+    const cmd = ROOT.subcommands!.find((c) => c.name === command)!;
+    assert.ok(cmd.options?.some((o) => o.name === 'threads'), `${command} has --threads`);
+    const r = await cli([command, '--threads', '0']);
+    assert.equal(r.code, 2, `${command}: ${r.err}`);
+    assert.match(r.err, /--threads must be >= 1/);
+  }
+  // Set before the command does anything: even a train whose config is missing has set it.
+  const before = torch.getNumThreads();
+  try {
+    const r = await cli(['train', '--config', join(dir, 'nowhere.yaml'), '--threads', '2']);
+    assert.equal(r.code, 1, r.err);
+    assert.equal(torch.getNumThreads(), 2);
+  } finally {
+    torch.setNumThreads(before);
+  }
+});
+
 test('missing arguments (positionals) are usage errors too', async () => {
   const cases: [string[], RegExp][] = [
     [['data', 'inspect'], /which dataset\?/],

@@ -2,10 +2,12 @@
 // flags and behaviour of `adaseg train` (--help, --json, exit codes, Ctrl-C writes a checkpoint and
 // the same command resumes). The engine is imported lazily, as for train.
 import { resolve } from 'node:path';
-import { parseArgs, type OptionSpec, UsageError } from './args.js';
+import { type OptionSpec, type Parsed, UsageError } from './args.js';
 import type { ExperimentRunResult } from '../experiment/loop.js';
 import type { ExperimentResults } from '../report/results.js';
 import type { Command, Io } from './command.js';
+import { outputGroup, threadsGroup } from './options.js';
+import { noPositionals } from './parser.js';
 import { configMustExist, interruptSignal } from './train.js';
 
 /** What `adaseg run --json` (and `adaseg demo --json`) prints: where, whether stopped, and per strategy and baseline the final figures. */
@@ -41,9 +43,9 @@ export function resultsTable(r: ExperimentResults): string {
 
 export const RUN_OPTIONS: OptionSpec[] = [
   { name: 'config', type: 'string', value: 'FILE', required: true, description: 'experiment config (YAML or JSON): data, source, warmup, active (units, budget, strategies), annotator, rounds, baselines; see configs/ and the README' },
-  { name: 'output', type: 'string', value: 'DIR', description: 'output folder (overrides the config)' },
+  ...outputGroup.options,
   { name: 'seeds', type: 'string', value: 'LIST', description: 'comma-separated seeds (overrides the config), e.g. 0,1,2' },
-  { name: 'threads', type: 'integer', value: 'N', description: 'intra-op threads of the engine (default: libtorch\'s, usually the cores); 1 when the machine is shared' },
+  ...threadsGroup.options,
   { name: 'no-resume', type: 'boolean', description: 'delete what an earlier run left in the output folder and start over' },
   { name: 'no-progress', type: 'boolean', description: 'no progress bars' },
 ];
@@ -54,17 +56,14 @@ export const runCommand: Command = {
   usage:
     'adaseg run --config FILE [options]\n\nWrites into the output folder: config.json, labels.sqlite (the label store), seed-N/ (runs and checkpoints),\nevents.jsonl, run.log, results.json and report.html. Interrupt with Ctrl-C: the current training writes a checkpoint\n(selections and labels are already in the label store) and the same command resumes.',
   options: RUN_OPTIONS,
-  async run(argv: string[], io: Io): Promise<number> {
-    const { positionals, options } = parseArgs(argv, [...RUN_OPTIONS, ...io.globalOptions]);
-    if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
-    if (options.config === undefined) throw new UsageError('--config FILE is required');
+  async run({ positionals, options }: Parsed, io: Io): Promise<number> {
+    noPositionals(positionals);
     let seeds: number[] | undefined;
     if (options.seeds !== undefined) {
       const parts = String(options.seeds).split(',').map((s) => s.trim());
       if (parts.length === 0 || !parts.every((s) => /^\d+$/.test(s))) throw new UsageError(`--seeds must be comma-separated non-negative integers, got '${options.seeds}'`);
       seeds = parts.map(Number);
     }
-    if (options.threads !== undefined && (options.threads as number) < 1) throw new UsageError('--threads must be >= 1');
     configMustExist(resolve(options.config as string));
     const { loadExperimentConfig } = await import('../experiment/config.js');
     const { runExperiment, clearExperimentOutput } = await import('../experiment/loop.js');
@@ -73,10 +72,6 @@ export const runCommand: Command = {
       if (seeds !== undefined) c.seeds = seeds;
     });
     if (options['no-resume']) clearExperimentOutput(config.output);
-    if (options.threads !== undefined) {
-      const torch = await import('@adaseg/torch');
-      torch.setNumThreads(options.threads as number);
-    }
     const interrupt = interruptSignal(io);
     try {
       const result = await runExperiment(config, {

@@ -13,8 +13,8 @@ export const adaptCommand: Command = {
   summary: 'adapt a model to an unlabelled target domain (AdaptSegNet, ADVENT, self-training); resumes from the run directory',
   usage: 'adaseg adapt --config FILE [options]\n\nInterrupt with Ctrl-C: a checkpoint (with the discriminators) is written and the same command resumes exactly.',
   options: ADAPT_OPTIONS,
-  run: (argv, io) =>
-    runConfiguredTraining(argv, io, ADAPT_OPTIONS, async () => {
+  run: (args, io) =>
+    runConfiguredTraining(args, io, async () => {
       const { loadAdaptConfig } = await import('../adapt/config.js');
       const { adaptModel } = await import('../adapt/adapt.js');
       return { loadConfig: loadAdaptConfig, run: adaptModel, method: (result) => result.config.adapt.method };

@@ -11,6 +11,10 @@ export interface OptionSpec {
   /** Value placeholder for help, e.g. DIR. */
   value?: string;
   choices?: readonly string[];
+  /** integer: the smallest value accepted (a smaller one is a usage error `--name must be >= min`). */
+  min?: number;
+  /** A one-letter alias, e.g. h for -h (not listed in help; the description names it). */
+  short?: string;
   /** Must be given (a missing one is a usage error naming it; shown as required in help). */
   required?: boolean;
 }
@@ -25,62 +29,6 @@ export class UsageError extends AdasegError {
 export interface Parsed {
   positionals: string[];
   options: Record<string, string | boolean | number | undefined>;
-}
-
-export function parseArgs(argv: readonly string[], specs: readonly OptionSpec[]): Parsed {
-  const byName = new Map(specs.map((s) => [s.name, s]));
-  const options: Parsed['options'] = {};
-  const positionals: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (arg === '--') {
-      positionals.push(...argv.slice(i + 1));
-      break;
-    }
-    if (!arg.startsWith('--') || arg === '--') {
-      if (arg.startsWith('-') && arg !== '-') {
-        if (arg === '-h') {
-          options.help = true;
-          continue;
-        }
-        throw new UsageError(`unknown option ${arg}`);
-      }
-      positionals.push(arg);
-      continue;
-    }
-    const eq = arg.indexOf('=');
-    const name = arg.slice(2, eq < 0 ? undefined : eq);
-    const spec = byName.get(name);
-    if (spec === undefined) throw new UsageError(`unknown option --${name}${suggest(name, specs.map((s) => s.name), '--')}`);
-    if (spec.type === 'boolean') {
-      if (eq >= 0) throw new UsageError(`--${name} takes no value`);
-      options[name] = true;
-      continue;
-    }
-    let value: string | undefined;
-    if (eq >= 0) {
-      value = arg.slice(eq + 1);
-      if (value === '') throw new UsageError(`--${name} needs a value${spec.value ? ` (${spec.value})` : ''}`);
-    } else {
-      value = argv[++i];
-      if (value === undefined || value.startsWith('--') || value === '') throw new UsageError(`--${name} needs a value${spec.value ? ` (${spec.value})` : ''}`);
-    }
-    if (spec.choices && !spec.choices.includes(value)) throw new UsageError(`--${name} must be one of ${spec.choices.join(', ')}, got '${value}'`);
-    if (spec.type === 'integer') {
-      const n = /^\d+$/.test(value) ? Number(value) : NaN;
-      if (!Number.isSafeInteger(n)) throw new UsageError(`--${name} must be a non-negative integer, got '${value}'`);
-      options[name] = n;
-    } else options[name] = value;
-  }
-  // --help wins over anything missing (the router answers it before a command runs).
-  if (!options.help) {
-    const missing = specs.filter((s) => s.required && options[s.name] === undefined);
-    if (missing.length > 0) {
-      const names = missing.map((s) => `--${s.name}${s.value ? ` ${s.value}` : ''}`);
-      throw new UsageError(`${names.join(' and ')} ${missing.length === 1 ? 'is' : 'are'} required`);
-    }
-  }
-  return { positionals, options };
 }
 
 /** Edit distance (insertions, deletions, substitutions) between two short strings. */

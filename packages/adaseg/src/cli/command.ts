@@ -1,25 +1,24 @@
 // The command tree of the CLI and what a command gets to run with.
 import { existsSync } from 'node:fs';
 import { AdasegError, type ErrorCode } from '../errors.js';
-import type { OptionSpec } from './args.js';
+import type { OptionSpec, Parsed } from './args.js';
 
 export interface Io {
   out(text: string): void;
   err(text: string): void;
   json: boolean;
   verbose: boolean;
-  /** Options every command accepts (--help, --json, --verbose). */
-  globalOptions: OptionSpec[];
 }
 
 export interface Command {
   name: string;
   summary: string;
   usage: string;
+  /** Every option it takes, besides the global ones (the router parses them before run is called). */
   options?: OptionSpec[];
   subcommands?: Command[];
-  /** Returns the exit code. */
-  run?(argv: string[], io: Io): Promise<number>;
+  /** Runs on the parsed arguments; returns the exit code. */
+  run?(args: Parsed, io: Io): Promise<number>;
 }
 
 /**

@@ -7,7 +7,7 @@ import { DataError } from '../data/errors.js';
 import { isDir } from '../data/formats/common.js';
 import { detectFormat, loadDataset } from '../data/formats/index.js';
 import { formatReport, inspectDataset } from '../data/inspect.js';
-import { type OptionSpec, parseArgs, UsageError } from './args.js';
+import { type OptionSpec, type Parsed, UsageError } from './args.js';
 import type { Command, Io } from './command.js';
 
 const SIZE = /^(\d+)x(\d+)$/;
@@ -70,8 +70,7 @@ const inspect: Command = {
   summary: 'counts, image sizes, class pixel frequencies, label values and problems of a dataset',
   usage: 'adaseg data inspect <dataset> [options]\n\n<dataset> is a dataset folder (format detected: meta.json → folder, leftImg8bit/ → cityscapes,\nRGB/ + GT/LABELS/ → synthia, trainannot/ → camvid, images/ + labels/ → gta5), `synthetic`,\nor given by --format F --root DIR.\n\nExit code 1 when problems are found.',
   options: INSPECT_OPTIONS,
-  async run(argv: string[], io: Io): Promise<number> {
-    const { positionals, options } = parseArgs(argv, [...INSPECT_OPTIONS, ...io.globalOptions]);
+  async run({ positionals, options }: Parsed, io: Io): Promise<number> {
     if (positionals.length > 1) throw new UsageError(`one dataset at a time, got: ${positionals.join(' ')}`);
     const config = await datasetConfigFromArgs(positionals[0], options);
     const ds = await loadDataset(config);

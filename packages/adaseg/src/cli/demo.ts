@@ -19,8 +19,10 @@ import type { ModelConfig } from '../models/config.js';
 import type { TrainSection } from '../train/config.js';
 import { readConfigFile } from '../util/config-reader.js';
 import { resultsSummary, resultsTable } from './active.js';
-import { parseArgs, type OptionSpec, UsageError } from './args.js';
+import type { OptionSpec, Parsed } from './args.js';
 import type { Command, Io } from './command.js';
+import { outputGroup, threadsGroup } from './options.js';
+import { noPositionals } from './parser.js';
 import { interruptSignal } from './train.js';
 
 /** A config section as written in a file: the parser fills in what is left out. */
@@ -241,10 +243,10 @@ export function openInBrowser(file: string, log: (line: string) => void): void {
 const QUICK_NOTE = '--quick: a smoke test on tiny scenes with a few iterations; its figures are NOT meaningful (run `adaseg demo` without --quick for real results)';
 
 const DEMO_OPTIONS: OptionSpec[] = [
-  { name: 'output', type: 'string', value: 'DIR', description: `output folder (default ./${DEMO_OUTPUT}; with --quick ./${QUICK_DEMO_OUTPUT})` },
+  { ...outputGroup.options[0], description: `output folder (default ./${DEMO_OUTPUT}; with --quick ./${QUICK_DEMO_OUTPUT})` },
   { name: 'quick', type: 'boolean', description: 'smoke test: the same pipeline on tiny scenes, model and iterations, one seed (well under a minute; figures not meaningful)' },
   { name: 'open', type: 'boolean', description: 'open report.html with xdg-open when done (when xdg-open is available)' },
-  { name: 'threads', type: 'integer', value: 'N', description: "intra-op threads of the engine (default: libtorch's, usually the cores)" },
+  ...threadsGroup.options,
   { name: 'no-resume', type: 'boolean', description: 'delete what an earlier demo left in the output folder and start over' },
   { name: 'no-progress', type: 'boolean', description: 'no progress bars (the per-step lines remain)' },
 ];
@@ -265,14 +267,8 @@ export const demoCommand: Command = {
     'the report.',
   ].join('\n'),
   options: DEMO_OPTIONS,
-  async run(argv: string[], io: Io): Promise<number> {
-    const { positionals, options } = parseArgs(argv, [...DEMO_OPTIONS, ...io.globalOptions]);
-    if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}' (the demo needs no files)`);
-    if (options.threads !== undefined && (options.threads as number) < 1) throw new UsageError('--threads must be >= 1');
-    if (options.threads !== undefined) {
-      const torch = await import('@adaseg/torch');
-      torch.setNumThreads(options.threads as number);
-    }
+  async run({ positionals, options }: Parsed, io: Io): Promise<number> {
+    noPositionals(positionals, ' (the demo needs no files)');
     const quick = Boolean(options.quick);
     const output = resolve((options.output as string | undefined) ?? (quick ? QUICK_DEMO_OUTPUT : DEMO_OUTPUT));
     if (!io.json) {

@@ -2,24 +2,12 @@
 // (trainid/<image>_gtFine_labelTrainIds.png, color/<image>_gtFine_color.png, manifest.json), and
 // masks made elsewhere back into the label store, checked first and written in one transaction.
 // The library code is src/labels/mask-files.ts.
-import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { parseArgs, type OptionSpec, UsageError } from './args.js';
-import { CliError, type Command, type Io } from './command.js';
+import { type OptionSpec, type Parsed, UsageError } from './args.js';
+import type { Command, Io } from './command.js';
+import { labelStoreFile as storeFile, labelStoreGroup } from './options.js';
+import { noPositionals } from './parser.js';
 
-const RUN_OPTION: OptionSpec = { name: 'run', type: 'string', value: 'DIR', required: true, description: "an 'adaseg run' output folder (holding labels.sqlite)" };
 const NAME_OPTION: OptionSpec = { name: 'name', type: 'string', value: 'RUN', description: 'which run of the label store, e.g. entropy/seed-0 (needed when it holds more than one)' };
-
-function storeFile(options: Record<string, unknown>): string {
-  const dir = resolve(String(options.run));
-  const file = join(dir, 'labels.sqlite');
-  if (!existsSync(file)) throw new CliError('not-found', `${dir} has no labels.sqlite: is it an 'adaseg run' output folder?`, file);
-  return file;
-}
-
-function noPositionals(positionals: string[]): void {
-  if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
-}
 
 /** A refusal with a code, printed as JSON with --json (the router's generic error has no code). */
 function refuse(io: Io, command: string, code: string, message: string, extra: Record<string, unknown> = {}): number {
@@ -29,7 +17,7 @@ function refuse(io: Io, command: string, code: string, message: string, extra: R
 }
 
 const EXPORT_OPTIONS: OptionSpec[] = [
-  RUN_OPTION,
+  ...labelStoreGroup.options,
   { name: 'out', type: 'string', value: 'DIR', required: true, description: 'folder to write trainid/, color/ and manifest.json into (created; files of the same images are replaced)' },
   NAME_OPTION,
   { name: 'format', type: 'string', value: 'FORMAT', choices: ['palette', 'trainid', 'both'], description: 'train-id masks, colour (palette) masks or both (default both)' },
@@ -44,8 +32,7 @@ const exportCommand: Command = {
     '<out>/color/<image>_gtFine_color.png (palette PNG in the dataset\'s class colours, index = train id) and <out>/manifest.json\n' +
     '(classes, palette, ignore index, labelled pixels per image). Each file is written to a temporary name and renamed.',
   options: EXPORT_OPTIONS,
-  async run(argv: string[], io: Io): Promise<number> {
-    const { positionals, options } = parseArgs(argv, [...EXPORT_OPTIONS, ...io.globalOptions]);
+  async run({ positionals, options }: Parsed, io: Io): Promise<number> {
     noPositionals(positionals);
     const file = storeFile(options);
     const { LabelStore, LabelStoreError } = await import('../labels/store.js');
@@ -69,7 +56,7 @@ const exportCommand: Command = {
 const ANNOTATOR = /^[A-Za-z0-9][A-Za-z0-9._@:-]{0,63}$/;
 
 const IMPORT_OPTIONS: OptionSpec[] = [
-  RUN_OPTION,
+  ...labelStoreGroup.options,
   { name: 'from', type: 'string', value: 'DIR', required: true, description: 'folder with trainid/<image>_gtFine_labelTrainIds.png and/or color/<image>_gtFine_color.png (sub-folders allowed)' },
   NAME_OPTION,
   { name: 'annotator', type: 'string', value: 'NAME', description: "who made the masks, recorded with each imported mask (default 'import')" },
@@ -87,8 +74,7 @@ const importCommand: Command = {
     'then all are written in one transaction. A pixel with a class gets it; 255 (or the unlabelled colour) leaves the store\'s pixel alone,\n' +
     'so an import never erases a label. A pixel already labelled with another class is a conflict: the import is refused unless --overwrite.',
   options: IMPORT_OPTIONS,
-  async run(argv: string[], io: Io): Promise<number> {
-    const { positionals, options } = parseArgs(argv, [...IMPORT_OPTIONS, ...io.globalOptions]);
+  async run({ positionals, options }: Parsed, io: Io): Promise<number> {
     noPositionals(positionals);
     const annotator = (options.annotator as string | undefined) ?? 'import';
     if (!ANNOTATOR.test(annotator)) throw new UsageError(`--annotator must be 1-64 letters, digits, '.', '_', '@', ':' or '-' (starting with a letter or digit), got '${annotator}'`);

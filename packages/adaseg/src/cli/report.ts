@@ -9,8 +9,9 @@ import type { ExperimentResults } from '../report/results.js';
 import { LabelStore } from '../labels/store.js';
 import { labelComposition, markdownComposition, markdownSummary } from '../report/summary.js';
 import { writeFileAtomic } from '../util/atomic.js';
-import { parseArgs, type OptionSpec, UsageError } from './args.js';
+import type { OptionSpec, Parsed } from './args.js';
 import { CliError, type Command, type Io, mustExist } from './command.js';
+import { noPositionals } from './parser.js';
 
 const OPTIONS: OptionSpec[] = [
   { name: 'run', type: 'string', value: 'DIR', required: true, description: "an `adaseg run` output folder (holding results.json)" },
@@ -36,10 +37,8 @@ export const reportCommand: Command = {
   summary: "print an experiment's results as Markdown tables; optionally write its budget plot as SVG",
   usage: 'adaseg report --run DIR [--svg FILE] [--json]\n\nReads DIR/results.json (written by `adaseg run`; report.html is beside it). --json prints results.json itself.',
   options: OPTIONS,
-  async run(argv: string[], io: Io): Promise<number> {
-    const { positionals, options } = parseArgs(argv, [...OPTIONS, ...io.globalOptions]);
-    if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
-    if (options.run === undefined) throw new UsageError('--run DIR is required');
+  async run({ positionals, options }: Parsed, io: Io): Promise<number> {
+    noPositionals(positionals);
     const results = readResults(resolve(options.run as string));
     if (options.svg !== undefined) {
       const file = resolve(options.svg as string);

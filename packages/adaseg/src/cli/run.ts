@@ -1,9 +1,12 @@
 // The CLI's router: `adaseg <command> [<subcommand>] [options]`. Exit codes: 0 ok, 1 failure,
 // 2 usage error. Errors print without a stack trace unless --verbose.
 import { DataError } from '../data/errors.js';
+import { errorInfo, exitCodeOf } from '../errors.js';
 import { VERSION } from '../version.js';
-import { formatOptions, type OptionSpec, parseArgs, suggest, UsageError } from './args.js';
+import { formatOptions, type OptionSpec, type Parsed, suggest, UsageError } from './args.js';
 import type { Command, Io } from './command.js';
+import { applyEngineGroups } from './options.js';
+import { parseArgs } from './parser.js';
 import { dataCommand } from './data.js';
 import { trainCommands } from './train.js';
 import { weightsCommand } from './weights.js';
@@ -15,7 +18,7 @@ import { demoCommand } from './demo.js';
 import { reportCommand } from './report.js';
 
 const GLOBAL_OPTIONS: OptionSpec[] = [
-  { name: 'help', type: 'boolean', description: 'show help for the command (also -h)' },
+  { name: 'help', type: 'boolean', short: 'h', description: 'show help for the command (also -h)' },
   { name: 'json', type: 'boolean', description: 'machine-readable output on stdout (logs and progress stay on stderr); errors as {"error": {...}}' },
   { name: 'verbose', type: 'boolean', description: 'stack traces on errors' },
 ];
@@ -30,8 +33,7 @@ const helpCommand: Command = {
   name: 'help',
   summary: 'the help of a command: adaseg help <command> [<subcommand>] (as adaseg <command> --help)',
   usage: 'adaseg help [<command> [<subcommand>]]',
-  async run(argv: string[], io: Io): Promise<number> {
-    const { positionals } = parseArgs(argv, io.globalOptions);
+  async run({ positionals }: Parsed, io: Io): Promise<number> {
     let cmd = ROOT;
     const path = ['adaseg'];
     for (const word of positionals) {
@@ -71,22 +73,8 @@ function help(cmd: Command, path: string[]): string {
   return lines.join('\n');
 }
 
-/** What `--json` prints for a failure: a code a script can branch on, the message, and the file at fault when known. */
-export function errorInfo(err: unknown): { code: string; message: string; [key: string]: unknown } {
-  if (err instanceof UsageError) return { code: 'usage', message: err.message };
-  if (err instanceof DataError) return { ...err.toInfo() };
-  const e = err as { name?: unknown; message?: unknown; code?: unknown; file?: unknown; key?: unknown; op?: unknown } | null;
-  const message = typeof e?.message === 'string' ? e.message : String(err);
-  const byName: Record<string, string> = { ConfigError: 'config', ModelConfigError: 'config', CheckpointError: 'checkpoint', TorchError: 'engine', SafetensorsError: 'unreadable', PngError: 'unreadable', UserError: 'user' };
-  const code = typeof e?.code === 'string' ? e.code : (typeof e?.name === 'string' && byName[e.name]) || 'error';
-  return {
-    code,
-    message,
-    ...(typeof e?.file === 'string' ? { file: e.file } : {}),
-    ...(typeof e?.key === 'string' ? { key: e.key } : {}),
-    ...(typeof e?.op === 'string' ? { op: e.op } : {}),
-  };
-}
+/** What `--json` prints for a failure: errors.ts's, by the error's code. */
+export { errorInfo };
 
 const MAX_MESSAGE_LINES = 20;
 
@@ -127,7 +115,6 @@ export async function run(argv: readonly string[], runIo: RunIo = {}): Promise<n
     err: runIo.err ?? ((t) => process.stderr.write(`${t}\n`)),
     json: flags.includes('--json'),
     verbose: flags.includes('--verbose'),
-    globalOptions: GLOBAL_OPTIONS,
   };
   let cmd = ROOT;
   const path = ['adaseg'];
@@ -169,14 +156,17 @@ export async function run(argv: readonly string[], runIo: RunIo = {}): Promise<n
       if (option !== undefined) throw new UsageError(`unknown option ${option.split('=')[0]} for ${path.join(' ')}, which needs a command (${names}) (try ${path.join(' ')} --help)`);
       throw new UsageError(`a command is needed (${names}) (try ${path.join(' ')} --help)`);
     }
-    return await cmd.run([...rest], io);
+    const args = parseArgs(rest, [...(cmd.options ?? []), ...GLOBAL_OPTIONS]);
+    await applyEngineGroups(cmd.options ?? [], args.options);
+    return await cmd.run(args, io);
   } catch (err) {
-    if (err instanceof UsageError) {
-      io.err(`${path.join(' ')}: ${err.message}${err.message.includes('--help') || err.message.includes('adaseg help') ? '' : ` (see ${path.join(' ')} --help)`}`);
-      if (io.json) io.out(JSON.stringify({ error: errorInfo(err) }));
+    // Exit codes by error code (errors.ts): 2 for 'usage', 1 for every other failure.
+    const info = errorInfo(err);
+    if (exitCodeOf(err) === 2) {
+      io.err(`${path.join(' ')}: ${info.message}${info.message.includes('--help') || info.message.includes('adaseg help') ? '' : ` (see ${path.join(' ')} --help)`}`);
+      if (io.json) io.out(JSON.stringify({ error: info }));
       return 2;
     }
-    const info = errorInfo(err);
     io.err(`${path.join(' ')}: error: ${io.verbose ? info.message : shorten(info.message)}`);
     if (io.verbose) io.err(stacks(err));
     if (io.json) io.out(JSON.stringify({ error: info }));

@@ -3,24 +3,16 @@
 // the access tokens of that server (stored hashed next to the labels).
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parseArgs, type OptionSpec, UsageError } from './args.js';
+import { type OptionSpec, type Parsed, UsageError } from './args.js';
 import { CliError, type Command, type Io } from './command.js';
-
-const RUN_OPTION: OptionSpec = { name: 'run', type: 'string', value: 'DIR', required: true, description: "an 'adaseg run' output folder (holding labels.sqlite)" };
-
-function storeFile(options: Record<string, unknown>): string {
-  if (options.run === undefined) throw new UsageError('--run DIR is required');
-  const dir = resolve(String(options.run));
-  const file = join(dir, 'labels.sqlite');
-  if (!existsSync(file)) throw new CliError('not-found', `${dir} has no labels.sqlite: is it an 'adaseg run' output folder?`, file);
-  return file;
-}
+import { labelStoreFile as storeFile, labelStoreGroup } from './options.js';
+import { noPositionals } from './parser.js';
 
 const SERVE_OPTIONS: OptionSpec[] = [
-  RUN_OPTION,
+  ...labelStoreGroup.options,
   { name: 'port', type: 'integer', value: 'N', description: 'port (default 8080; 0 = any free port)' },
   { name: 'host', type: 'string', value: 'HOST', description: 'address to listen on (default 127.0.0.1)' },
-  { name: 'lease-seconds', type: 'integer', value: 'S', description: 'how long a query stays leased to one person (default 300)' },
+  { name: 'lease-seconds', type: 'integer', value: 'S', min: 1, description: 'how long a query stays leased to one person (default 300)' },
 ];
 
 export const serveCommand: Command = {
@@ -28,10 +20,8 @@ export const serveCommand: Command = {
   summary: "serve the annotation API for an 'adaseg run' output folder (people answer the loop's queries)",
   usage: 'adaseg serve --run DIR [--port N] [--host HOST]\n\nOpen the printed address in a browser for the annotation studio (the web page); it asks for a token,\nand so does every API call: create one with `adaseg users add NAME --role annotator --run DIR`.',
   options: SERVE_OPTIONS,
-  async run(argv: string[], io: Io): Promise<number> {
-    const { positionals, options } = parseArgs(argv, [...SERVE_OPTIONS, ...io.globalOptions]);
-    if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
-    if (options['lease-seconds'] !== undefined && (options['lease-seconds'] as number) < 1) throw new UsageError('--lease-seconds must be >= 1');
+  async run({ positionals, options }: Parsed, io: Io): Promise<number> {
+    noPositionals(positionals);
     if (options.port !== undefined && (options.port as number) > 65535) throw new UsageError(`--port must be a port number (0-65535), got ${options.port}`);
     const file = storeFile(options);
     const { LabelStore } = await import('../labels/store.js');
@@ -75,7 +65,7 @@ export const serveCommand: Command = {
   },
 };
 
-const USERS_OPTIONS: OptionSpec[] = [RUN_OPTION, { name: 'role', type: 'string', value: 'ROLE', choices: ['annotator', 'readonly'], description: 'what the user may do (default annotator)' }];
+const USERS_OPTIONS: OptionSpec[] = [...labelStoreGroup.options, { name: 'role', type: 'string', value: 'ROLE', choices: ['annotator', 'readonly'], description: 'what the user may do (default annotator)' }];
 
 export const usersCommand: Command = {
   name: 'users',
@@ -87,8 +77,7 @@ export const usersCommand: Command = {
       summary: 'add a user and print their token (shown once)',
       usage: 'adaseg users add NAME --run DIR [--role annotator|readonly]',
       options: USERS_OPTIONS,
-      async run(argv: string[], io: Io): Promise<number> {
-        const { positionals, options } = parseArgs(argv, [...USERS_OPTIONS, ...io.globalOptions]);
+      async run({ positionals, options }: Parsed, io: Io): Promise<number> {
         if (positionals.length !== 1) throw new UsageError('expected one user NAME');
         const { UserStore, userNameProblem } = await import('../annotate/users.js');
         const problem = userNameProblem(positionals[0]);
@@ -109,10 +98,9 @@ export const usersCommand: Command = {
       name: 'list',
       summary: 'list the users',
       usage: 'adaseg users list --run DIR',
-      options: [RUN_OPTION],
-      async run(argv: string[], io: Io): Promise<number> {
-        const { positionals, options } = parseArgs(argv, [RUN_OPTION, ...io.globalOptions]);
-        if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
+      options: labelStoreGroup.options,
+      async run({ positionals, options }: Parsed, io: Io): Promise<number> {
+        noPositionals(positionals);
         const { UserStore } = await import('../annotate/users.js');
         const users = UserStore.open(storeFile(options));
         try {
@@ -129,9 +117,8 @@ export const usersCommand: Command = {
       name: 'remove',
       summary: 'remove a user (their token stops working)',
       usage: 'adaseg users remove NAME --run DIR',
-      options: [RUN_OPTION],
-      async run(argv: string[], io: Io): Promise<number> {
-        const { positionals, options } = parseArgs(argv, [RUN_OPTION, ...io.globalOptions]);
+      options: labelStoreGroup.options,
+      async run({ positionals, options }: Parsed, io: Io): Promise<number> {
         if (positionals.length !== 1) throw new UsageError('expected one user NAME');
         const { UserStore } = await import('../annotate/users.js');
         const users = UserStore.open(storeFile(options));

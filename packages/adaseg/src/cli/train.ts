@@ -4,16 +4,19 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { TrainRunOptions, TrainRunResult } from '../train/supervised.js';
 import type { ConfigOverrides } from '../util/config-reader.js';
-import { parseArgs, type OptionSpec, UsageError } from './args.js';
+import { type OptionSpec, type Parsed, UsageError } from './args.js';
 import { CliError, type Command, type Io, mustExist } from './command.js';
 import { DATASET_OPTIONS, datasetConfigFromArgs } from './data.js';
+import { outputGroup, seedGroup, threadsGroup } from './options.js';
+import { noPositionals } from './parser.js';
 
 export const TRAIN_OPTIONS: OptionSpec[] = [
   { name: 'config', type: 'string', value: 'FILE', required: true, description: 'training config (YAML or JSON); see configs/ and the README' },
-  { name: 'output', type: 'string', value: 'DIR', description: 'run directory (overrides the config)' },
+  ...outputGroup.options,
   { name: 'iterations', type: 'integer', value: 'N', description: 'training iterations (overrides the config)' },
-  { name: 'seed', type: 'integer', value: 'N', description: 'seed (overrides the config)' },
+  ...seedGroup.options,
   { name: 'weights', type: 'string', value: 'FILE', description: 'initial weights, safetensors with PyTorch names (see adaseg weights convert)' },
+  ...threadsGroup.options,
   { name: 'no-resume', type: 'boolean', description: 'start over even if the run directory has checkpoints' },
   { name: 'no-progress', type: 'boolean', description: 'no progress bar' },
 ];
@@ -44,19 +47,16 @@ export interface ConfiguredRun<Config, Result extends TrainRunResult> {
 }
 
 /**
- * Runs `adaseg train` or `adaseg adapt`: the flags of `specs` (TRAIN_OPTIONS, or a copy with other
- * help texts) over the config file, Ctrl-C to checkpoint and stop, then the final evaluations.
+ * Runs `adaseg train` or `adaseg adapt`: the flags of TRAIN_OPTIONS (adapt: with another help text
+ * for --config) over the config file, Ctrl-C to checkpoint and stop, then the final evaluations.
  * `load` imports the engine, so that it is loaded only when the command runs.
  */
 export async function runConfiguredTraining<Config, Result extends TrainRunResult>(
-  argv: string[],
+  { positionals, options }: Parsed,
   io: Io,
-  specs: OptionSpec[],
   load: () => Promise<ConfiguredRun<Config, Result>>,
 ): Promise<number> {
-  const { positionals, options } = parseArgs(argv, [...specs, ...io.globalOptions]);
-  if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
-  if (options.config === undefined) throw new UsageError('--config FILE is required');
+  noPositionals(positionals);
   configMustExist(resolve(options.config as string));
   const engine = await load();
   const { formatMetrics } = await import('../eval/evaluate.js');
@@ -97,8 +97,8 @@ const train: Command = {
   summary: 'train a segmentation model (source-only baseline); resumes from the run directory',
   usage: 'adaseg train --config FILE [options]\n\nInterrupt with Ctrl-C: a checkpoint is written and the same command resumes exactly.',
   options: TRAIN_OPTIONS,
-  run: (argv, io) =>
-    runConfiguredTraining(argv, io, TRAIN_OPTIONS, async () => {
+  run: (args, io) =>
+    runConfiguredTraining(args, io, async () => {
       const { loadTrainConfig } = await import('../train/config.js');
       const { trainSupervised } = await import('../train/supervised.js');
       return { loadConfig: loadTrainConfig, run: trainSupervised };
@@ -112,6 +112,7 @@ const EVAL_OPTIONS: OptionSpec[] = [
   { name: 'flip', type: 'boolean', description: 'flip test-time augmentation' },
   { name: 'predictions', type: 'string', value: 'DIR', description: 'write predictions as palette PNGs here' },
   { name: 'batch-size', type: 'integer', value: 'N', description: 'images per batch (default 4)' },
+  ...threadsGroup.options,
 ];
 
 /** --model is checked as a flag (a usage error naming it), before any data or weights are read. */
@@ -135,9 +136,7 @@ const evalCommand: Command = {
   summary: 'evaluate a checkpoint on a dataset: per-class IoU, mIoU, pixel accuracy',
   usage: 'adaseg eval --checkpoint FILE|RUN_DIR <dataset> [options]\n\n<dataset> as for `adaseg data inspect`.',
   options: EVAL_OPTIONS,
-  async run(argv: string[], io: Io): Promise<number> {
-    const { positionals, options } = parseArgs(argv, [...EVAL_OPTIONS, ...io.globalOptions]);
-    if (options.checkpoint === undefined) throw new UsageError('--checkpoint is required');
+  async run({ positionals, options }: Parsed, io: Io): Promise<number> {
     if (positionals.length > 1) throw new UsageError(`one dataset at a time, got: ${positionals.join(' ')}`);
     if (options.model !== undefined) await checkModelOption(options.model as string);
     const datasetConfig = await datasetConfigFromArgs(positionals[0], options);

@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { parseArgs, type OptionSpec, UsageError } from './args.js';
+import { type OptionSpec, type Parsed, UsageError } from './args.js';
 import { CliError, type Command, type Io, mustExist } from './command.js';
 
 const CONVERT_OPTIONS: OptionSpec[] = [
@@ -18,8 +18,7 @@ const convert: Command = {
   summary: 'convert a PyTorch checkpoint (.pth) into a safetensors weights file',
   usage: 'adaseg weights convert IN.pth OUT.safetensors [options]\n\nKeys keep their PyTorch names (state_dict / model wrappers are unpacked). Load the result with\n`adaseg train --weights OUT.safetensors` or `weights:` in a config; missing and unexpected keys are reported.',
   options: CONVERT_OPTIONS,
-  async run(argv: string[], io: Io): Promise<number> {
-    const { positionals, options } = parseArgs(argv, [...CONVERT_OPTIONS, ...io.globalOptions]);
+  async run({ positionals, options }: Parsed, io: Io): Promise<number> {
     const { CONVERT_SNIPPET } = await import('../models/weights.js');
     if (options['print-snippet']) {
       if (positionals.length > 0) throw new UsageError('--print-snippet takes no IN.pth or OUT.safetensors');
@@ -57,8 +56,7 @@ const inspectWeights: Command = {
   name: 'inspect',
   summary: 'list the tensors of a safetensors file (name, dtype, shape)',
   usage: 'adaseg weights inspect FILE.safetensors [--json]\n\n--json prints the header: every tensor\'s dtype, shape and data offsets, and the metadata.',
-  async run(argv: string[], io: Io): Promise<number> {
-    const { positionals } = parseArgs(argv, io.globalOptions);
+  async run({ positionals }: Parsed, io: Io): Promise<number> {
     if (positionals.length !== 1) throw new UsageError('give one safetensors file');
     const file = resolve(positionals[0]);
     mustExist(file, 'weights file');
