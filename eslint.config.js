@@ -8,7 +8,17 @@ import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
   {
-    ignores: ['**/node_modules/', '**/dist/', '**/build/', 'runs/', 'bench-out/', 'packages/adaseg/test-artifacts/', 'packages/adaseg/.scratch/'],
+    ignores: [
+      '**/node_modules/',
+      '**/dist/',
+      '**/build/',
+      'runs/',
+      'bench-out/',
+      'packages/adaseg/test-artifacts/',
+      'packages/adaseg/.scratch/',
+      '**/adaseg-demo/',
+      '**/adaseg-demo-quick/',
+    ],
   },
   {
     files: ['packages/*/{src,test,bench,scripts,web,bin}/**/*.{ts,mts,js,mjs,cjs}', '*.{js,mjs,cjs}'],
