@@ -3,10 +3,11 @@
 // import boundaries are dependency-cruiser's (npm run check:boundaries, .dependency-cruiser.cjs).
 // Every rule turned off or tuned below says why on its line.
 import js from '@eslint/js';
+import { defineConfig } from 'eslint/config';
 import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
-export default tseslint.config(
+export default defineConfig(
   {
     ignores: [
       '**/node_modules/',
@@ -22,7 +23,7 @@ export default tseslint.config(
   },
   {
     files: ['packages/*/{src,test,bench,scripts,web,bin}/**/*.{ts,mts,js,mjs,cjs}', '*.{js,mjs,cjs}'],
-    extends: [js.configs.recommended, ...tseslint.configs.recommended],
+    extends: [js.configs.recommended, tseslint.configs.recommended],
     languageOptions: {
       ecmaVersion: 2022,
       sourceType: 'module',
