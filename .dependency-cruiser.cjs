@@ -9,9 +9,9 @@
 //   adapt/                   + train
 //   active/                  + adapt          (strategies, scorer, units)
 //   labels/                  + active         (store, journal, lease queue, mask I/O); never experiment/
-//   experiment/              + active, labels (loop, config, round training, results)
-//   report/                  + experiment, labels
-//   annotate/                + labels and below; never experiment/ or report/
+//   report/                  + labels, active (results, summary, the report page, examples, overlays)
+//   experiment/              + report, labels, active (loop, config, round training, annotators)
+//   annotate/                + labels, report and below; never experiment/
 //   cli/, index.ts           anything
 //
 // Type-only imports count: a type from a higher layer ties the lower one to it just the same.
@@ -54,9 +54,9 @@ module.exports = {
     layer('adapt', ['train', 'eval', 'data', 'models'], 'adapt/ imports train/ and below.'),
     layer('active', ['adapt', 'train', 'eval', 'data', 'models'], 'active/ imports adapt/ and below.'),
     layer('labels', ['active', 'adapt', 'train', 'eval', 'data', 'models'], 'labels/ imports active/ and below, never experiment/.'),
-    layer('experiment', ['labels', 'active', 'adapt', 'train', 'eval', 'data', 'models'], 'experiment/ imports labels/, active/ and below.'),
-    layer('report', ['experiment', 'labels', 'active', 'adapt', 'train', 'eval', 'data', 'models'], 'report/ imports experiment/, labels/ and below.'),
-    layer('annotate', ['labels', 'active', 'adapt', 'train', 'eval', 'data', 'models'], 'annotate/ imports labels/ and below, never experiment/ or report/.'),
+    layer('report', ['labels', 'active', 'adapt', 'train', 'eval', 'data', 'models'], 'report/ imports labels/, active/ and below, never experiment/ (the loop writes the report).'),
+    layer('experiment', ['report', 'labels', 'active', 'adapt', 'train', 'eval', 'data', 'models'], 'experiment/ imports report/, labels/, active/ and below.'),
+    layer('annotate', ['report', 'labels', 'active', 'adapt', 'train', 'eval', 'data', 'models'], 'annotate/ imports labels/, report/ (overlay files) and below, never experiment/.'),
     {
       name: 'no-unresolvable',
       comment: 'A relative import that resolves to nothing (a moved file, a typo) would slip past every rule above.',

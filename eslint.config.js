@@ -73,10 +73,4 @@ export default defineConfig(
     files: ['packages/torch/bench/ops.ts'],
     rules: { '@typescript-eslint/no-unused-vars': ['error', { varsIgnorePattern: '^(_|Tensor$)', caughtErrors: 'none' }] },
   },
-  // Pending source fixes (issue 21): real findings in files other parts of the issue are moving or rewriting right now,
-  // left to the merge so that those branches do not conflict. Fix each and delete its entry.
-  //   store.ts: `overwritten = 0` is never read (it is set to `clash` before use): declare it where it is set.
-  //   active.report.test.ts: `escapeHtml` is imported but not used.  cli.help.test.ts: `leaves` is never used.
-  { files: ['packages/adaseg/src/active/store.ts'], rules: { 'no-useless-assignment': 'off' } },
-  { files: ['packages/adaseg/test/active.report.test.ts', 'packages/adaseg/test/cli.help.test.ts'], rules: { '@typescript-eslint/no-unused-vars': 'off' } },
 );

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { parse } from 'parse5';
 import * as torch from '@adaseg/torch';
 import { areaUnderCurve, buildResults, classesMissingInVal, firstReach, mIoUOver, type RawExperiment, stat } from '../src/report/results.js';
-import { budgetPlot, escapeHtml, renderReport, ticks } from '../src/report/html.js';
+import { budgetPlot, renderReport, ticks } from '../src/report/html.js';
 import { negativeLearningLoss } from '../src/experiment/round-training.js';
 
 torch.setNumThreads(1);

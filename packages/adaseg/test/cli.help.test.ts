@@ -48,7 +48,6 @@ function* commands(cmd: Command, path: string[] = []): Generator<{ cmd: Command;
 }
 
 const all = [...commands(ROOT)];
-const leaves = all.filter((c) => c.cmd.run !== undefined);
 const name = (path: string[]) => ['adaseg', ...path].join(' ');
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 

@@ -8,7 +8,6 @@ import { withoutLabel, withSamples } from '../data/dataset.js';
 import { DataLoader } from '../data/loader.js';
 import { IMAGENET_NORMALIZE, type Normalize, type Transform } from '../data/transforms.js';
 import type { SegmentationModel } from '../models/base.js';
-import { writeFileAtomic } from '../util/atomic.js';
 import { entropy } from './strategies/common.js';
 
 export interface OverlayMaps {

@@ -1,6 +1,5 @@
 // The CLI's router: `adaseg <command> [<subcommand>] [options]`. Exit codes: 0 ok, 1 failure,
 // 2 usage error. Errors print without a stack trace unless --verbose.
-import { DataError } from '../data/errors.js';
 import { errorInfo, exitCodeOf } from '../errors.js';
 import { VERSION } from '../version.js';
 import { formatOptions, type OptionSpec, type Parsed, suggest, UsageError } from './args.js';

@@ -17,7 +17,6 @@ import { type AdaptConfig } from '../adapt/config.js';
 import { adaptModel } from '../adapt/adapt.js';
 import { restoreDiscriminators } from '../adapt/discriminator.js';
 import { providedDiscriminator } from '../adapt/registry.js';
-import { IGNORE_INDEX } from '../data/classes.js';
 import type { DatasetConfig } from '../data/config.js';
 import { type DatasetDescription, numClasses, withoutLabel, withSamples } from '../data/dataset.js';
 import { loadDataset } from '../data/formats/index.js';

@@ -76,7 +76,7 @@ export class MaskImports {
         if (!(m.data instanceof Uint8Array) || m.data.length !== row.width * row.height) throw new LabelStoreError('invalid', `${m.source}: ${m.data?.length} values, image '${m.imageId}' is ${row.width}x${row.height} (${row.width * row.height})`);
         const mask = new Uint8Array(row.mask);
         const covered = new Uint8Array(row.covered);
-        let labelled = 0, changed = 0, overwritten = 0, clash = 0, first = -1;
+        let labelled = 0, changed = 0, clash = 0, first = -1;
         for (let p = 0; p < m.data.length; p++) {
           const v = m.data[p];
           if (v === IGNORE) continue;
@@ -94,7 +94,7 @@ export class MaskImports {
           const x = first % row.width, y = (first - x) / row.width;
           conflicts.push(`'${m.imageId}' ${clash} px (first at x=${x}, y=${y}: stored ${mask[first]}, imported ${m.data[first]})`);
         }
-        overwritten = clash;
+        const overwritten = clash;
         if (labelled > 0) plans.push({ imageId: m.imageId, mask, covered, m, labelled, changed, overwritten });
       }
       if (conflicts.length > 0 && !options.overwrite) {
