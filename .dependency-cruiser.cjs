@@ -54,9 +54,17 @@ module.exports = {
     layer('adapt', ['train', 'eval', 'data', 'models'], 'adapt/ imports train/ and below.'),
     layer('active', ['adapt', 'train', 'eval', 'data', 'models'], 'active/ imports adapt/ and below.'),
     layer('labels', ['active', 'adapt', 'train', 'eval', 'data', 'models'], 'labels/ imports active/ and below, never experiment/.'),
-    layer('report', ['labels', 'active', 'adapt', 'train', 'eval', 'data', 'models'], 'report/ imports labels/, active/ and below, never experiment/ (the loop writes the report).'),
+    layer(
+      'report',
+      ['labels', 'active', 'adapt', 'train', 'eval', 'data', 'models'],
+      'report/ imports labels/, active/ and below, never experiment/ (the loop writes the report).',
+    ),
     layer('experiment', ['report', 'labels', 'active', 'adapt', 'train', 'eval', 'data', 'models'], 'experiment/ imports report/, labels/, active/ and below.'),
-    layer('annotate', ['report', 'labels', 'active', 'adapt', 'train', 'eval', 'data', 'models'], 'annotate/ imports labels/, report/ (overlay files) and below, never experiment/.'),
+    layer(
+      'annotate',
+      ['report', 'labels', 'active', 'adapt', 'train', 'eval', 'data', 'models'],
+      'annotate/ imports labels/, report/ (overlay files) and below, never experiment/.',
+    ),
     {
       name: 'no-unresolvable',
       comment: 'A relative import that resolves to nothing (a moved file, a typo) would slip past every rule above.',

@@ -60,13 +60,37 @@ if (!existsSync(dataRoot)) {
 const reference: ReferenceResult[] = [];
 for (const seed of seeds) {
   const file = join(out, `seed-${seed}.json`);
-  const done = existsSync(file) && (() => {
-    const r = JSON.parse(readFileSync(file, 'utf8')) as Partial<ReferenceResult>;
-    return r.classesInTruth !== undefined && strategies.every((s) => r.strategies?.[s] !== undefined);
-  })();
+  const done =
+    existsSync(file) &&
+    (() => {
+      const r = JSON.parse(readFileSync(file, 'utf8')) as Partial<ReferenceResult>;
+      return r.classesInTruth !== undefined && strategies.every((s) => r.strategies?.[s] !== undefined);
+    })();
   if (!done) {
     console.error(`PyTorch reference, seed ${seed} (resumes if interrupted)`);
-    const r = spawnSync('/usr/bin/python3', [join(here, 'active_reference.py'), '--data', dataRoot, '--seed', String(seed), '--out', out, '--threads', threads, '--round-lr', roundLr, '--units', units, '--round-iterations', roundIterations, '--strategies', strategies.join(',')], { stdio: ['ignore', 'inherit', 'inherit'] });
+    const r = spawnSync(
+      '/usr/bin/python3',
+      [
+        join(here, 'active_reference.py'),
+        '--data',
+        dataRoot,
+        '--seed',
+        String(seed),
+        '--out',
+        out,
+        '--threads',
+        threads,
+        '--round-lr',
+        roundLr,
+        '--units',
+        units,
+        '--round-iterations',
+        roundIterations,
+        '--strategies',
+        strategies.join(','),
+      ],
+      { stdio: ['ignore', 'inherit', 'inherit'] },
+    );
     if (r.status !== 0) throw new Error(`the PyTorch reference failed on seed ${seed} (exit ${r.status})`);
   }
   reference.push(JSON.parse(readFileSync(file, 'utf8')) as ReferenceResult);
@@ -86,29 +110,48 @@ if (ours === null) console.error(`no ${oursFile}: run \`npx adaseg run --config 
 // The reference's strategies under the labels adaseg's results carry.
 const strategyOf: Record<string, string> = { random: 'random', entropy: 'entropy', ripu: describeStrategy({ strategy: 'ripu', variant: 'region', k: 1 }) };
 const oursRounds = (label: string, round: number): Evaluation[] =>
-  ours === null ? [] : ours.runs.filter((r) => r.strategy === label && seeds.includes(r.seed)).map((r) => r.rounds.find((x) => x.round === round)).filter((x): x is NonNullable<typeof x> => x !== undefined);
-const referenceRounds = (name: string, round: number): Evaluation[] => reference.map((r) => r.strategies[name]?.[round - 1]).filter((x): x is Evaluation => x !== undefined);
-const oursFull: Evaluation[] = seeds.map((s) => join(oursDir, `seed-${s}`, 'full', 'evaluation.json')).filter(existsSync).map((f) => JSON.parse(readFileSync(f, 'utf8')) as Evaluation);
+  ours === null
+    ? []
+    : ours.runs
+        .filter((r) => r.strategy === label && seeds.includes(r.seed))
+        .map((r) => r.rounds.find((x) => x.round === round))
+        .filter((x): x is NonNullable<typeof x> => x !== undefined);
+const referenceRounds = (name: string, round: number): Evaluation[] =>
+  reference.map((r) => r.strategies[name]?.[round - 1]).filter((x): x is Evaluation => x !== undefined);
+const oursFull: Evaluation[] = seeds
+  .map((s) => join(oursDir, `seed-${s}`, 'full', 'evaluation.json'))
+  .filter(existsSync)
+  .map((f) => JSON.parse(readFileSync(f, 'utf8')) as Evaluation);
 const refFull = reference.map((r) => r.full);
-const oursSource: Evaluation[] = seeds.map((s) => join(oursDir, `seed-${s}`, 'source-evaluation.json')).filter(existsSync).map((f) => JSON.parse(readFileSync(f, 'utf8')) as Evaluation);
+const oursSource: Evaluation[] = seeds
+  .map((s) => join(oursDir, `seed-${s}`, 'source-evaluation.json'))
+  .filter(existsSync)
+  .map((f) => JSON.parse(readFileSync(f, 'utf8')) as Evaluation);
 
-for (const [metric, value] of [['mIoU', (e: Evaluation) => e.mIoU], ['mIoU over the classes in target_val', (e: Evaluation) => mIoUOver(e.iou, inTruth)]] as const) {
+for (const [metric, value] of [
+  ['mIoU', (e: Evaluation) => e.mIoU],
+  ['mIoU over the classes in target_val', (e: Evaluation) => mIoUOver(e.iou, inTruth)],
+] as const) {
   const fullOurs = stat(oursFull.map(value)).mean;
   const fullRef = stat(refFull.map(value)).mean;
   // Our mean as a share of our own full supervision, and ours / PyTorch ('-' without our runs).
   const oursShare = (o: number[]) => (o.length && oursFull.length ? `${((100 * stat(o).mean) / fullOurs).toFixed(0)}%` : '-');
   const ratio = (o: number[], p: number[]) => (o.length ? (stat(o).mean / stat(p).mean).toFixed(2) : '-');
-  console.log(`\n${metric} on target_val, seeds ${seeds.join(',')}: adaseg (${ours?.name ?? 'missing'}) and the plain PyTorch protocol (bench/active_reference.py)`);
+  console.log(
+    `\n${metric} on target_val, seeds ${seeds.join(',')}: adaseg (${ours?.name ?? 'missing'}) and the plain PyTorch protocol (bench/active_reference.py)`,
+  );
   console.log('| strategy | % pixels | adaseg | of its full | PyTorch | of its full | adaseg / PyTorch |');
   console.log('| --- | --- | --- | --- | --- | --- | --- |');
   for (const name of strategies) {
     for (let round = 1; round <= 5; round++) {
       const o = oursRounds(strategyOf[name], round).map(value);
       const p = referenceRounds(name, round).map(value);
-      console.log(`| ${name} | ${round} | ${cell(o)} | ${oursShare(o)} | ${cell(p)} | ${(100 * stat(p).mean / fullRef).toFixed(0)}% | ${ratio(o, p)} |`);
+      console.log(`| ${name} | ${round} | ${cell(o)} | ${oursShare(o)} | ${cell(p)} | ${((100 * stat(p).mean) / fullRef).toFixed(0)}% | ${ratio(o, p)} |`);
     }
   }
-  console.log(`| full supervision | 100 | ${cell(oursFull.map(value))} | | ${cell(refFull.map(value))} | | ${oursFull.length ? (fullOurs / fullRef).toFixed(2) : '-'} |`);
+  console.log(
+    `| full supervision | 100 | ${cell(oursFull.map(value))} | | ${cell(refFull.map(value))} | | ${oursFull.length ? (fullOurs / fullRef).toFixed(2) : '-'} |`,
+  );
   console.log(`| source only | 0 | ${cell(oursSource.map(value))} | | ${cell(reference.map((r) => value(r.source)))} | | |`);
   // adaseg's other strategies (k-means, the mixes...) against the plain protocol's random, its best.
   const others = [...new Set(ours?.runs.map((r) => r.strategy) ?? [])].filter((label) => !strategies.some((name) => strategyOf[name] === label));

@@ -80,7 +80,12 @@ async function worker(): Promise<void> {
         const t = performance.now();
         s.model.train();
         s.optimizer.zeroGrad();
-        const scalars = adaptationStep(s.model, s.method, { source: { images: s.xs, labels: s.ys }, target: { images: s.xt } }, { auxWeight: 0, labelledTargetWeight: 1 });
+        const scalars = adaptationStep(
+          s.model,
+          s.method,
+          { source: { images: s.xs, labels: s.ys }, target: { images: s.xt } },
+          { auxWeight: 0, labelledTargetWeight: 1 },
+        );
         s.optimizer.step();
         out.times.push((performance.now() - t) / 1000);
         out.losses.push({ seg: scalars.seg, adv: scalars.adv, d: scalars.d });
@@ -97,7 +102,15 @@ async function orchestrate(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'adaseg-bench-adapt-'));
   // Same BLAS kernels for the peer as our engine chose (set in process.env by loading it above).
   const env = { ...process.env, PYTHONDONTWRITEBYTECODE: '1' };
-  const setup: SetupCmd = { cmd: 'setup', threads, classes: 11, batch: numberArg('batch', 2), height: numberArg('height', 180), width: numberArg('width', 240), file: join(dir, 'init.safetensors') };
+  const setup: SetupCmd = {
+    cmd: 'setup',
+    threads,
+    classes: 11,
+    batch: numberArg('batch', 2),
+    height: numberArg('height', 180),
+    width: numberArg('width', 240),
+    file: join(dir, 'init.safetensors'),
+  };
   const peers = new PeerPair<Cmd>(join(here, 'adapt.ts'), join(here, 'adapt_peer.py'), env);
   try {
     const a = await peers.ours.send<{ threads: number; params: number; dParams: number }>(setup);
@@ -136,15 +149,25 @@ async function orchestrate(): Promise<void> {
       console.log(JSON.stringify(result, null, 2));
       return;
     }
-    console.log(`bench:adapt — one AdaptSegNet iteration (segmenter + discriminator steps), default U-Net, base 16 depth 4 (${(a.params / 1e6).toFixed(1)}M) + FCDiscriminator (${(a.dParams / 1e6).toFixed(2)}M), batch ${result.batch}, 11 classes`);
-    console.log(`${result.cpu}; libtorch ${result.libtorch}; ${result.threads} threads; ${rounds} rounds x ${iters} iterations, interleaved; OPENBLAS_CORETYPE=${process.env.OPENBLAS_CORETYPE ?? '(unset)'}`);
+    console.log(
+      `bench:adapt — one AdaptSegNet iteration (segmenter + discriminator steps), default U-Net, base 16 depth 4 (${(a.params / 1e6).toFixed(1)}M) + FCDiscriminator (${(a.dParams / 1e6).toFixed(2)}M), batch ${result.batch}, 11 classes`,
+    );
+    console.log(
+      `${result.cpu}; libtorch ${result.libtorch}; ${result.threads} threads; ${rounds} rounds x ${iters} iterations, interleaved; OPENBLAS_CORETYPE=${process.env.OPENBLAS_CORETYPE ?? '(unset)'}`,
+    );
     console.log('| measure | ours | PyTorch | ratio | target |');
     console.log('| --- | --- | --- | --- | --- |');
-    console.log(`| adversarial iteration (median) | ${result.iterationMs.ours.toFixed(1)} ms | ${result.iterationMs.pytorch.toFixed(1)} ms | ${result.ratio.toFixed(3)} | ≤ 1.10 ${result.ratio <= 1.1 ? 'ok' : 'MISSED'} |`);
-    console.log(`| peak RSS | ${result.peakRssMb.ours.toFixed(0)} MB | ${result.peakRssMb.pytorch.toFixed(0)} MB | ${(result.peakRssMb.ours / result.peakRssMb.pytorch).toFixed(3)} | |`);
+    console.log(
+      `| adversarial iteration (median) | ${result.iterationMs.ours.toFixed(1)} ms | ${result.iterationMs.pytorch.toFixed(1)} ms | ${result.ratio.toFixed(3)} | ≤ 1.10 ${result.ratio <= 1.1 ? 'ok' : 'MISSED'} |`,
+    );
+    console.log(
+      `| peak RSS | ${result.peakRssMb.ours.toFixed(0)} MB | ${result.peakRssMb.pytorch.toFixed(0)} MB | ${(result.peakRssMb.ours / result.peakRssMb.pytorch).toFixed(3)} | |`,
+    );
     console.log(`per-iteration ms, ours: ${result.allMs.ours.join(' ')}`);
     console.log(`per-iteration ms, PyTorch: ${result.allMs.pytorch.join(' ')}`);
-    console.log(`largest loss difference ours vs PyTorch over the same ${result.steps} steps: seg ${result.maxLossDifference.seg.toExponential(2)}, adv ${result.maxLossDifference.adv.toExponential(2)}, D ${result.maxLossDifference.d.toExponential(2)}`);
+    console.log(
+      `largest loss difference ours vs PyTorch over the same ${result.steps} steps: seg ${result.maxLossDifference.seg.toExponential(2)}, adv ${result.maxLossDifference.adv.toExponential(2)}, D ${result.maxLossDifference.d.toExponential(2)}`,
+    );
   } finally {
     peers.close();
     rmSync(dir, { recursive: true, force: true });

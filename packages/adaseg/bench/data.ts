@@ -78,7 +78,11 @@ async function measure(name: string, transforms: Transform[], cache: boolean): P
   };
 }
 
-const crop: Transform[] = [{ kind: 'randomCrop', width: 240, height: 180 }, { kind: 'hflip' }, { kind: 'colorJitter', brightness: 0.4, contrast: 0.4, saturation: 0.4, hue: 0.1 }];
+const crop: Transform[] = [
+  { kind: 'randomCrop', width: 240, height: 180 },
+  { kind: 'hflip' },
+  { kind: 'colorJitter', brightness: 0.4, contrast: 0.4, saturation: 0.4, hue: 0.1 },
+];
 const scaled: Transform[] = [{ kind: 'randomScale', min: 0.5, max: 2 }, ...crop];
 const rows = [
   await measure('crop 240x180 + flip + jitter (spec)', crop, false),
@@ -108,9 +112,17 @@ opt.dispose();
 model.dispose();
 
 if (values.json) {
-  console.log(JSON.stringify({ dataset: root, batchSize, workers, batches, cores: availableParallelism(), rows, trainStepMs, consumptionImagesPerSec: consumption }, null, 2));
+  console.log(
+    JSON.stringify(
+      { dataset: root, batchSize, workers, batches, cores: availableParallelism(), rows, trainStepMs, consumptionImagesPerSec: consumption },
+      null,
+      2,
+    ),
+  );
 } else {
-  console.log(`bench:data  camvid-day2dusk source_train (406 images, 240x180), batch ${batchSize}, ${workers} worker threads, ${batches} batches timed, ${availableParallelism()} cores`);
+  console.log(
+    `bench:data  camvid-day2dusk source_train (406 images, 240x180), batch ${batchSize}, ${workers} worker threads, ${batches} batches timed, ${availableParallelism()} cores`,
+  );
   console.log('');
   console.log('| pipeline | images/s | ms/batch | CPU ms/image | max train steps/s (loader >= 3x) | train step of the default model |');
   console.log('|---|---:|---:|---:|---:|---|');

@@ -89,7 +89,10 @@ async function worker(): Promise<void> {
     score: async (cmd) => {
       const t = performance.now();
       const cpu = process.cpuUsage();
-      const records: UnitRecord[] = await scorePool(model!, pool!, createStrategy(STRATEGIES[cmd.strategy]), { units: { kind: 'region', k: 1 }, batchSize: batch });
+      const records: UnitRecord[] = await scorePool(model!, pool!, createStrategy(STRATEGIES[cmd.strategy]), {
+        units: { kind: 'region', k: 1 },
+        batchSize: batch,
+      });
       const seconds = (performance.now() - t) / 1000;
       const used = process.cpuUsage(cpu);
       const cpuSeconds = (used.user + used.system) / 1e6;
@@ -114,11 +117,17 @@ function compareScores(oursFile: string, theirsFile: string): { maxAbsDiff: numb
     if (a.shape.join() !== b.shape.join()) throw new Error(`score shapes differ: [${a.shape}] vs [${b.shape}]`);
     const k = Math.max(1, Math.floor(a.numel() / 100));
     const top = (t: torch.Tensor) => new Set(Array.from(t.reshape([-1]).topk(k)[1].toTypedArray() as BigInt64Array, Number));
-    const ta = top(a), tb = top(b);
+    const ta = top(a),
+      tb = top(b);
     let shared = 0;
     for (const i of ta) if (tb.has(i)) shared++;
     const diff = a.sub(b).abs();
-    return { maxAbsDiff: diff.max().item() as number, maxScore: a.abs().max().item() as number, differing: diff.gt(1e-4).sum().item() as number, top1pctOverlap: shared / k };
+    return {
+      maxAbsDiff: diff.max().item() as number,
+      maxScore: a.abs().max().item() as number,
+      differing: diff.gt(1e-4).sum().item() as number,
+      top1pctOverlap: shared / k,
+    };
   });
 }
 
@@ -168,8 +177,10 @@ async function orchestrate(): Promise<void> {
     }
     const peakRssMb = await peers.peakRssMb();
     const rows = names.map((s) => {
-      const o = median(times[s].ours), t = median(times[s].pytorch);
-      const co = median(cpuTimes[s].ours), ct = median(cpuTimes[s].pytorch);
+      const o = median(times[s].ours),
+        t = median(times[s].pytorch);
+      const co = median(cpuTimes[s].ours),
+        ct = median(cpuTimes[s].pytorch);
       return {
         strategy: s,
         seconds: { ours: o, pytorch: t },
@@ -197,8 +208,12 @@ async function orchestrate(): Promise<void> {
       console.log(JSON.stringify(result, null, 2));
       return;
     }
-    console.log(`bench:select — one scoring pass over camvid-day2dusk target_pool (${a.images} images, ${result.size}, ${units} 3x3 regions each), default U-Net (${(a.params / 1e6).toFixed(1)}M), batch ${batch}`);
-    console.log(`${result.cpu}; libtorch ${result.libtorch}; ${result.threads} threads; ${rounds} timed passes each after one warm-up, interleaved; OPENBLAS_CORETYPE=${process.env.OPENBLAS_CORETYPE ?? '(unset)'}`);
+    console.log(
+      `bench:select — one scoring pass over camvid-day2dusk target_pool (${a.images} images, ${result.size}, ${units} 3x3 regions each), default U-Net (${(a.params / 1e6).toFixed(1)}M), batch ${batch}`,
+    );
+    console.log(
+      `${result.cpu}; libtorch ${result.libtorch}; ${result.threads} threads; ${rounds} timed passes each after one warm-up, interleaved; OPENBLAS_CORETYPE=${process.env.OPENBLAS_CORETYPE ?? '(unset)'}`,
+    );
     console.log('| strategy | ours | PyTorch | ratio of times | target | scores: max abs diff (max score) | units differing > 1e-4 | top-1% units shared |');
     console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
     for (const r of rows) {
@@ -207,7 +222,10 @@ async function orchestrate(): Promise<void> {
       );
     }
     console.log(`peak RSS: ours ${result.peakRssMb.ours.toFixed(0)} MB, PyTorch ${result.peakRssMb.pytorch.toFixed(0)} MB`);
-    for (const r of rows) console.log(`${r.strategy} CPU seconds per pass (all threads; median): ours ${r.cpuSeconds.ours.toFixed(2)}, PyTorch ${r.cpuSeconds.pytorch.toFixed(2)}, ratio ${r.cpuSeconds.ratio.toFixed(3)}`);
+    for (const r of rows)
+      console.log(
+        `${r.strategy} CPU seconds per pass (all threads; median): ours ${r.cpuSeconds.ours.toFixed(2)}, PyTorch ${r.cpuSeconds.pytorch.toFixed(2)}, ratio ${r.cpuSeconds.ratio.toFixed(3)}`,
+      );
     for (const r of rows) console.log(`${r.strategy} pass seconds, ours: ${r.all.ours.join(' ')}; PyTorch: ${r.all.pytorch.join(' ')}`);
   } finally {
     peers.close();

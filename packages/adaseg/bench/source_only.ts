@@ -57,14 +57,39 @@ for (const seed of seeds) {
       console.error(`ours, seed ${seed}: training ${iterations} iterations (resumes if interrupted)`);
       await trainSupervised(config, { progress: true });
     }
-    const m = JSON.parse(readFileSync(resultFile, 'utf8')) as { seconds: number; evaluations: Record<string, { mIoU: number; iou: Record<string, number | null> }> };
-    rows.push({ engine: 'ours', seed, seconds: m.seconds, day: { mIoU: m.evaluations.day.mIoU, iou: Object.values(m.evaluations.day.iou) }, dusk: { mIoU: m.evaluations.dusk.mIoU, iou: Object.values(m.evaluations.dusk.iou) } });
+    const m = JSON.parse(readFileSync(resultFile, 'utf8')) as {
+      seconds: number;
+      evaluations: Record<string, { mIoU: number; iou: Record<string, number | null> }>;
+    };
+    rows.push({
+      engine: 'ours',
+      seed,
+      seconds: m.seconds,
+      day: { mIoU: m.evaluations.day.mIoU, iou: Object.values(m.evaluations.day.iou) },
+      dusk: { mIoU: m.evaluations.dusk.mIoU, iou: Object.values(m.evaluations.dusk.iou) },
+    });
   }
   if (only !== 'ours') {
     const resultFile = join(out, `pytorch-seed${seed}.json`);
     if (!existsSync(resultFile)) {
       console.error(`PyTorch reference, seed ${seed}: training ${iterations} iterations`);
-      const r = spawnSync('/usr/bin/python3', [join(here, 'source_only_reference.py'), '--data', dataRoot, '--seed', String(seed), '--iterations', String(iterations), '--threads', String(threads), '--out', resultFile], { stdio: ['ignore', 'inherit', 'inherit'] });
+      const r = spawnSync(
+        '/usr/bin/python3',
+        [
+          join(here, 'source_only_reference.py'),
+          '--data',
+          dataRoot,
+          '--seed',
+          String(seed),
+          '--iterations',
+          String(iterations),
+          '--threads',
+          String(threads),
+          '--out',
+          resultFile,
+        ],
+        { stdio: ['ignore', 'inherit', 'inherit'] },
+      );
       if (r.status !== 0) throw new Error(`the PyTorch reference failed (exit ${r.status})`);
     }
     const m = JSON.parse(readFileSync(resultFile, 'utf8')) as { trainSeconds: number; day: Row['day']; dusk: Row['dusk'] };
@@ -79,7 +104,9 @@ const stats = (xs: number[]) => {
 };
 const pct = (v: number) => (v * 100).toFixed(1);
 const summary: Record<string, unknown> = { iterations, threads, seeds, rows };
-console.log(`\nsource-only on camvid-day2dusk, U-Net width 16 depth 4, 240x180, batch 4, Adam 1e-3 poly, ${iterations} iterations, seeds ${seeds.join(',')}, ${threads} thread(s)`);
+console.log(
+  `\nsource-only on camvid-day2dusk, U-Net width 16 depth 4, 240x180, batch 4, Adam 1e-3 poly, ${iterations} iterations, seeds ${seeds.join(',')}, ${threads} thread(s)`,
+);
 console.log('| engine | day mIoU (source_val) | dusk mIoU (target_val) | drop | train time per seed |');
 console.log('| --- | --- | --- | --- | --- |');
 for (const engine of ['ours', 'pytorch'] as const) {
@@ -89,17 +116,27 @@ for (const engine of ['ours', 'pytorch'] as const) {
   const dusk = stats(r.map((x) => x.dusk.mIoU));
   const time = stats(r.map((x) => x.seconds));
   summary[engine] = { day, dusk, seconds: time };
-  console.log(`| ${engine} | ${pct(day.mean)} ± ${pct(day.sd)} | ${pct(dusk.mean)} ± ${pct(dusk.sd)} | ${pct(day.mean - dusk.mean)} | ${(time.mean / 60).toFixed(1)} min |`);
+  console.log(
+    `| ${engine} | ${pct(day.mean)} ± ${pct(day.sd)} | ${pct(dusk.mean)} ± ${pct(dusk.sd)} | ${pct(day.mean - dusk.mean)} | ${(time.mean / 60).toFixed(1)} min |`,
+  );
 }
-const classNames = config0.data.train.format === 'folder' ? JSON.parse(readFileSync(join(dataRoot, 'meta.json'), 'utf8')).classes as string[] : [];
+const classNames = config0.data.train.format === 'folder' ? (JSON.parse(readFileSync(join(dataRoot, 'meta.json'), 'utf8')).classes as string[]) : [];
 console.log('\nper-class IoU (mean over seeds), dusk:');
 console.log(`| class | ${['ours', 'pytorch'].filter((e) => rows.some((r) => r.engine === e)).join(' | ')} |`);
-console.log(`| --- | ${['ours', 'pytorch'].filter((e) => rows.some((r) => r.engine === e)).map(() => '---').join(' | ')} |`);
+console.log(
+  `| --- | ${['ours', 'pytorch']
+    .filter((e) => rows.some((r) => r.engine === e))
+    .map(() => '---')
+    .join(' | ')} |`,
+);
 classNames.forEach((name, c) => {
   const cells = (['ours', 'pytorch'] as const)
     .filter((e) => rows.some((r) => r.engine === e))
     .map((e) => {
-      const vals = rows.filter((r) => r.engine === e).map((r) => r.dusk.iou[c]).filter((v): v is number => v !== null);
+      const vals = rows
+        .filter((r) => r.engine === e)
+        .map((r) => r.dusk.iou[c])
+        .filter((v): v is number => v !== null);
       return vals.length ? pct(stats(vals).mean) : '-';
     });
   console.log(`| ${name} | ${cells.join(' | ')} |`);

@@ -51,7 +51,8 @@ if (size === null) {
   console.error(`bench:studio: --size must be WIDTHxHEIGHT, got '${values.size}'`);
   process.exit(2);
 }
-const W = Number(size[1]), H = Number(size[2]);
+const W = Number(size[1]),
+  H = Number(size[2]);
 if (!['mixed', 'region-class', 'pixel-paint'].includes(values.kind!)) {
   console.error(`bench:studio: --kind must be mixed, region-class or pixel-paint, got '${values.kind}'`);
   process.exit(2);
@@ -75,8 +76,17 @@ function makeRun(dir: string): { file: string; tokens: string[] } {
   const store = LabelStore.open(file);
   const images = Math.ceil(totalQueries / PER_IMAGE);
   const layout = unitLayout({ kind: 'region', k: 1 }, { width: W, height: H });
-  if (PER_IMAGE * unitsPerQuery > layout.count) throw new Error(`--units ${unitsPerQuery}: ${PER_IMAGE} queries per image need ${PER_IMAGE * unitsPerQuery} regions, a ${W}x${H} image has ${layout.count}`);
-  store.ensureRun(RUN, { strategy: 'entropy', seed: 0, units: { kind: 'region', k: 1 }, classNames: CLASSES, images: Array.from({ length: images }, (_, i) => ({ id: `image-${String(i).padStart(5, '0')}`, index: i, width: W, height: H })) });
+  if (PER_IMAGE * unitsPerQuery > layout.count)
+    throw new Error(
+      `--units ${unitsPerQuery}: ${PER_IMAGE} queries per image need ${PER_IMAGE * unitsPerQuery} regions, a ${W}x${H} image has ${layout.count}`,
+    );
+  store.ensureRun(RUN, {
+    strategy: 'entropy',
+    seed: 0,
+    units: { kind: 'region', k: 1 },
+    classNames: CLASSES,
+    images: Array.from({ length: images }, (_, i) => ({ id: `image-${String(i).padStart(5, '0')}`, index: i, width: W, height: H })),
+  });
   const selection: UnitPixels[] = [];
   const queries: NewQuery[] = [];
   const stride = Math.floor(layout.count / (PER_IMAGE * unitsPerQuery));
@@ -114,7 +124,10 @@ interface Server {
 async function startServer(dir: string): Promise<Server> {
   const packageDir = fileURLToPath(new URL('..', import.meta.url));
   const main = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
-  const child = spawn(process.execPath, ['--import', 'tsx', main, 'serve', '--run', dir, '--port', '0', '--json'], { cwd: packageDir, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', main, 'serve', '--run', dir, '--port', '0', '--json'], {
+    cwd: packageDir,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const stderr: string[] = [];
   createInterface({ input: child.stderr }).on('line', (line) => stderr.push(line));
   const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
@@ -176,7 +189,8 @@ async function call(url: string, token: string, method: string, path: string, bo
 }
 
 /** How a reply that was not the expected one is counted. */
-const describe = (what: string, r: Reply) => (r.status === 0 ? `${what}: network error (${r.network})` : `${what}: ${r.status} ${r.json?.error?.code ?? ''}`.trim());
+const describe = (what: string, r: Reply) =>
+  r.status === 0 ? `${what}: network error (${r.network})` : `${what}: ${r.status} ${r.json?.error?.code ?? ''}`.trim();
 
 /** The class an answer gives to pixel `p` of query `id` (pixel-paint), or to its unit `pos` (region-class; 1 in 20 is 255, void). */
 const paintValue = (id: number, p: number) => (id + Math.floor((p % W) / 8) + Math.floor(p / W / 8)) % C;
@@ -293,7 +307,8 @@ async function main(): Promise<number> {
     await Promise.all(Array.from({ length: annotators }, (_, i) => annotator(i)));
     const seconds = (performance.now() - started) / 1000;
     const end = processStats(server.pid);
-    const stats = end === null ? null : { peakRssMb: end.peakRssMb, cpuSeconds: end.cpuSeconds - (idle?.cpuSeconds ?? 0), startupCpuSeconds: idle?.cpuSeconds ?? NaN };
+    const stats =
+      end === null ? null : { peakRssMb: end.peakRssMb, cpuSeconds: end.cpuSeconds - (idle?.cpuSeconds ?? 0), startupCpuSeconds: idle?.cpuSeconds ?? NaN };
     const exitCode = await server.stop();
     const pid = server.pid;
     const serverLog = server.stderr;
@@ -366,7 +381,13 @@ async function main(): Promise<number> {
       setupSeconds,
       seconds,
       answersPerSecond: answeredBy.size / seconds,
-      answerLatencyMs: { p50: percentile(answerMs, 0.5), p95: percentile(answerMs, 0.95), p99: percentile(answerMs, 0.99), max: answerMs[answerMs.length - 1] ?? NaN, n: answerMs.length },
+      answerLatencyMs: {
+        p50: percentile(answerMs, 0.5),
+        p95: percentile(answerMs, 0.95),
+        p99: percentile(answerMs, 0.99),
+        max: answerMs[answerMs.length - 1] ?? NaN,
+        n: answerMs.length,
+      },
       leaseLatencyMs: { p50: percentile(leaseMs, 0.5), p95: percentile(leaseMs, 0.95), n: leaseMs.length },
       requestMbSent: bytesSent / 1e6,
       skips,
@@ -381,7 +402,7 @@ async function main(): Promise<number> {
     else {
       const ms = (v: number) => `${v.toFixed(1)} ms`;
       const lines = [
-        `bench:studio: ${annotators} annotators, ${totalQueries} queries (${[...kinds].map(([k, n]) => `${n} ${k}`).join(', ')}; ${unitsPerQuery} units each, ${W}x${H} images)${result.fetchMask ? ', each query\'s outline PNG fetched' : ''}`,
+        `bench:studio: ${annotators} annotators, ${totalQueries} queries (${[...kinds].map(([k, n]) => `${n} ${k}`).join(', ')}; ${unitsPerQuery} units each, ${W}x${H} images)${result.fetchMask ? ", each query's outline PNG fetched" : ''}`,
         `server: adaseg serve (child process, pid ${pid})${stats ? `, peak RSS ${stats.peakRssMb.toFixed(0)} MB, CPU under load ${stats.cpuSeconds.toFixed(1)} s (${((1000 * stats.cpuSeconds) / Math.max(1, answeredBy.size)).toFixed(2)} ms per answered query, all its requests included; start-up ${stats.startupCpuSeconds.toFixed(1)} s not included)` : ''}`,
         `total time            ${seconds.toFixed(2)} s (setup ${setupSeconds.toFixed(2)} s not included)`,
         `answers/s             ${result.answersPerSecond.toFixed(1)}`,

@@ -67,10 +67,12 @@ async function worker(): Promise<void> {
       const model = buildModel(CONFIGS[cmd.model], cmd.classes);
       const x = torch.keep(torch.randn([cmd.batch, 3, cmd.height, cmd.width]));
       // Labels 0..classes, the value `classes` turned into the ignore index (about 1 pixel in 12).
-      const y = torch.keep(torch.tidy(() => {
-        const r = torch.randint(0, cmd.classes + 1, [cmd.batch, cmd.height, cmd.width]);
-        return r.maskedFill(r.eq(cmd.classes), IGNORE);
-      }));
+      const y = torch.keep(
+        torch.tidy(() => {
+          const r = torch.randint(0, cmd.classes + 1, [cmd.batch, cmd.height, cmd.width]);
+          return r.maskedFill(r.eq(cmd.classes), IGNORE);
+        }),
+      );
       torch.tidy(() => torch.saveSafetensorsSync(cmd.file, { ...model.stateDict(), 'input.x': x, 'input.y': y }));
       const opt = new torch.optim.SGD(model.parameters(), { lr: 0.01, momentum: 0.9 });
       s = { model, opt, x, y };
@@ -109,7 +111,16 @@ async function worker(): Promise<void> {
 
 // ---------------------------------------------------------------- orchestrator
 async function runCase(here: string, env: NodeJS.ProcessEnv, dir: string, c: (typeof CASES)[number], threads: number, rounds: number, iters: number) {
-  const setup: SetupCmd = { cmd: 'setup', model: c.model, threads, classes: CLASSES, batch: c.batch, height: HEIGHT, width: WIDTH, file: join(dir, `${c.model}-${c.batch}.safetensors`) };
+  const setup: SetupCmd = {
+    cmd: 'setup',
+    model: c.model,
+    threads,
+    classes: CLASSES,
+    batch: c.batch,
+    height: HEIGHT,
+    width: WIDTH,
+    file: join(dir, `${c.model}-${c.batch}.safetensors`),
+  };
   const peers = new PeerPair<Cmd>(join(here, 'train.ts'), join(here, 'train_peer.py'), env);
   try {
     // Ours first: it writes the weights and inputs the peer loads.
@@ -163,27 +174,42 @@ async function orchestrate(): Promise<void> {
     if (unknown.length > 0) throw new Error(`bench:train: unknown --cases ${unknown.join(', ')}; expected some of ${CASES.map(caseName).join(', ')}`);
     const results = [];
     for (const c of CASES.filter((c) => wanted.includes(caseName(c)))) results.push(await runCase(here, env, dir, c, threads, rounds, iters));
-    const info = { cpu: cpus()[0]?.model, libtorch: torch.buildInfo().torchVersion, openblasCoretype: process.env.OPENBLAS_CORETYPE, gompSpincount: process.env.GOMP_SPINCOUNT, rounds, iters };
+    const info = {
+      cpu: cpus()[0]?.model,
+      libtorch: torch.buildInfo().torchVersion,
+      openblasCoretype: process.env.OPENBLAS_CORETYPE,
+      gompSpincount: process.env.GOMP_SPINCOUNT,
+      rounds,
+      iters,
+    };
     if (json) {
       console.log(JSON.stringify({ ...info, results }, null, 2));
       return;
     }
     console.log(`bench:train — train step and eval forward, input 3x${HEIGHT}x${WIDTH}, ${CLASSES} classes; ${info.cpu}; libtorch ${info.libtorch}`);
-    console.log(`${rounds} rounds x ${iters} iterations, interleaved; OPENBLAS_CORETYPE=${info.openblasCoretype ?? '(unset)'} GOMP_SPINCOUNT=${info.gompSpincount ?? '(unset)'}`);
+    console.log(
+      `${rounds} rounds x ${iters} iterations, interleaved; OPENBLAS_CORETYPE=${info.openblasCoretype ?? '(unset)'} GOMP_SPINCOUNT=${info.gompSpincount ?? '(unset)'}`,
+    );
     console.log('| model | batch | threads | measure | ours | PyTorch | ratio | target |');
     console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
     for (const r of results) {
       const line = (measure: string, o: number, p: number, target: number, unit: string, digits: number) => {
         const ratio = o / p;
-        console.log(`| ${r.model} (${(r.params / 1e6).toFixed(1)}M) | ${r.batch} | ${r.threads} | ${measure} | ${o.toFixed(digits)} ${unit} | ${p.toFixed(digits)} ${unit} | ${ratio.toFixed(3)} | ≤ ${target} ${ratio <= target ? 'ok' : 'MISSED'} |`);
+        console.log(
+          `| ${r.model} (${(r.params / 1e6).toFixed(1)}M) | ${r.batch} | ${r.threads} | ${measure} | ${o.toFixed(digits)} ${unit} | ${p.toFixed(digits)} ${unit} | ${ratio.toFixed(3)} | ≤ ${target} ${ratio <= target ? 'ok' : 'MISSED'} |`,
+        );
       };
       line('train step (median)', r.trainMs.ours, r.trainMs.pytorch, 1.1, 'ms', 1);
       line('eval forward (median)', r.evalMs.ours, r.evalMs.pytorch, 1.05, 'ms', 1);
       line('peak RSS', r.peakRssMb.ours, r.peakRssMb.pytorch, 1.3, 'MB', 0);
     }
     for (const r of results) {
-      console.log(`${r.model} ${r.batch}: train ms ours ${r.allTrainMs.ours.join(' ')} | PyTorch ${r.allTrainMs.pytorch.join(' ')}; eval ms ours ${r.allEvalMs.ours.join(' ')} | PyTorch ${r.allEvalMs.pytorch.join(' ')}`);
-      console.log(`${r.model} ${r.batch}: largest loss difference ours vs PyTorch over the same ${r.losses.ours.length} steps: ${r.maxLossDifference.toExponential(2)} (first loss ${r.losses.ours[0].toFixed(5)} vs ${r.losses.pytorch[0].toFixed(5)})`);
+      console.log(
+        `${r.model} ${r.batch}: train ms ours ${r.allTrainMs.ours.join(' ')} | PyTorch ${r.allTrainMs.pytorch.join(' ')}; eval ms ours ${r.allEvalMs.ours.join(' ')} | PyTorch ${r.allEvalMs.pytorch.join(' ')}`,
+      );
+      console.log(
+        `${r.model} ${r.batch}: largest loss difference ours vs PyTorch over the same ${r.losses.ours.length} steps: ${r.maxLossDifference.toExponential(2)} (first loss ${r.losses.ours[0].toFixed(5)} vs ${r.losses.pytorch[0].toFixed(5)})`,
+      );
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -67,7 +67,9 @@ for (const seed of seeds) {
   const sourceDir = join(sourceRoot, `seed-${seed}`);
   const sourceEvalFile = join(sourceDir, 'source-evaluation.json');
   if (!existsSync(sourceEvalFile)) {
-    console.error(`bench:uda: ${sourceEvalFile} not found: run \`adaseg run --config configs/camvid-active.yaml\` until seed ${seed}'s source model is trained and evaluated`);
+    console.error(
+      `bench:uda: ${sourceEvalFile} not found: run \`adaseg run --config configs/camvid-active.yaml\` until seed ${seed}'s source model is trained and evaluated`,
+    );
     process.exit(1);
   }
   const sourceEval = JSON.parse(readFileSync(sourceEvalFile, 'utf8')) as { mIoU: number; iou: (number | null)[]; classNames: string[] };
@@ -96,7 +98,10 @@ for (const seed of seeds) {
       console.error(`seed ${seed}, ${method}: ${config.train.iterations} iterations in ${config.output} (resumes if interrupted)`);
       await adaptModel(config, { resume: true, progress: !json });
     }
-    const m = JSON.parse(readFileSync(metricsFile, 'utf8')) as { seconds: number; evaluations: Record<string, { mIoU: number; iou: Record<string, number | null> }> };
+    const m = JSON.parse(readFileSync(metricsFile, 'utf8')) as {
+      seconds: number;
+      evaluations: Record<string, { mIoU: number; iou: Record<string, number | null> }>;
+    };
     const ev = m.evaluations.target_val;
     rows.push({ method, seed, seconds: m.seconds, score: { mIoU: ev.mIoU, iou: Object.values(ev.iou) } });
   }
@@ -112,8 +117,12 @@ const order: Row['method'][] = ['source-only', ...(warmupRow ? ['adaptsegnet' as
 const base = stats(rows.filter((r) => r.method === 'source-only').map((r) => r.score.mIoU));
 const summary: Record<string, unknown> = { seeds, threads, rows, methods: {} };
 const lines: string[] = [];
-lines.push(`UDA on camvid-day2dusk (day -> dusk), target_val mIoU, U-Net width 16 at 120x90, seeds ${seeds.join(',')}, ${threads} thread(s)${warmupRow ? "; adaptsegnet = the active run's warm-up (same settings)" : ''}`);
-lines.push('| method | target_val mIoU (mean ± sd) | per seed | gain over source-only (per-seed differences) | beats source-only by more than the spread | time per run |');
+lines.push(
+  `UDA on camvid-day2dusk (day -> dusk), target_val mIoU, U-Net width 16 at 120x90, seeds ${seeds.join(',')}, ${threads} thread(s)${warmupRow ? "; adaptsegnet = the active run's warm-up (same settings)" : ''}`,
+);
+lines.push(
+  '| method | target_val mIoU (mean ± sd) | per seed | gain over source-only (per-seed differences) | beats source-only by more than the spread | time per run |',
+);
 lines.push('| --- | --- | --- | --- | --- | --- |');
 for (const method of order) {
   const r = rows.filter((x) => x.method === method);
@@ -133,7 +142,10 @@ lines.push(`| class | ${order.join(' | ')} |`);
 lines.push(`| --- | ${order.map(() => '---').join(' | ')} |`);
 classNames.forEach((name, c) => {
   const cells = order.map((method) => {
-    const vals = rows.filter((r) => r.method === method).map((r) => r.score.iou[c]).filter((v): v is number => v !== null);
+    const vals = rows
+      .filter((r) => r.method === method)
+      .map((r) => r.score.iou[c])
+      .filter((v): v is number => v !== null);
     return vals.length ? pct(stats(vals).mean) : '-';
   });
   lines.push(`| ${name} | ${cells.join(' | ')} |`);

@@ -43,5 +43,10 @@ for (let i = 0; i < pool.samples.length; i++) {
   }
 }
 const sum = (a: Float64Array) => a.reduce((s, v) => s + v, 0);
-for (let c = 0; c < C; c++) console.log(`${names[c].padEnd(12)} bought ${String(bought[c]).padStart(5)}  trains as ${(assigned[c] / Math.max(1, bought[c])).toFixed(1)}x  right ${((100 * right[c]) / Math.max(1, assigned[c])).toFixed(0)}%`);
-console.log(`all          bought ${sum(bought)}  trains as ${(sum(assigned) / sum(bought)).toFixed(1)}x  right ${((100 * sum(right)) / sum(assigned)).toFixed(1)}% (superpixels of ~${size} px)`);
+for (let c = 0; c < C; c++)
+  console.log(
+    `${names[c].padEnd(12)} bought ${String(bought[c]).padStart(5)}  trains as ${(assigned[c] / Math.max(1, bought[c])).toFixed(1)}x  right ${((100 * right[c]) / Math.max(1, assigned[c])).toFixed(0)}%`,
+  );
+console.log(
+  `all          bought ${sum(bought)}  trains as ${(sum(assigned) / sum(bought)).toFixed(1)}x  right ${((100 * sum(right)) / sum(assigned)).toFixed(1)}% (superpixels of ~${size} px)`,
+);

@@ -38,7 +38,13 @@ async function pool() {
 
 function openRun(name: string, units: UnitConfig, images: { id: string }[]): LabelStore {
   const store = LabelStore.open(join(dir, `${name}.sqlite`));
-  store.ensureRun('s/seed-0', { strategy: 's', seed: 0, units, classNames: ['sky', 'road', 'building', 'vehicle', 'person', 'vegetation'], images: images.map((s, i) => ({ id: s.id, index: i, ...WORK })) });
+  store.ensureRun('s/seed-0', {
+    strategy: 's',
+    seed: 0,
+    units,
+    classNames: ['sky', 'road', 'building', 'vehicle', 'person', 'vegetation'],
+    images: images.map((s, i) => ({ id: s.id, index: i, ...WORK })),
+  });
   return store;
 }
 
@@ -61,7 +67,14 @@ for (const units of [{ kind: 'region', k: 1 }, { kind: 'superpixel', size: 20 },
     const gt = poolGroundTruth(ds, RESIZE);
     const selection = (await pick(units, ds, units.kind === 'image' ? 1 : 7, 11)).filter((u) => units.kind !== 'image' || u.image % 2 === 0);
     store.saveSelection('s/seed-0', 1, selection, { scoredWith: '/m.safetensors' });
-    const result = await new SimulatedAnnotator(gt).annotate(store, { run: 's/seed-0', round: 1, strategy: 's', checkpoint: '/m.safetensors', units, selection: store.selection('s/seed-0', 1) });
+    const result = await new SimulatedAnnotator(gt).annotate(store, {
+      run: 's/seed-0',
+      round: 1,
+      strategy: 's',
+      checkpoint: '/m.safetensors',
+      units,
+      selection: store.selection('s/seed-0', 1),
+    });
     assert.equal(result.stopped, false);
     assert.equal(result.units, selection.length);
     assert.equal(store.round('s/seed-0', 1)!.phase, 'annotated');
@@ -77,7 +90,14 @@ for (const units of [{ kind: 'region', k: 1 }, { kind: 'superpixel', size: 20 },
     }
     assert.equal(store.run('s/seed-0').coveredPixels, revealed);
     // Annotating the same round again (a restarted loop) changes nothing.
-    await new SimulatedAnnotator(async () => new Uint8Array(WORK.width * WORK.height).fill(0)).annotate(store, { run: 's/seed-0', round: 1, strategy: 's', checkpoint: null, units, selection: store.selection('s/seed-0', 1) });
+    await new SimulatedAnnotator(async () => new Uint8Array(WORK.width * WORK.height).fill(0)).annotate(store, {
+      run: 's/seed-0',
+      round: 1,
+      strategy: 's',
+      checkpoint: null,
+      units,
+      selection: store.selection('s/seed-0', 1),
+    });
     assert.equal(store.labelledUnits('s/seed-0').filter((u) => u.annotator === 'simulated').length, selection.length);
     store.close();
   });
@@ -89,9 +109,20 @@ test('the labelled target the round trains on is exactly the store mask at the w
   const store = openRun('native', units, ds.samples);
   const selection = await pick(units, ds, 40, 5);
   store.saveSelection('s/seed-0', 1, selection, { scoredWith: null });
-  await new SimulatedAnnotator(poolGroundTruth(ds, RESIZE)).annotate(store, { run: 's/seed-0', round: 1, strategy: 's', checkpoint: null, units, selection: store.selection('s/seed-0', 1) });
+  await new SimulatedAnnotator(poolGroundTruth(ds, RESIZE)).annotate(store, {
+    run: 's/seed-0',
+    round: 1,
+    strategy: 's',
+    checkpoint: null,
+    units,
+    selection: store.selection('s/seed-0', 1),
+  });
   const unlabelled = withSamples(ds, ds.samples.map(withoutLabel));
-  const labelled = labelledTargetSet(unlabelled, store.labelledMasks('s/seed-0'), ds.samples.map(() => NATIVE));
+  const labelled = labelledTargetSet(
+    unlabelled,
+    store.labelledMasks('s/seed-0'),
+    ds.samples.map(() => NATIVE),
+  );
   const loader = new DataLoader(labelled, { batchSize: 1, workers: 0, transforms: RESIZE });
   try {
     for await (const batch of loader.epoch(0)) {
@@ -103,7 +134,11 @@ test('the labelled target the round trains on is exactly the store mask at the w
     await loader.close();
   }
   // Odd ratios too: every working pixel lands on the native pixel that nearest resize samples.
-  for (const [w, h, W, H] of [[23, 17, 50, 37], [120, 90, 240, 180], [7, 5, 9, 8]]) {
+  for (const [w, h, W, H] of [
+    [23, 17, 50, 37],
+    [120, 90, 240, 180],
+    [7, 5, 9, 8],
+  ]) {
     const data = Uint8Array.from({ length: w * h }, (_, i) => i % 7);
     const native = toNativeMask({ width: w, height: h, data }, { width: W, height: H });
     const { resizeLabel } = await import('../src/data/transforms.js');
@@ -148,7 +183,10 @@ test('human annotator: writes queries, waits for answers, resumes after a restar
   store = LabelStore.open(file);
   const second = annotator.annotate(store, request());
   await new Promise((r) => setTimeout(r, 20));
-  assert.deepEqual(studio.queries({ run: 's/seed-0', round: 1 }).map((q) => q.id), ids);
+  assert.deepEqual(
+    studio.queries({ run: 's/seed-0', round: 1 }).map((q) => q.id),
+    ids,
+  );
   for (let i = 0; i < 4; i++) answerNext(i % 2 ? 'ann' : 'cid');
   const result = await second;
   assert.equal(result.stopped, false);

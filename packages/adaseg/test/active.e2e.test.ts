@@ -51,7 +51,11 @@ function experiment(output: string, extra: Record<string, unknown> = {}): Record
     source: { train: { iterations: 6, optimizer: { kind: 'adam', lr: 0.01 }, logEvery: 2, checkpointEvery: 2 } },
     warmup: { train: { iterations: 2, optimizer: { kind: 'adam', lr: 0.001 }, checkpointEvery: 1 }, adapt: { method: 'advent-entropy', lambdaEnt: 0.01 } },
     active: { units: { kind: 'region', k: 1 }, budget: { kind: 'pixelPercent', total: 8, rounds: 2 }, strategies: ['random', 'entropy'] },
-    rounds: { train: { iterations: 4, optimizer: { kind: 'adam', lr: 0.002 }, logEvery: 2, checkpointEvery: 2 }, negativeLearning: { weight: 0.5 }, labelPropagation: { superpixelSize: 12 } },
+    rounds: {
+      train: { iterations: 4, optimizer: { kind: 'adam', lr: 0.002 }, logEvery: 2, checkpointEvery: 2 },
+      negativeLearning: { weight: 0.5 },
+      labelPropagation: { superpixelSize: 12 },
+    },
     report: { examples: 2 },
     ...extra,
   };
@@ -78,12 +82,30 @@ test('adaseg run: 2 rounds x (random, entropy) x 2 seeds with warm-up and baseli
   writeFileSync(file, JSON.stringify(experiment('out')));
   const r = await cli(['run', '--config', file, '--json', '--no-progress']);
   assert.equal(r.code, 0, r.err);
-  const summary = JSON.parse(r.out) as { output: string; stopped: boolean; files: { results: string; report: string; store: string }; strategies: { strategy: string }[] };
+  const summary = JSON.parse(r.out) as {
+    output: string;
+    stopped: boolean;
+    files: { results: string; report: string; store: string };
+    strategies: { strategy: string }[];
+  };
   output = summary.output;
   assert.equal(output, join(dir, 'out'), 'output relative to the config file');
   assert.equal(summary.stopped, false);
-  assert.deepEqual(summary.strategies.map((s) => s.strategy), ['random', 'entropy']);
-  for (const f of ['config.json', 'labels.sqlite', 'events.jsonl', 'results.json', 'report.html', 'seed-0/source/checkpoints/checkpoints.json', 'seed-1/warmup/config.json', 'seed-0/entropy/round-2/evaluation.json', 'seed-1/full/evaluation.json']) {
+  assert.deepEqual(
+    summary.strategies.map((s) => s.strategy),
+    ['random', 'entropy'],
+  );
+  for (const f of [
+    'config.json',
+    'labels.sqlite',
+    'events.jsonl',
+    'results.json',
+    'report.html',
+    'seed-0/source/checkpoints/checkpoints.json',
+    'seed-1/warmup/config.json',
+    'seed-0/entropy/round-2/evaluation.json',
+    'seed-1/full/evaluation.json',
+  ]) {
     assert.ok(existsSync(join(output, f)), f);
   }
   results = JSON.parse(readFileSync(summary.files.results, 'utf8')) as ExperimentResults;
@@ -110,18 +132,33 @@ test('adaseg run: 2 rounds x (random, entropy) x 2 seeds with warm-up and baseli
   for (const b of ['sourceOnly', 'udaOnly', 'full'] as const) assert.equal(results.baselines[b]?.mIoU.n, 2, b);
   // The classes the validation labels have (for the mIoU over them), as inspectDataset counts them.
   const val = await inspectDataset(await loadDataset(parseTrainConfig({ data: { train: synthetic('target', 3, 500) } }).data.train));
-  assert.deepEqual(results.classesInVal, results.classNames.map((_, c) => (val.classPixels.find((x) => x.trainId === c)?.pixels ?? 0) > 0));
+  assert.deepEqual(
+    results.classesInVal,
+    results.classNames.map((_, c) => (val.classPixels.find((x) => x.trainId === c)?.pixels ?? 0) > 0),
+  );
   for (const s of results.strategies) assert.equal(s.final.mIoUInVal?.n, 2);
   // The start of every curve is the warm-up model (UDA-only).
   assert.equal(results.strategies[0].curve[0].mIoU.mean, results.baselines.udaOnly!.mIoU.mean);
   // The store holds every run's labels and provenance; exactly the selected units were revealed.
   const store = LabelStore.open(join(output, 'labels.sqlite'), { readonly: true });
-  assert.deepEqual(store.runs().map((x) => x.name).sort(), ['entropy/seed-0', 'entropy/seed-1', 'random/seed-0', 'random/seed-1']);
+  assert.deepEqual(
+    store
+      .runs()
+      .map((x) => x.name)
+      .sort(),
+    ['entropy/seed-0', 'entropy/seed-1', 'random/seed-0', 'random/seed-1'],
+  );
   const units = store.labelledUnits('entropy/seed-1');
   assert.ok(units.length > 0 && units.every((u) => u.annotator === 'simulated' && u.strategy === 'entropy' && (u.round === 1 || u.round === 2)));
-  assert.ok(units.filter((u) => u.round === 2).every((u) => u.checkpoint!.includes(join('seed-1', 'entropy', 'round-1'))), 'round 2 was scored by round 1\'s model');
+  assert.ok(
+    units.filter((u) => u.round === 2).every((u) => u.checkpoint!.includes(join('seed-1', 'entropy', 'round-1'))),
+    "round 2 was scored by round 1's model",
+  );
   const covered = store.run('entropy/seed-1').coveredPixels;
-  assert.equal(covered, units.reduce((s, u) => s + u.pixels, 0));
+  assert.equal(
+    covered,
+    units.reduce((s, u) => s + u.pixels, 0),
+  );
   // Rounds trained on their labels spread over superpixels (rounds.labelPropagation), the store unchanged.
   const runLog = readFileSync(join(output, 'run.log'), 'utf8');
   const spread = [...runLog.matchAll(/entropy\/seed-1 round (\d): label propagation over superpixels of ~12 px: (\d+) labelled pixels train as (\d+)/g)];
@@ -131,7 +168,10 @@ test('adaseg run: 2 rounds x (random, entropy) x 2 seeds with warm-up and baseli
   for (const round of store.rounds('entropy/seed-1')) {
     const errors = round.info[SELECTION_ERRORS_INFO_KEY] as { labelled: number; wrong: number };
     const labelledThisRound = [...store.selection('entropy/seed-1', round.round)].reduce((s, u) => s + u.pixels, 0);
-    assert.ok(Number.isInteger(errors.labelled) && errors.labelled > 0 && errors.labelled <= labelledThisRound, `round ${round.round}: ${JSON.stringify(errors)}`);
+    assert.ok(
+      Number.isInteger(errors.labelled) && errors.labelled > 0 && errors.labelled <= labelledThisRound,
+      `round ${round.round}: ${JSON.stringify(errors)}`,
+    );
     assert.ok(Number.isInteger(errors.wrong) && errors.wrong >= 0 && errors.wrong <= errors.labelled);
   }
   store.close();
@@ -153,12 +193,24 @@ test('report.html is self-contained and its plot and tables match results.json',
       if (v !== undefined) assert.ok(v.startsWith('data:') || v.startsWith('#'), `<${e.tagName} ${name}="${v.slice(0, 40)}"> is not inline`);
     }
   }
-  assert.ok(elements.some((e) => e.tagName === 'style'), 'inline CSS');
+  assert.ok(
+    elements.some((e) => e.tagName === 'style'),
+    'inline CSS',
+  );
 
   const svg = elements.find((e) => e.tagName === 'svg' && attr(e, 'id') === 'budget-plot')!;
   assert.ok(svg, 'the budget plot');
   const inSvg = [...walk(svg as unknown as Node)];
-  const g = { x0: Number(attr(svg, 'data-x0')), x1: Number(attr(svg, 'data-x1')), y0: Number(attr(svg, 'data-y0')), y1: Number(attr(svg, 'data-y1')), left: Number(attr(svg, 'data-left')), right: Number(attr(svg, 'data-right')), top: Number(attr(svg, 'data-top')), bottom: Number(attr(svg, 'data-bottom')) };
+  const g = {
+    x0: Number(attr(svg, 'data-x0')),
+    x1: Number(attr(svg, 'data-x1')),
+    y0: Number(attr(svg, 'data-y0')),
+    y1: Number(attr(svg, 'data-y1')),
+    left: Number(attr(svg, 'data-left')),
+    right: Number(attr(svg, 'data-right')),
+    top: Number(attr(svg, 'data-top')),
+    bottom: Number(attr(svg, 'data-bottom')),
+  };
   const [, , width, height] = attr(svg, 'viewBox')!.split(' ').map(Number);
   const px = (x: number) => g.left + ((x - g.x0) / (g.x1 - g.x0)) * (width - g.left - g.right);
   const py = (y: number) => height - g.bottom - ((y - g.y0) / (g.y1 - g.y0)) * (height - g.top - g.bottom);
@@ -172,7 +224,10 @@ test('report.html is self-contained and its plot and tables match results.json',
     s.curve.forEach((p, i) => {
       assert.equal(Number(attr(points[i], 'data-x')), p.percent.mean);
       assert.equal(Number(attr(points[i], 'data-y')), p.mIoU.mean);
-      assert.ok(Math.abs(Number(attr(points[i], 'cx')) - px(p.percent.mean)) < 0.01 && Math.abs(Number(attr(points[i], 'cy')) - py(p.mIoU.mean)) < 0.01, 'point drawn where its value is');
+      assert.ok(
+        Math.abs(Number(attr(points[i], 'cx')) - px(p.percent.mean)) < 0.01 && Math.abs(Number(attr(points[i], 'cy')) - py(p.mIoU.mean)) < 0.01,
+        'point drawn where its value is',
+      );
       assert.ok(Math.abs(coords[i][0] - px(p.percent.mean)) < 0.01 && Math.abs(coords[i][1] - py(p.mIoU.mean)) < 0.01, 'line through the points');
     });
     const band = inSvg.find((e) => e.tagName === 'polygon' && attr(e, 'data-strategy') === s.strategy);
@@ -180,17 +235,21 @@ test('report.html is self-contained and its plot and tables match results.json',
     assert.equal(attr(band!, 'points')!.trim().split(/\s+/).length, 2 * s.curve.length);
   }
   const baselines = inSvg.filter((e) => e.tagName === 'line' && attr(e, 'data-baseline') !== undefined);
-  assert.deepEqual(
-    Object.fromEntries(baselines.map((e) => [attr(e, 'data-baseline'), Number(attr(e, 'data-y'))])),
-    { 'full supervision': results.baselines.full!.mIoU.mean, 'UDA only': results.baselines.udaOnly!.mIoU.mean, 'source only': results.baselines.sourceOnly!.mIoU.mean },
-  );
+  assert.deepEqual(Object.fromEntries(baselines.map((e) => [attr(e, 'data-baseline'), Number(attr(e, 'data-y'))])), {
+    'full supervision': results.baselines.full!.mIoU.mean,
+    'UDA only': results.baselines.udaOnly!.mIoU.mean,
+    'source only': results.baselines.sourceOnly!.mIoU.mean,
+  });
 
   // Tables: every strategy's final mIoU, labelled %, AUBC; per-class IoU.
   const row = (table: string, name: string) => {
     const t = elements.find((e) => e.tagName === 'table' && attr(e, 'id') === table)!;
     return [...walk(t as unknown as Node)].find((e) => e.tagName === 'tr' && attr(e, 'data-row') === name)!;
   };
-  const values = (tr: Element) => [...walk(tr as unknown as Node)].filter((e) => e.tagName === 'td').map((td) => (attr(td, 'data-value') === undefined ? null : Number(attr(td, 'data-value'))));
+  const values = (tr: Element) =>
+    [...walk(tr as unknown as Node)]
+      .filter((e) => e.tagName === 'td')
+      .map((td) => (attr(td, 'data-value') === undefined ? null : Number(attr(td, 'data-value'))));
   for (const s of results.strategies) {
     const v = values(row('summary', s.strategy));
     assert.equal(v[0], s.final.percent.mean);
@@ -253,7 +312,10 @@ test('an experiment interrupted at several points and resumed gives the same res
   for (const r of a.runs()) for (const im of a.images(r.name)) assert.deepEqual(b.mask(r.name, im.id).data, a.mask(r.name, im.id).data);
   a.close();
   b.close();
-  const events = readFileSync(join(dir, 'resumed', 'events.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as LoopEvent);
+  const events = readFileSync(join(dir, 'resumed', 'events.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as LoopEvent);
   assert.equal(events.filter((e) => e.kind === 'selected').length, 8, 'each round selected once, however often the run stopped');
 });
 
@@ -296,7 +358,10 @@ test('human annotator: the loop waits for the queries to be answered through the
   const store = LabelStore.open(join(out, 'labels.sqlite'), { readonly: true });
   const units = store.labelledUnits('entropy/seed-3');
   assert.ok(units.length > 0 && units.every((u) => u.annotator === 'studio' && u.queryId !== null && u.seconds > 0));
-  assert.deepEqual(store.rounds('entropy/seed-3').map((r) => r.phase), ['evaluated', 'evaluated']);
+  assert.deepEqual(
+    store.rounds('entropy/seed-3').map((r) => r.phase),
+    ['evaluated', 'evaluated'],
+  );
   const q = store.queries({ run: 'entropy/seed-3', units: false });
   assert.ok(q.every((x) => x.status === 'answered' && x.kind === 'region-class'));
   // Region-class answers: every pixel of a region gets its class.
@@ -322,25 +387,79 @@ test('adaseg run: help, usage errors (exit 2), config errors naming the field (e
     patch(c);
     return () => parseExperimentConfig(c, dir);
   };
-  assert.throws(bad((c) => (c.rounds.train.iterations = 0)), /config\.rounds\.train\.iterations must be an integer >= 1, got 0/);
-  assert.throws(bad((c) => (c.active.budget.total = 120)), /config\.active\.budget\.total must be <= 100, got 120/);
-  assert.throws(bad((c) => (c.active.strategies = ['entropy', 'nope'])), /config\.active\.strategies\[1\]\.strategy must be one of random, .*got "nope"/);
-  assert.throws(bad((c) => (c.active.strategies = ['bald'])), /config\.active\.strategies\[0\] \(bald \(T=10\)\) needs MC-dropout samples: give the model dropout/);
-  assert.throws(bad((c) => (c.active.strategies = ['aada'])), /needs a domain discriminator: use an adversarial warm-up/);
-  assert.throws(bad((c) => (c.active.strategies = [{ strategy: 'ripu', k: 2 }])), /ripu's k \(2\) must equal the units' k \(1\)/);
-  assert.throws(bad((c) => (c.active.units = { kind: 'hexagon' })), /config\.active\.units\.kind must be one of image, region, superpixel, pixel/);
-  assert.throws(bad((c) => delete c.rounds), /config\.rounds is required/);
-  assert.throws(bad((c) => (c.annotator = { kind: 'human', minFraction: 0 })), /config\.annotator\.minFraction must be > 0, got 0/);
-  assert.throws(bad((c) => (c.baselines = ['uda-only', 'oracle'])), /config\.baselines\[1\] must be one of source-only, uda-only, full, random/);
-  assert.throws(bad((c) => (c.warmup = undefined, (c.baselines = ['uda-only']))), /'uda-only' is the warm-up's model/);
-  assert.throws(bad((c) => (c.source = { init: 'a', train: {} })), /config\.source: give either init/);
-  assert.throws(bad((c) => (c.data.pool = { format: 'synthetic', style: 'target' })), /config\.data\.pool: .*'count' must be a positive integer/);
-  assert.throws(bad((c) => (c.seeds = [1, 1])), /config\.seeds lists a seed twice/);
-  assert.throws(bad((c) => (c.rounds.adapt = { method: 'adaptsegnet', lambdaAdv: -1 })), /config\.rounds\.adapt\.lambdaAdv must be >= 0, got -1/);
-  assert.throws(bad((c) => (c.surprise = 1)), /config has an unknown key 'surprise'/);
+  assert.throws(
+    bad((c) => (c.rounds.train.iterations = 0)),
+    /config\.rounds\.train\.iterations must be an integer >= 1, got 0/,
+  );
+  assert.throws(
+    bad((c) => (c.active.budget.total = 120)),
+    /config\.active\.budget\.total must be <= 100, got 120/,
+  );
+  assert.throws(
+    bad((c) => (c.active.strategies = ['entropy', 'nope'])),
+    /config\.active\.strategies\[1\]\.strategy must be one of random, .*got "nope"/,
+  );
+  assert.throws(
+    bad((c) => (c.active.strategies = ['bald'])),
+    /config\.active\.strategies\[0\] \(bald \(T=10\)\) needs MC-dropout samples: give the model dropout/,
+  );
+  assert.throws(
+    bad((c) => (c.active.strategies = ['aada'])),
+    /needs a domain discriminator: use an adversarial warm-up/,
+  );
+  assert.throws(
+    bad((c) => (c.active.strategies = [{ strategy: 'ripu', k: 2 }])),
+    /ripu's k \(2\) must equal the units' k \(1\)/,
+  );
+  assert.throws(
+    bad((c) => (c.active.units = { kind: 'hexagon' })),
+    /config\.active\.units\.kind must be one of image, region, superpixel, pixel/,
+  );
+  assert.throws(
+    bad((c) => delete c.rounds),
+    /config\.rounds is required/,
+  );
+  assert.throws(
+    bad((c) => (c.annotator = { kind: 'human', minFraction: 0 })),
+    /config\.annotator\.minFraction must be > 0, got 0/,
+  );
+  assert.throws(
+    bad((c) => (c.baselines = ['uda-only', 'oracle'])),
+    /config\.baselines\[1\] must be one of source-only, uda-only, full, random/,
+  );
+  assert.throws(
+    bad((c) => ((c.warmup = undefined), (c.baselines = ['uda-only']))),
+    /'uda-only' is the warm-up's model/,
+  );
+  assert.throws(
+    bad((c) => (c.source = { init: 'a', train: {} })),
+    /config\.source: give either init/,
+  );
+  assert.throws(
+    bad((c) => (c.data.pool = { format: 'synthetic', style: 'target' })),
+    /config\.data\.pool: .*'count' must be a positive integer/,
+  );
+  assert.throws(
+    bad((c) => (c.seeds = [1, 1])),
+    /config\.seeds lists a seed twice/,
+  );
+  assert.throws(
+    bad((c) => (c.rounds.adapt = { method: 'adaptsegnet', lambdaAdv: -1 })),
+    /config\.rounds\.adapt\.lambdaAdv must be >= 0, got -1/,
+  );
+  assert.throws(
+    bad((c) => (c.surprise = 1)),
+    /config has an unknown key 'surprise'/,
+  );
   // Fields other commands take but an experiment would silently ignore.
-  assert.throws(bad((c) => (c.rounds.train.evalEvery = 10)), /config\.rounds\.train\.evalEvery does not apply to an experiment/);
-  assert.throws(bad((c) => (c.rounds.adapt = { method: 'advent-entropy', labelledTargetWeight: 2 })), /config\.rounds\.adapt\.labelledTargetWeight does not apply here: set rounds\.labelledTargetWeight/);
+  assert.throws(
+    bad((c) => (c.rounds.train.evalEvery = 10)),
+    /config\.rounds\.train\.evalEvery does not apply to an experiment/,
+  );
+  assert.throws(
+    bad((c) => (c.rounds.adapt = { method: 'advent-entropy', labelledTargetWeight: 2 })),
+    /config\.rounds\.adapt\.labelledTargetWeight does not apply here: set rounds\.labelledTargetWeight/,
+  );
 
   const file = join(dir, 'bad.yaml');
   writeFileSync(file, 'active:\n  units: { kind: region, k: 1 }\n');

@@ -7,14 +7,24 @@ import { parseExperimentConfig } from '../src/experiment/config.js';
 
 const U = 255;
 
-test('propagateLabels spreads a superpixel\'s single class over its unknown pixels, and nothing else', () => {
+test("propagateLabels spreads a superpixel's single class over its unknown pixels, and nothing else", () => {
   // A 6x2 image in four superpixels of 3 pixels:
   //   0 0 0 1 1 1
   //   2 2 2 3 3 3
   const segmentation = { labels: Int32Array.from([0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3]), count: 4 };
   const mask = Uint8Array.from([
-    4, U, U, /* sp 1: two classes */ 1, 2, U,
-    /* sp 2: nothing labelled */ U, U, U, /* sp 3: class 0 and a bought void pixel */ 0, U, U,
+    4,
+    U,
+    U,
+    /* sp 1: two classes */ 1,
+    2,
+    U,
+    /* sp 2: nothing labelled */ U,
+    U,
+    U,
+    /* sp 3: class 0 and a bought void pixel */ 0,
+    U,
+    U,
   ]);
   const covered = Uint8Array.from([1, 0, 0, 1, 1, 0, 0, 0, 0, 1, 1, 0]);
   const out = propagateLabels(mask, segmentation, 5, covered);
@@ -42,8 +52,14 @@ test('rounds.labelPropagation is parsed with defaults and checked; absent, the c
     rounds: { train: { iterations: 1 }, ...rounds },
   });
   assert.deepEqual(parseExperimentConfig(base({ labelPropagation: {} }), '/tmp').rounds.labelPropagation, { superpixelSize: 30, compactness: 10 });
-  assert.deepEqual(parseExperimentConfig(base({ labelPropagation: { superpixelSize: 60, compactness: 20 } }), '/tmp').rounds.labelPropagation, { superpixelSize: 60, compactness: 20 });
+  assert.deepEqual(parseExperimentConfig(base({ labelPropagation: { superpixelSize: 60, compactness: 20 } }), '/tmp').rounds.labelPropagation, {
+    superpixelSize: 60,
+    compactness: 20,
+  });
   assert.equal('labelPropagation' in parseExperimentConfig(base({}), '/tmp').rounds, false);
-  assert.throws(() => parseExperimentConfig(base({ labelPropagation: { superpixelSize: 2 } }), '/tmp'), /config\.rounds\.labelPropagation\.superpixelSize must be an integer >= 4, got 2/);
+  assert.throws(
+    () => parseExperimentConfig(base({ labelPropagation: { superpixelSize: 2 } }), '/tmp'),
+    /config\.rounds\.labelPropagation\.superpixelSize must be an integer >= 4, got 2/,
+  );
   assert.throws(() => parseExperimentConfig(base({ labelPropagation: { size: 30 } }), '/tmp'), /config\.rounds\.labelPropagation has an unknown key 'size'/);
 });

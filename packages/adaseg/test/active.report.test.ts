@@ -30,7 +30,16 @@ test('stat, area under the budget curve and first reach, by hand', () => {
 });
 
 function raw(): RawExperiment {
-  const curve = (m: number[], p = [0, 1, 2]) => m.map((mIoU, round) => ({ round, coveredPixels: p[round] * 10, labelledPixels: p[round] * 9, units: round * 3, percent: p[round], mIoU, iou: [mIoU, null, round === 0 ? null : 0.5] }));
+  const curve = (m: number[], p = [0, 1, 2]) =>
+    m.map((mIoU, round) => ({
+      round,
+      coveredPixels: p[round] * 10,
+      labelledPixels: p[round] * 9,
+      units: round * 3,
+      percent: p[round],
+      mIoU,
+      iou: [mIoU, null, round === 0 ? null : 0.5],
+    }));
   const evalOf = (mIoU: number) => ({ checkpoint: 'x', mIoU, pixelAccuracy: 0.9, iou: [mIoU, null, 0.1], classNames: ['a', 'b', 'c'] });
   return {
     name: 'hand <made> & "quoted"',
@@ -142,6 +151,6 @@ test("RIPU's negative learning: -log(1 - p) over the classes below the threshold
     const x = torch.tensor([Math.log(0.9), Math.log(0.08), Math.log(0.02)], { shape: [1, 3, 1, 1] }).requiresGrad_(true);
     negativeLearningLoss(x, 0.05).backward();
     const g = x.grad!.toTypedArray() as Float32Array;
-    assert.ok(g[2] > 0, 'gradient descent lowers the complementary class\'s logit');
+    assert.ok(g[2] > 0, "gradient descent lowers the complementary class's logit");
   });
 });

@@ -40,7 +40,7 @@ function halfAndHalf(classes: number): { model: SegmentationModel; modes: () => 
   return { model: stub as unknown as SegmentationModel, modes: () => ({ training, forwards }) };
 }
 
-test('selectionErrors counts, over the round\'s units, the labelled pixels and those the choosing model had wrong', async () => {
+test("selectionErrors counts, over the round's units, the labelled pixels and those the choosing model had wrong", async () => {
   const pool = await loadDataset({ format: 'synthetic', style: 'target', count: 3, width: W, height: H, seed: 5 });
   const classes = numClasses(pool);
   const { model, modes } = halfAndHalf(classes);
@@ -58,7 +58,13 @@ test('selectionErrors counts, over the round\'s units, the labelled pixels and t
   m2[at(5, 3)] = 1;
   m2[at(6, 3)] = 3;
   m2[at(0, 3)] = 2;
-  const unit = (image: number, pixels: number[]): UnitPixels => ({ image, imageId: pool.samples[image].id, unit: pixels[0], pixels: pixels.length, pixelIndices: Uint32Array.from(pixels) });
+  const unit = (image: number, pixels: number[]): UnitPixels => ({
+    image,
+    imageId: pool.samples[image].id,
+    unit: pixels[0],
+    pixels: pixels.length,
+    pixelIndices: Uint32Array.from(pixels),
+  });
   const units = [unit(0, [at(0, 0), at(1, 0)]), unit(0, [at(6, 1), at(7, 1), at(5, 1)]), unit(2, [at(5, 3), at(6, 3)])];
   const before = torch.memory().numTensors;
   const result = await selectionErrors(model, pool, units, masks, classes, { batchSize: 2 });

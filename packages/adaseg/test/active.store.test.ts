@@ -25,11 +25,26 @@ const CLASSES = ['a', 'b', 'c'];
 
 function makeStore(name: string, now?: () => number): LabelStore {
   const store = LabelStore.open(join(dir, `${name}.sqlite`), now ? { now } : {});
-  store.ensureRun('r/seed-0', { strategy: 'entropy', seed: 0, units: { kind: 'region', k: 0 }, classNames: CLASSES, images: [{ id: 'a', index: 0, width: 4, height: 3 }, { id: 'b', index: 1, width: 4, height: 3 }] });
+  store.ensureRun('r/seed-0', {
+    strategy: 'entropy',
+    seed: 0,
+    units: { kind: 'region', k: 0 },
+    classNames: CLASSES,
+    images: [
+      { id: 'a', index: 0, width: 4, height: 3 },
+      { id: 'b', index: 1, width: 4, height: 3 },
+    ],
+  });
   return store;
 }
 
-const unit = (imageId: string, image: number, u: number, pixels: number[]): UnitPixels => ({ image, imageId, unit: u, pixels: pixels.length, pixelIndices: Uint32Array.from(pixels) });
+const unit = (imageId: string, image: number, u: number, pixels: number[]): UnitPixels => ({
+  image,
+  imageId,
+  unit: u,
+  pixels: pixels.length,
+  pixelIndices: Uint32Array.from(pixels),
+});
 
 test('a run starts with empty masks; labelling units writes masks, coverage and provenance in one transaction', () => {
   const store = makeStore('basic');
@@ -55,10 +70,27 @@ test('a run starts with empty masks; labelling units writes masks, coverage and 
   assert.equal(store.round('r/seed-0', 1)!.phase, 'annotated');
   const units = store.labelledUnits('r/seed-0');
   assert.equal(units.length, 2);
-  assert.deepEqual({ ...units[0], time: 'x' }, { imageId: 'a', unit: 1, round: 1, strategy: 'entropy', checkpoint: '/ckpt/a.safetensors', annotator: 'simulated', time: 'x', seconds: 0, queryId: null, pixels: 1 });
+  assert.deepEqual(
+    { ...units[0], time: 'x' },
+    {
+      imageId: 'a',
+      unit: 1,
+      round: 1,
+      strategy: 'entropy',
+      checkpoint: '/ckpt/a.safetensors',
+      annotator: 'simulated',
+      time: 'x',
+      seconds: 0,
+      queryId: null,
+      pixels: 1,
+    },
+  );
   assert.deepEqual([...store.coveredMasks('r/seed-0').keys()], ['a', 'b']);
   // The same run opened with other units or another pool is refused.
-  assert.throws(() => store.ensureRun('r/seed-0', { strategy: 'entropy', seed: 0, units: { kind: 'region', k: 1 }, classNames: CLASSES, images: [] }), /was made with/);
+  assert.throws(
+    () => store.ensureRun('r/seed-0', { strategy: 'entropy', seed: 0, units: { kind: 'region', k: 1 }, classNames: CLASSES, images: [] }),
+    /was made with/,
+  );
   store.close();
 });
 
@@ -85,7 +117,10 @@ test('a change that fails half-way leaves nothing behind (one transaction)', () 
   assert.equal(store.round('r/seed-0', 1)!.phase, 'selected', 'the round is not marked annotated');
   assert.equal(store.run('r/seed-0').coveredPixels, 0);
   // A selection of an unknown image is refused whole too.
-  assert.throws(() => store.saveSelection('r/seed-0', 2, [unit('a', 0, 2, [2]), unit('zz', 9, 0, [0])], { scoredWith: null }), /round 2 selected before round 1 was finished|no image 'zz'/);
+  assert.throws(
+    () => store.saveSelection('r/seed-0', 2, [unit('a', 0, 2, [2]), unit('zz', 9, 0, [0])], { scoredWith: null }),
+    /round 2 selected before round 1 was finished|no image 'zz'/,
+  );
   assert.equal(store.round('r/seed-0', 2), undefined);
   store.close();
 });
@@ -127,7 +162,8 @@ test('a writer killed (SIGKILL) at random points leaves whole rounds only, and t
       const mask = store.mask(RUN, `img${i}`).data;
       const covered = store.coveredMasks(RUN).get(`img${i}`);
       const expected = new Uint8Array(W * H).fill(255);
-      for (const r of rounds.filter((x) => x.phase !== 'selected')) for (const u of roundUnits(r.round).filter((u) => u.image === i)) for (const p of u.pixelIndices) expected[p] = truth(i, p);
+      for (const r of rounds.filter((x) => x.phase !== 'selected'))
+        for (const u of roundUnits(r.round).filter((u) => u.image === i)) for (const p of u.pixelIndices) expected[p] = truth(i, p);
       assert.deepEqual(mask, expected, `image ${i}: exactly the finished rounds' labels`);
       if (covered) for (let p = 0; p < W * H; p++) if (mask[p] !== 255) assert.equal(covered[p], 1);
     }
@@ -183,7 +219,14 @@ test('queries: leased to one person at a time, expired leases re-queue, answers 
     run,
     1,
     [
-      { imageId: 'a', kind: 'region-class', units: [{ unit: 0, pixelIndices: Uint32Array.of(0, 1) }, { unit: 1, pixelIndices: Uint32Array.of(2) }] },
+      {
+        imageId: 'a',
+        kind: 'region-class',
+        units: [
+          { unit: 0, pixelIndices: Uint32Array.of(0, 1) },
+          { unit: 1, pixelIndices: Uint32Array.of(2) },
+        ],
+      },
       { imageId: 'b', kind: 'pixel-paint', units: [{ unit: 4, pixelIndices: Uint32Array.of(4, 5, 6) }] },
     ],
     { strategy: 'entropy', checkpoint: '/c.safetensors' },
@@ -191,7 +234,10 @@ test('queries: leased to one person at a time, expired leases re-queue, answers 
   assert.equal(queries.length, 2);
   assert.equal(store.round(run, 1)!.phase, 'querying');
   // Idempotent: the loop restarting writes no second set.
-  assert.deepEqual(store.createQueries(run, 1, [], { strategy: 'entropy', checkpoint: null }).map((q) => q.id), queries.map((q) => q.id));
+  assert.deepEqual(
+    store.createQueries(run, 1, [], { strategy: 'entropy', checkpoint: null }).map((q) => q.id),
+    queries.map((q) => q.id),
+  );
   const [qa, qb] = queries;
   assert.equal(qa.width, 4);
   assert.deepEqual(Array.from(qa.units[0].pixelIndices), [0, 1]);
@@ -203,18 +249,25 @@ test('queries: leased to one person at a time, expired leases re-queue, answers 
   assert.equal(l2!.id, qb.id, 'bob gets the other query');
   assert.equal(store.lease('cid', { seconds: 60, run }), null, 'nothing free');
   assert.deepEqual(store.queryProgress(run, 1), { total: 2, answered: 0, open: 0, leased: 2, cancelled: 0 });
-  assert.throws(() => store.answer(qa.id, 'bob', { classes: [1, 2] }), (e: unknown) => e instanceof LabelStoreError && e.code === 'conflict' && /leased by ann/.test(e.message));
+  assert.throws(
+    () => store.answer(qa.id, 'bob', { classes: [1, 2] }),
+    (e: unknown) => e instanceof LabelStoreError && e.code === 'conflict' && /leased by ann/.test(e.message),
+  );
   assert.throws(() => store.lease('cid', { seconds: 60, queryId: qa.id }), /leased by ann/);
 
   // Bad answers: no change at all.
-  const snapshot = () => [store.mask(run, 'a').data.join(), store.mask(run, 'b').data.join(), store.labelledUnits(run).length, store.query(qa.id).status].join('|');
+  const snapshot = () =>
+    [store.mask(run, 'a').data.join(), store.mask(run, 'b').data.join(), store.labelledUnits(run).length, store.query(qa.id).status].join('|');
   const before = snapshot();
   assert.throws(() => store.answer(qa.id, 'ann', { classes: [1, 7] }), /class 7 for unit 1 is neither a class id 0..2 nor 255/);
   assert.throws(() => store.answer(qa.id, 'ann', { classes: [1] }), /expected 2 classes/);
   assert.throws(() => store.answer(qa.id, 'ann', { mask: new Uint8Array(12) }), /region-class query/);
   assert.throws(() => store.answer(qb.id, 'bob', { mask: new Uint8Array(5) }), /the mask has 5 values, the image is 4x3 \(12\)/);
   assert.throws(() => store.answer(qb.id, 'bob', { mask: new Uint8Array(12).fill(9) }), /mask value 9 at pixel 4/);
-  assert.throws(() => store.answer(999, 'bob', { classes: [] }), (e: unknown) => e instanceof LabelStoreError && e.code === 'not-found');
+  assert.throws(
+    () => store.answer(999, 'bob', { classes: [] }),
+    (e: unknown) => e instanceof LabelStoreError && e.code === 'not-found',
+  );
   assert.equal(snapshot(), before);
 
   // ann answers; a second answer is refused.
@@ -225,7 +278,13 @@ test('queries: leased to one person at a time, expired leases re-queue, answers 
   assert.throws(() => store.answer(qa.id, 'ann', { classes: [2, 2] }), /already answered by ann/);
   assert.deepEqual(Array.from(store.mask(run, 'a').data.slice(0, 4)), [1, 1, 255, 255]);
   const prov = store.labelledUnits(run, { imageId: 'a' });
-  assert.deepEqual(prov.map((p) => [p.unit, p.annotator, p.queryId, p.seconds, p.round, p.checkpoint]), [[0, 'ann', qa.id, 6.25, 1, '/c.safetensors'], [1, 'ann', qa.id, 6.25, 1, '/c.safetensors']]);
+  assert.deepEqual(
+    prov.map((p) => [p.unit, p.annotator, p.queryId, p.seconds, p.round, p.checkpoint]),
+    [
+      [0, 'ann', qa.id, 6.25, 1, '/c.safetensors'],
+      [1, 'ann', qa.id, 6.25, 1, '/c.safetensors'],
+    ],
+  );
 
   // bob's lease expires: the query is back in the queue, cid takes it, bob can no longer answer.
   clock += 61_000;
@@ -249,7 +308,15 @@ test('closing a round cancels its open queries; answers to them are refused', ()
   const store = makeStore('cancel');
   const run = 'r/seed-0';
   store.saveSelection(run, 1, [unit('a', 0, 0, [0]), unit('b', 1, 0, [0])], { scoredWith: null });
-  const [q1, q2] = store.createQueries(run, 1, [{ imageId: 'a', kind: 'region-class', units: [{ unit: 0, pixelIndices: Uint32Array.of(0) }] }, { imageId: 'b', kind: 'region-class', units: [{ unit: 0, pixelIndices: Uint32Array.of(0) }] }], { strategy: 's', checkpoint: null });
+  const [q1, q2] = store.createQueries(
+    run,
+    1,
+    [
+      { imageId: 'a', kind: 'region-class', units: [{ unit: 0, pixelIndices: Uint32Array.of(0) }] },
+      { imageId: 'b', kind: 'region-class', units: [{ unit: 0, pixelIndices: Uint32Array.of(0) }] },
+    ],
+    { strategy: 's', checkpoint: null },
+  );
   store.lease('ann', { seconds: 60, queryId: q1.id });
   store.answer(q1.id, 'ann', { classes: [0] });
   const progress = store.closeRound(run, 1);
@@ -263,7 +330,13 @@ test('export: one palette PNG per image (index = train id, 255 unknown) and labe
   const store = makeStore('export');
   const run = 'r/seed-0';
   store.saveSelection(run, 1, [unit('a', 0, 3, [3, 7])], { scoredWith: null });
-  store.labelUnits(run, [{ imageId: 'a', unit: 3, pixelIndices: Uint32Array.of(3, 7), values: Uint8Array.of(0, 2) }], { round: 1, strategy: 'entropy', checkpoint: null, annotator: 'simulated', seconds: 0 });
+  store.labelUnits(run, [{ imageId: 'a', unit: 3, pixelIndices: Uint32Array.of(3, 7), values: Uint8Array.of(0, 2) }], {
+    round: 1,
+    strategy: 'entropy',
+    checkpoint: null,
+    annotator: 'simulated',
+    seconds: 0,
+  });
   const out = join(dir, 'export');
   const { files } = exportMasks(store, run, out);
   assert.equal(files.length, 2);

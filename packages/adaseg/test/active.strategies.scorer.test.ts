@@ -69,10 +69,15 @@ test('entropy over region units: the records are the per-region mean entropy of 
       model.eval();
       const p = torch.inferenceMode(() => model.forward(b.images.narrow(0, 5, 1)).logits.softmax(1));
       const ent = p.mul(p.clamp(1e-12).log()).sum(1, true).neg();
-      const mean = unitSums(ent, { kind: 'region', k: 1 }).div(unitSums(torch.onesLike(ent), { kind: 'region', k: 1 })).toTypedArray() as Float32Array;
+      const mean = unitSums(ent, { kind: 'region', k: 1 })
+        .div(unitSums(torch.onesLike(ent), { kind: 'region', k: 1 }))
+        .toTypedArray() as Float32Array;
       const mine = records.filter((r) => r.image === 5);
       mine.forEach((r) => assert.ok(Math.abs(r.score! - mean[r.unit]) < 1e-5, `unit ${r.unit}: ${r.score} vs ${mean[r.unit]}`));
-      assert.deepEqual(mine.map((r) => r.pixels), [...unitLayout({ kind: 'region', k: 1 }, { width: 32, height: 24 }).pixelCounts()]);
+      assert.deepEqual(
+        mine.map((r) => r.pixels),
+        [...unitLayout({ kind: 'region', k: 1 }, { width: 32, height: 24 }).pixelCounts()],
+      );
     });
     b.dispose();
   }
@@ -88,7 +93,13 @@ test('the scorer computes exactly the declared needs, with their shapes, and res
   const discriminator = new FCDiscriminator({ inChannels: 6, ndf: 4 });
   const only = new Probe(['probabilities']);
   await scorePool(model, ds, only, { units: { kind: 'image' }, batchSize: 2 });
-  assert.deepEqual(only.seen.map((s) => s.keys), [['labelled', 'probabilities'], ['labelled', 'probabilities']]);
+  assert.deepEqual(
+    only.seen.map((s) => s.keys),
+    [
+      ['labelled', 'probabilities'],
+      ['labelled', 'probabilities'],
+    ],
+  );
   const all = new Probe(['probabilities', 'mcSamples', 'features', 'targetness', 'sourceAnchors', 'gradientEmbedding'], { mcPasses: 3, anchors: 2 });
   await scorePool(model, ds, all, { units: { kind: 'region', k: 2 }, batchSize: 2, discriminator, source });
   assert.deepEqual(all.seen[0].shapes, {
@@ -106,7 +117,10 @@ test('the scorer computes exactly the declared needs, with their shapes, and res
   await scorePool(model, ds, new Probe(['mcSamples']), { units: { kind: 'image' } });
   assert.equal(model.mcDropout, true, 'a model left in MC dropout stays so');
   assert.equal(model.training, false);
-  await assert.rejects(scorePool(tinyUNet(0), ds, createStrategy({ strategy: 'bald', passes: 4 }), { units: { kind: 'image' } }), /no dropout layer with p > 0/);
+  await assert.rejects(
+    scorePool(tinyUNet(0), ds, createStrategy({ strategy: 'bald', passes: 4 }), { units: { kind: 'image' } }),
+    /no dropout layer with p > 0/,
+  );
   await assert.rejects(scorePool(model, ds, createStrategy({ strategy: 'aada' }), { units: { kind: 'image' } }), /pass options\.discriminator/);
   await assert.rejects(scorePool(model, ds, createStrategy({ strategy: 'mada', anchors: 2 }), { units: { kind: 'image' } }), /pass options\.source/);
   model.dispose();
@@ -128,7 +142,8 @@ test('random needs nothing: the model is never run', async () => {
 
 test('labelled pixels are excluded: fully labelled units vanish, partly labelled ones cost what is left', async () => {
   const model = tinyUNet();
-  const W = 32, H = 24;
+  const W = 32,
+    H = 24;
   const layout = unitLayout({ kind: 'region', k: 1 }, { width: W, height: H });
   const masks = new Map<number, Uint8Array>([
     [0, new Uint8Array(W * H).fill(1)],
@@ -142,7 +157,10 @@ test('labelled pixels are excluded: fully labelled units vanish, partly labelled
   assert.equal(one[0].unit, 2);
   assert.equal(one[0].pixels, 8);
   assert.equal(records.filter((r) => r.image === 2).length, layout.count);
-  await assert.rejects(scorePool(model, pool(1), createStrategy({ strategy: 'margin' }), { units: { kind: 'image' }, labelled: () => new Uint8Array(5) }), /has 5 values, but the pool image is 32x24/);
+  await assert.rejects(
+    scorePool(model, pool(1), createStrategy({ strategy: 'margin' }), { units: { kind: 'image' }, labelled: () => new Uint8Array(5) }),
+    /has 5 values, but the pool image is 32x24/,
+  );
   // The pool's ground truth is never read: label files that do not exist do not matter.
   const ds = pool(2);
   const hidden = { ...ds, samples: ds.samples.map((s) => ({ ...s, label: { kind: 'file' as const, path: '/nonexistent/label.png' } })) };
@@ -158,10 +176,16 @@ test('bounded memory: no per-pixel tensor outlives its batch, and pixel units ke
   await scorePool(model, ds, probe, { units: { kind: 'pixel' }, batchSize: 2 });
   // Every batch starts from the same live tensors and bytes: nothing accumulates across batches.
   assert.equal(probe.seen.length, 8);
-  assert.ok(probe.seen.every((s) => s.tensors === probe.seen[0].tensors && s.bytes === probe.seen[0].bytes), JSON.stringify(probe.seen.map((s) => [s.tensors, s.bytes])));
+  assert.ok(
+    probe.seen.every((s) => s.tensors === probe.seen[0].tensors && s.bytes === probe.seen[0].bytes),
+    JSON.stringify(probe.seen.map((s) => [s.tensors, s.bytes])),
+  );
   // What is alive during a batch is far less than the pool's probability maps would be.
   const poolMaps = 16 * 6 * 64 * 48 * 4;
-  const modelBytes = model.parameters().concat(model.buffers()).reduce((s, t) => s + t.numel() * 4, 0);
+  const modelBytes = model
+    .parameters()
+    .concat(model.buffers())
+    .reduce((s, t) => s + t.numel() * 4, 0);
   assert.ok(probe.seen[0].bytes - before.bytes < poolMaps, `${probe.seen[0].bytes - before.bytes} live bytes during a batch vs ${poolMaps} for all maps`);
   assert.ok(modelBytes > 0);
   assert.deepEqual(torch.memory().tensors, before.tensors, 'nothing left after scoring');
@@ -175,10 +199,19 @@ test('a mix through the scorer: each part gets its needs from one pass and keeps
   const model = tinyUNet();
   const ds = pool(4, 32, 24);
   const before = torch.memory().tensors;
-  const mix = createStrategy(parseStrategyConfig({ strategy: 'mix', parts: [{ share: 0.5, strategy: 'random' }, { share: 0.5, strategy: 'entropy' }] }));
+  const mix = createStrategy(
+    parseStrategyConfig({
+      strategy: 'mix',
+      parts: [
+        { share: 0.5, strategy: 'random' },
+        { share: 0.5, strategy: 'entropy' },
+      ],
+    }),
+  );
   const pixel: UnitConfig = { kind: 'pixel' };
   const records = await scorePool(model, ds, mix, { units: pixel, batchSize: 2, keepPerImage: 20, seed: 3 });
-  const alone = async (kind: string) => scorePool(model, ds, createStrategy(parseStrategyConfig(kind)), { units: pixel, batchSize: 4, keepPerImage: 20, seed: 3 });
+  const alone = async (kind: string) =>
+    scorePool(model, ds, createStrategy(parseStrategyConfig(kind)), { units: pixel, batchSize: 4, keepPerImage: 20, seed: 3 });
   const [random, entropy] = [await alone('random'), await alone('entropy')];
   const key = (r: UnitRecord) => `${r.image}:${r.unit}`;
   // Each part kept exactly the records it keeps alone (its 20 best per image), whatever the batching.
@@ -213,7 +246,9 @@ test('BADGE embeddings equal autograd: d CE(argmax) / d classifier weight, avera
     torch.tidy(() => {
       const out = model.forward(x);
       const inputs: BatchInputs = { images: [0], imageIds: ['a'], labelled: torch.zeros([1, H, W], { dtype: 'bool' }), seed: 0, keepPerImage: Infinity };
-      return gradientEmbeddings(new BatchUnits(inputs, { kind: 'image' }), out.logits.softmax(1), out.features).reshape([-1]).clone();
+      return gradientEmbeddings(new BatchUnits(inputs, { kind: 'image' }), out.logits.softmax(1), out.features)
+        .reshape([-1])
+        .clone();
     }),
   );
   const diff = torch.tidy(() => ours.sub(grad).abs().max().item() as number);
@@ -244,7 +279,11 @@ test('MADA anchors: k-means of class-wise source features; the pool is then scor
   const anchors = await computeSourceAnchors(model, source, { anchors: 3, minPixels: 1, seed: 1 });
   assert.deepEqual(anchors.shape, [3, 6, 4]);
   const again = await computeSourceAnchors(model, source, { anchors: 3, minPixels: 1, seed: 1 });
-  assert.equal(torch.tidy(() => anchors.sub(again).abs().max().item()), 0, 'deterministic');
+  assert.equal(
+    torch.tidy(() => anchors.sub(again).abs().max().item()),
+    0,
+    'deterministic',
+  );
   torch.dispose([anchors, again]);
   const strategy = createStrategy(parseStrategyConfig({ strategy: 'mada', anchors: 3 }));
   const records = await scorePool(model, pool(4), strategy, { units: { kind: 'image' }, source });

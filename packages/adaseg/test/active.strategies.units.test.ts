@@ -32,10 +32,11 @@ test('region units tile the image with (2k+1)-squares from the top-left, edges c
   assert.deepEqual([...layout.pixels(3)], [18, 19]);
   // Every pixel is in exactly one unit, the one unitOf names.
   const seen = new Uint8Array(20);
-  for (let u = 0; u < layout.count; u++) for (const p of layout.pixels(u)) {
-    seen[p]++;
-    assert.equal(layout.unitOf(p), u);
-  }
+  for (let u = 0; u < layout.count; u++)
+    for (const p of layout.pixels(u)) {
+      seen[p]++;
+      assert.equal(layout.unitOf(p), u);
+    }
   assert.ok(seen.every((v) => v === 1));
   assert.deepEqual([...unitMask({ kind: 'region', k: 1 }, { width: 5, height: 4 }, 3)], [...new Array(18).fill(0), 1, 1]);
   assert.throws(() => layout.pixels(4), /out of range/);
@@ -51,18 +52,34 @@ test('unitSums on the engine equals per-unit loops for every unit kind', () => {
   const map = torch.rand([N, K, H, W]);
   const values = map.toTypedArray() as Float32Array;
   const seg = gridSegments({ width: W, height: H }, 6);
-  const segTensor = torch.tensor(Int32Array.from({ length: N * H * W }, (_, i) => seg.labels[i % (H * W)]), { shape: [N, H, W] }).long();
-  const configs: UnitConfig[] = [{ kind: 'image' }, { kind: 'region', k: 1 }, { kind: 'region', k: 2 }, { kind: 'pixel' }, { kind: 'superpixel', size: 6, method: 'grid' }];
+  const segTensor = torch
+    .tensor(
+      Int32Array.from({ length: N * H * W }, (_, i) => seg.labels[i % (H * W)]),
+      { shape: [N, H, W] },
+    )
+    .long();
+  const configs: UnitConfig[] = [
+    { kind: 'image' },
+    { kind: 'region', k: 1 },
+    { kind: 'region', k: 2 },
+    { kind: 'pixel' },
+    { kind: 'superpixel', size: 6, method: 'grid' },
+  ];
   for (const units of configs) {
     const layout = unitLayout(units, { width: W, height: H }, units.kind === 'superpixel' ? seg : undefined);
     const sums = unitSums(map, units, segTensor, layout.count);
     assert.deepEqual(sums.shape, [N, K, layout.count], units.kind);
     const got = sums.toTypedArray() as Float32Array;
-    for (let n = 0; n < N; n++) for (let k = 0; k < K; k++) for (let u = 0; u < layout.count; u++) {
-      let want = 0;
-      for (const p of layout.pixels(u)) want += values[((n * K + k) * H * W) + p];
-      assert.ok(Math.abs(got[(n * K + k) * layout.count + u] - want) < 1e-4, `${JSON.stringify(units)} n${n} k${k} u${u}: ${got[(n * K + k) * layout.count + u]} vs ${want}`);
-    }
+    for (let n = 0; n < N; n++)
+      for (let k = 0; k < K; k++)
+        for (let u = 0; u < layout.count; u++) {
+          let want = 0;
+          for (const p of layout.pixels(u)) want += values[(n * K + k) * H * W + p];
+          assert.ok(
+            Math.abs(got[(n * K + k) * layout.count + u] - want) < 1e-4,
+            `${JSON.stringify(units)} n${n} k${k} u${u}: ${got[(n * K + k) * layout.count + u]} vs ${want}`,
+          );
+        }
     sums.dispose();
   }
   torch.dispose([map, segTensor]);
@@ -71,11 +88,17 @@ test('unitSums on the engine equals per-unit loops for every unit kind', () => {
 /** Four flat quadrants of different colours with a little deterministic noise. */
 function quadrants(width: number, height: number): RgbImage {
   const data = new Uint8Array(width * height * 3);
-  const colours = [[200, 30, 30], [30, 200, 30], [30, 30, 200], [220, 220, 40]];
-  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) {
-    const q = (y < height / 2 ? 0 : 2) + (x < width / 2 ? 0 : 1);
-    for (let c = 0; c < 3; c++) data[(y * width + x) * 3 + c] = colours[q][c] + ((x * 7 + y * 13 + c * 5) % 9);
-  }
+  const colours = [
+    [200, 30, 30],
+    [30, 200, 30],
+    [30, 30, 200],
+    [220, 220, 40],
+  ];
+  for (let y = 0; y < height; y++)
+    for (let x = 0; x < width; x++) {
+      const q = (y < height / 2 ? 0 : 2) + (x < width / 2 ? 0 : 1);
+      for (let c = 0; c < 3; c++) data[(y * width + x) * 3 + c] = colours[q][c] + ((x * 7 + y * 13 + c * 5) % 9);
+    }
   return { width, height, data };
 }
 
@@ -85,7 +108,7 @@ test('SLIC: superpixels follow colour edges, are connected, deterministic and nu
   const b = slic(img, { size: 36 });
   assert.deepEqual(a, b, 'deterministic');
   assert.ok(a.count >= 30 && a.count <= 70, `about 48*36/36 = 48 superpixels, got ${a.count}`);
-  const quadrant = (p: number) => ((Math.floor(p / 48) < 18 ? 0 : 2) + (p % 48 < 24 ? 0 : 1));
+  const quadrant = (p: number) => (Math.floor(p / 48) < 18 ? 0 : 2) + (p % 48 < 24 ? 0 : 1);
   const home = new Map<number, number>();
   let next = 0;
   for (let p = 0; p < a.labels.length; p++) {
@@ -101,7 +124,10 @@ test('SLIC: superpixels follow colour edges, are connected, deterministic and nu
   // The layout of a superpixel config gives the same units as slic().
   const layout = unitLayout({ kind: 'superpixel', size: 36 }, { width: 48, height: 36 }, img);
   assert.equal(layout.count, a.count);
-  assert.deepEqual([...layout.pixels(5)], [...a.labels.keys()].filter((p) => a.labels[p] === 5));
+  assert.deepEqual(
+    [...layout.pixels(5)],
+    [...a.labels.keys()].filter((p) => a.labels[p] === 5),
+  );
   assert.throws(() => unitLayout({ kind: 'superpixel', size: 36 }, { width: 48, height: 36 }), /need the image/);
   const grid = gridSegments({ width: 48, height: 36 }, 36);
   assert.equal(grid.count, 48);

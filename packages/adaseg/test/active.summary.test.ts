@@ -14,7 +14,15 @@ function runOf(strategy: string, seed: number, mIoUs: number[]): RawRun {
   return {
     strategy,
     seed,
-    rounds: mIoUs.map((mIoU, round) => ({ round, coveredPixels: round * 10, labelledPixels: round * 9, units: round, percent: round, mIoU, iou: [mIoU, null] })),
+    rounds: mIoUs.map((mIoU, round) => ({
+      round,
+      coveredPixels: round * 10,
+      labelledPixels: round * 9,
+      units: round,
+      percent: round,
+      mIoU,
+      iou: [mIoU, null],
+    })),
   };
 }
 
@@ -114,7 +122,12 @@ test('labelComposition reads void share, images touched and class mix per strate
     const images = [0, 1, 2].map((index) => ({ id: `im${index}`, index, width: 4, height: 2 }));
     const spec = (strategy: string, seed: number) => ({ strategy, seed, units: { kind: 'pixel' } as never, classNames: ['road', 'sky'], images });
     const provenance = { round: 1, strategy: 'x', checkpoint: null, annotator: 'simulated', seconds: 0 };
-    const unit = (imageId: string, unit: number, pixels: number[], values: number[]) => ({ imageId, unit, pixelIndices: Uint32Array.from(pixels), values: Uint8Array.from(values) });
+    const unit = (imageId: string, unit: number, pixels: number[], values: number[]) => ({
+      imageId,
+      unit,
+      pixelIndices: Uint32Array.from(pixels),
+      values: Uint8Array.from(values),
+    });
     store.ensureRun('ripu-region-k-1/seed-0', spec('ripu', 0));
     store.ensureRun('ripu-region-k-1/seed-1', spec('ripu', 1));
     store.ensureRun('random/seed-0', spec('random', 0));
@@ -123,12 +136,18 @@ test('labelComposition reads void share, images touched and class mix per strate
     store.labelUnits('ripu-region-k-1/seed-1', [unit('im1', 0, [0, 1], [1, 1]), unit('im2', 0, [5, 6], [0, 1])], provenance);
     store.labelUnits('random/seed-0', [unit('im2', 0, [0], [0])], provenance);
     // What the loop records per evaluated round: ripu's choosing models had 2 of 3 and 1 of 4 wrong.
-    for (const [run, errors] of [['ripu-region-k-1/seed-0', { labelled: 3, wrong: 2 }], ['ripu-region-k-1/seed-1', { labelled: 4, wrong: 1 }]] as const) {
+    for (const [run, errors] of [
+      ['ripu-region-k-1/seed-0', { labelled: 3, wrong: 2 }],
+      ['ripu-region-k-1/seed-1', { labelled: 4, wrong: 1 }],
+    ] as const) {
       store.saveSelection(run, 1, [], { scoredWith: 'ckpt' });
       store.setPhase(run, 1, 'evaluated', { info: { mIoU: 0.5, [SELECTION_ERRORS_INFO_KEY]: errors } });
     }
     const rows = labelComposition(store, ['random', 'ripu-region-k-1', 'kmeans']);
-    assert.deepEqual(rows.map((r) => r.strategy), ['random', 'ripu-region-k-1']);
+    assert.deepEqual(
+      rows.map((r) => r.strategy),
+      ['random', 'ripu-region-k-1'],
+    );
     const ripu = rows[1];
     assert.equal(ripu.runs, 2);
     assert.equal(ripu.coveredPixels, 4);

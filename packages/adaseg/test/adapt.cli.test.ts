@@ -27,7 +27,8 @@ const synthetic = (style: string, count: number, seed: number) => ({ format: 'sy
 test('adaseg adapt --help lists the flags of adaseg train; adaseg --help lists adapt', async () => {
   const r = await cli(['adapt', '--help']);
   assert.equal(r.code, 0);
-  for (const flag of ['--config FILE', '--output DIR', '--iterations N', '--seed N', '--no-resume', '--no-progress', '--json']) assert.ok(r.out.includes(flag), `help mentions ${flag}`);
+  for (const flag of ['--config FILE', '--output DIR', '--iterations N', '--seed N', '--no-resume', '--no-progress', '--json'])
+    assert.ok(r.out.includes(flag), `help mentions ${flag}`);
   assert.match(r.out, /adaptsegnet/);
   const root = await cli(['--help']);
   assert.match(root.out, /\n  adapt +adapt a model/);
@@ -43,7 +44,10 @@ test('adaseg adapt: usage errors exit 2, config errors exit 1 naming the field',
   assert.match(notFound.err, /file not found/);
 
   const bad = join(dir, 'bad.yaml');
-  writeFileSync(bad, `data:\n  source: { format: synthetic, style: source, count: 2, width: 40, height: 32 }\n  target: { format: synthetic, style: target, count: 2, width: 40, height: 32 }\nadapt:\n  method: adaptsegnet\n  lambdaAdv: -1\n`);
+  writeFileSync(
+    bad,
+    `data:\n  source: { format: synthetic, style: source, count: 2, width: 40, height: 32 }\n  target: { format: synthetic, style: target, count: 2, width: 40, height: 32 }\nadapt:\n  method: adaptsegnet\n  lambdaAdv: -1\n`,
+  );
   const r = await cli(['adapt', '--config', bad]);
   assert.equal(r.code, 1);
   assert.match(r.err, /config\.adapt\.lambdaAdv must be >= 0, got -1/);
@@ -60,7 +64,13 @@ test('adaseg adapt --config runs, writes the run directory and reports JSON', as
       name: 'cli',
       output: 'run',
       model: { kind: 'unet', baseWidth: 4, depth: 2 },
-      data: { source: synthetic('source', 4, 0), target: synthetic('target', 4, 9), val: [{ name: 'target_val', dataset: synthetic('target', 2, 99) }], batchSize: 2, workers: 0 },
+      data: {
+        source: synthetic('source', 4, 0),
+        target: synthetic('target', 4, 9),
+        val: [{ name: 'target_val', dataset: synthetic('target', 2, 99) }],
+        batchSize: 2,
+        workers: 0,
+      },
       train: { iterations: 50, optimizer: { kind: 'sgd', lr: 0.01 } },
       adapt: { method: 'advent-adversarial', discriminator: { ndf: 4 } },
     }),

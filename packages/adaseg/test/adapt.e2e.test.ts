@@ -93,7 +93,12 @@ function modelChange(a: string, b: string): number {
 
 const METHODS: [string, Record<string, unknown>, string[], string][] = [
   ['adaptsegnet', { method: 'adaptsegnet', discriminator: { ndf: 8 } }, ['seg', 'adv', 'd'], 'modules.d_main.conv1.weight'],
-  ['advent-adversarial', { method: 'advent-adversarial', gan: 'ls', lambdaAdv: 0.01, discriminator: { ndf: 8 } }, ['seg', 'adv', 'd'], 'modules.d_main.classifier.weight'],
+  [
+    'advent-adversarial',
+    { method: 'advent-adversarial', gan: 'ls', lambdaAdv: 0.01, discriminator: { ndf: 8 } },
+    ['seg', 'adv', 'd'],
+    'modules.d_main.classifier.weight',
+  ],
   ['advent-entropy', { method: 'advent-entropy', lambdaEnt: 0.01 }, ['seg', 'ent'], ''],
   ['self-training', { method: 'self-training', regenerateEvery: 2, portion: 0.6 }, ['seg', 'pseudo', 'pseudoCoverage'], 'modules.pseudo.thresholds'],
 ];
@@ -112,11 +117,22 @@ for (const [method, adapt, scalars, key] of METHODS) {
     assert.equal(metrics.method, method);
     const lines = logLines(cfg.output).filter((l) => typeof l.iteration === 'number' && l.eval === undefined && l.event === undefined);
     assert.equal(lines.length, 4);
-    for (const s of scalars) assert.ok(lines.every((l) => Number.isFinite(l[s] as number)), `${s} logged every iteration`);
-    assert.ok(logLines(cfg.output).some((l) => l.eval !== undefined), 'evaluated on the target val set');
+    for (const s of scalars)
+      assert.ok(
+        lines.every((l) => Number.isFinite(l[s] as number)),
+        `${s} logged every iteration`,
+      );
+    assert.ok(
+      logLines(cfg.output).some((l) => l.eval !== undefined),
+      'evaluated on the target val set',
+    );
     if (method === 'self-training') {
       const events = logLines(cfg.output).filter((l) => l.event === 'pseudo-labels');
-      assert.deepEqual(events.map((e) => e.iteration), [0, 2], 'pseudo-labels made at the start and every 2 iterations');
+      assert.deepEqual(
+        events.map((e) => e.iteration),
+        [0, 2],
+        'pseudo-labels made at the start and every 2 iterations',
+      );
       assert.ok(events.every((e) => (e.thresholds as number[]).length === 6 && (e.thresholds as number[]).every((t) => t >= 0 && t <= 0.9)));
     }
     const header = torch.readSafetensorsHeaderSync(latestCheckpoint(cfg.output));
@@ -130,7 +146,10 @@ test('labelled target data (active rounds) adds its loss every iteration; partia
   // Two images with a mask revealing only the top rows (255 elsewhere), as bought regions would.
   const mask = new Uint8Array(W * H).fill(255);
   mask.fill(1, 0, W * 4);
-  const labelled = withSamples(target, target.samples.slice(0, 2).map((s) => withMask(s, { width: W, height: H, data: mask })));
+  const labelled = withSamples(
+    target,
+    target.samples.slice(0, 2).map((s) => withMask(s, { width: W, height: H, data: mask })),
+  );
   const cfg = config('with-labels', { method: 'advent-entropy' }, { iterations: 2 });
   const result = await adaptModel(cfg, { labelledTarget: labelled });
   assert.equal(result.iteration, 2);
@@ -157,14 +176,24 @@ async function checkResume(name: string, adapt: Record<string, unknown>, expectK
     const b = torch.loadSafetensorsSync(latestCheckpoint(second.output));
     assert.deepEqual(Object.keys(a).sort(), Object.keys(b).sort());
     const keys = Object.keys(a);
-    for (const prefix of expectKeys) assert.ok(keys.some((k) => k.startsWith(prefix)), `${prefix}* is checkpointed`);
+    for (const prefix of expectKeys)
+      assert.ok(
+        keys.some((k) => k.startsWith(prefix)),
+        `${prefix}* is checkpointed`,
+      );
     for (const k of keys) assert.equal(a[k].sub(b[k]).abs().max().item(), 0, `${k} differs after resuming`);
   });
   return straight.output;
 }
 
 test('an adversarial run stopped mid-way and resumed ends identical to a straight run (model, discriminator, its optimiser, RNG)', async () => {
-  const straight = await checkResume('resume-adv', { method: 'adaptsegnet', discriminator: { ndf: 8 } }, ['model.', 'modules.d_main.', 'optim.d_main.', 'optim.main.', 'rng_state']);
+  const straight = await checkResume('resume-adv', { method: 'adaptsegnet', discriminator: { ndf: 8 } }, [
+    'model.',
+    'modules.d_main.',
+    'optim.d_main.',
+    'optim.main.',
+    'rng_state',
+  ]);
 
   // The discriminator of the run, for selection: targetness maps of the target predictions.
   const { main, aux, checkpoint } = restoreDiscriminators(straight);
@@ -190,7 +219,10 @@ test('adapt config: source/target are required, names are reported with their fi
   assert.equal(parsed.output, '/tmp/runs/adapt');
   assert.equal(parsed.model?.kind, 'unet');
   assert.equal(parseAdaptConfig({ ...base, init: 'runs/src' }, '/tmp').model, undefined, 'the model comes from the init run');
-  assert.throws(() => parseAdaptConfig({ data: { source: synthetic('source', 2, 0) }, adapt: { method: 'advent-entropy' } }), /config\.data\.target is required/);
+  assert.throws(
+    () => parseAdaptConfig({ data: { source: synthetic('source', 2, 0) }, adapt: { method: 'advent-entropy' } }),
+    /config\.data\.target is required/,
+  );
   assert.throws(() => parseAdaptConfig({ ...base, data: { ...base.data, source: { format: 'nope' } } }), /config\.data\.source: .*format/);
   assert.throws(() => parseAdaptConfig({ ...base, data: { ...base.data, train: synthetic('source', 2, 0) } }), /config\.data has an unknown key 'train'/);
   assert.throws(() => parseAdaptConfig({ ...base, train: { optimizer: { kind: 'sgd', lr: -1 } } }), /config\.train\.optimizer\.lr must be > 0/);

@@ -91,10 +91,14 @@ test('targetness: sigmoid of the discriminator output upsampled to the input, [N
     const t = targetness(d, probs);
     assert.deepEqual(t.shape, [2, 40, 72]);
     assert.ok((t.min().item() as number) >= 0 && (t.max().item() as number) <= 1);
-    const expected = F.interpolate(d.forward(probs), { size: [40, 72], mode: 'bilinear', alignCorners: false }).sigmoid().squeeze(1);
+    const expected = F.interpolate(d.forward(probs), { size: [40, 72], mode: 'bilinear', alignCorners: false })
+      .sigmoid()
+      .squeeze(1);
     assert.ok(maxDiff(t, expected) < 1e-6);
     const te = targetness(dEnt, probs);
-    const expectedEnt = F.interpolate(dEnt.forward(selfInformation(probs)), { size: [40, 72], mode: 'bilinear', alignCorners: false }).sigmoid().squeeze(1);
+    const expectedEnt = F.interpolate(dEnt.forward(selfInformation(probs)), { size: [40, 72], mode: 'bilinear', alignCorners: false })
+      .sigmoid()
+      .squeeze(1);
     assert.ok(maxDiff(te, expectedEnt) < 1e-6);
   });
   d.dispose();
@@ -141,10 +145,30 @@ test('GAN losses: BCE with logits against the domain label (or least squares)', 
     const xs = [-1.5, 0.5, 2, 0];
     const softplus = (x: number) => Math.log1p(Math.exp(x));
     const mean = (f: (x: number) => number) => xs.map(f).reduce((a, b) => a + b, 0) / xs.length;
-    close(ganLoss(out, 0).item() as number, mean((x) => softplus(x)), 1e-6, 'vanilla, label 0');
-    close(ganLoss(out, 1).item() as number, mean((x) => softplus(-x)), 1e-6, 'vanilla, label 1');
-    close(ganLoss(out, 0, 'ls').item() as number, mean((x) => x * x), 1e-6, 'ls, label 0');
-    close(ganLoss(out, 1, 'ls').item() as number, mean((x) => (x - 1) ** 2), 1e-6, 'ls, label 1');
+    close(
+      ganLoss(out, 0).item() as number,
+      mean((x) => softplus(x)),
+      1e-6,
+      'vanilla, label 0',
+    );
+    close(
+      ganLoss(out, 1).item() as number,
+      mean((x) => softplus(-x)),
+      1e-6,
+      'vanilla, label 1',
+    );
+    close(
+      ganLoss(out, 0, 'ls').item() as number,
+      mean((x) => x * x),
+      1e-6,
+      'ls, label 0',
+    );
+    close(
+      ganLoss(out, 1, 'ls').item() as number,
+      mean((x) => (x - 1) ** 2),
+      1e-6,
+      'ls, label 1',
+    );
   });
 });
 
@@ -186,11 +210,17 @@ test("the adversarial loss gives the discriminator's parameters no gradient; the
       const b = batches(1);
       model.zeroGrad();
       const { loss } = method.targetLoss(levelsOf(model.forward(b.target.images)), b.target.images);
-      assert.ok(d.parameters().every((p) => !p.requiresGrad), 'D is frozen while the segmenter steps');
+      assert.ok(
+        d.parameters().every((p) => !p.requiresGrad),
+        'D is frozen while the segmenter steps',
+      );
       loss!.backward();
       for (const [name, p] of d.namedParameters()) assert.equal(p.grad, null, `D.${name} got a gradient from the adversarial loss (${kind})`);
       const segGrads = model.parameters().map((p) => p.grad);
-      assert.ok(segGrads.some((g) => g !== null && (g.abs().sum().item() as number) > 0), 'the segmenter gets the adversarial gradient');
+      assert.ok(
+        segGrads.some((g) => g !== null && (g.abs().sum().item() as number) > 0),
+        'the segmenter gets the adversarial gradient',
+      );
     });
     method.dispose();
   }
@@ -211,13 +241,22 @@ test("the discriminator's loss gives the segmenter no gradient, even from attach
     const scalars = method.updateAuxiliary(src, tgt);
     assert.ok(Number.isFinite(scalars.d));
     for (const [name, p] of model.namedParameters()) assert.equal(p.grad, null, `segmenter ${name} got a gradient from the discriminator loss`);
-    assert.ok(d.parameters().every((p) => p.requiresGrad && p.grad !== null), 'D is trained');
-    assert.ok(d.parameters().some((p, i) => maxDiff(p, before[i]) > 0), 'D stepped');
+    assert.ok(
+      d.parameters().every((p) => p.requiresGrad && p.grad !== null),
+      'D is trained',
+    );
+    assert.ok(
+      d.parameters().some((p, i) => maxDiff(p, before[i]) > 0),
+      'D stepped',
+    );
     torch.dispose(before);
 
     // The naive variant (no detach) is caught by the same check.
     ganLoss(d.forward(tgt.main.softmax(1)), 1).backward();
-    assert.ok(model.parameters().some((p) => p.grad !== null), 'without detach the D loss reaches the segmenter');
+    assert.ok(
+      model.parameters().some((p) => p.grad !== null),
+      'without detach the D loss reaches the segmenter',
+    );
   });
   method.dispose();
   model.dispose();
@@ -287,7 +326,9 @@ test('one adversarial iteration: segmenter gradients = ∂(CE_src + λ·BCE(D(so
     // Expected discriminator: (BCE(D(src), 0) + BCE(D(tgt), 1)) / 2 on detached predictions, one Adam step.
     d0.requiresGrad_(true);
     const opt0 = new torch.optim.Adam(d0.parameters(), { lr: cfg.discriminator.lr, betas: cfg.discriminator.betas });
-    const lossD = ganLoss(d0.forward(src.detach().softmax(1)), 0).div(2).add(ganLoss(d0.forward(tgt.detach().softmax(1)), 1).div(2));
+    const lossD = ganLoss(d0.forward(src.detach().softmax(1)), 0)
+      .div(2)
+      .add(ganLoss(d0.forward(tgt.detach().softmax(1)), 1).div(2));
     close(scalars.d, lossD.item() as number, 1e-5, 'D loss');
     lossD.backward();
     opt0.step();
@@ -303,7 +344,11 @@ test('one adversarial iteration: segmenter gradients = ∂(CE_src + λ·BCE(D(so
 test('multi-level: one discriminator per level, λ 2e-4 (aux) + 1e-3 (main); multi on a model without aux is refused', () => {
   torch.manualSeed(0);
   const model = buildModel({ kind: 'fcn', backbone: 'resnet18', outputStride: 32, aux: true }, 4);
-  const method = createAdaptationMethod(methodConfig({ method: 'adaptsegnet', discriminator: { ndf: 4 } }), { model, iterations: 5, auxWeight: 0.1 }) as AdversarialMethod;
+  const method = createAdaptationMethod(methodConfig({ method: 'adaptsegnet', discriminator: { ndf: 4 } }), {
+    model,
+    iterations: 5,
+    auxWeight: 0.1,
+  }) as AdversarialMethod;
   assert.deepEqual(Object.keys(method.modules).sort(), ['d_aux', 'd_main']);
   assert.deepEqual(Object.keys(method.optimizers).sort(), ['d_aux', 'd_main']);
   torch.tidy(() => {
@@ -320,7 +365,10 @@ test('multi-level: one discriminator per level, λ 2e-4 (aux) + 1e-3 (main); mul
   method.dispose();
   model.dispose();
   const unet = tinyUNet();
-  assert.throws(() => createAdaptationMethod(methodConfig({ method: 'advent-entropy', levels: 'multi' }), { model: unet, iterations: 5, auxWeight: 0 }), /needs a model with an auxiliary output/);
+  assert.throws(
+    () => createAdaptationMethod(methodConfig({ method: 'advent-entropy', levels: 'multi' }), { model: unet, iterations: 5, auxWeight: 0 }),
+    /needs a model with an auxiliary output/,
+  );
   unet.dispose();
 });
 
@@ -344,7 +392,16 @@ test('pseudo-labels: per-class thresholds at a portion of each class, capped; pi
   const classes = 3;
   const h = new Float64Array(classes * bins);
   // class 0: 10 pixels at confidences 0.35..0.95 (one per bin 3..9 plus extra), class 1: none, class 2: all at 0.99.
-  for (const [b, n] of [[3, 2], [4, 2], [5, 2], [6, 1], [7, 1], [8, 1], [9, 1]]) h[0 * bins + b] = n;
+  for (const [b, n] of [
+    [3, 2],
+    [4, 2],
+    [5, 2],
+    [6, 1],
+    [7, 1],
+    [8, 1],
+    [9, 1],
+  ])
+    h[0 * bins + b] = n;
   h[2 * bins + 9] = 5;
   // portion 0.5 of class 0 = 5 pixels: bins 9, 8, 7, 6 hold 4, bin 5 reaches 6 → threshold 0.5.
   assert.deepEqual(thresholdsFromHistogram(h, classes, { portion: 0.5, maxThreshold: 0.9 }, bins), [0.5, 0.9, 0.9]);
@@ -362,7 +419,10 @@ test('pseudo-labels: per-class thresholds at a portion of each class, capped; pi
     assert.equal(hist[0 * 1000 + 450], 1);
     assert.equal(hist[2 * 1000 + 950], 1);
     assert.equal(hist[1 * 1000 + 500], 1);
-    assert.equal(hist.reduce((a, b) => a + b, 0), 4);
+    assert.equal(
+      hist.reduce((a, b) => a + b, 0),
+      4,
+    );
   });
 });
 
@@ -377,7 +437,15 @@ test('method config: defaults and errors that name the field', () => {
     gan: 'vanilla',
     discriminator: { ndf: 64, lr: 1e-4, betas: [0.9, 0.99], power: 0.9 },
   });
-  assert.deepEqual(methodConfig({ method: 'self-training' }), { method: 'self-training', levels: 'auto', labelledTargetWeight: 1, portion: 0.5, maxThreshold: 0.9, regenerateEvery: 0, lambdaPseudo: 1 });
+  assert.deepEqual(methodConfig({ method: 'self-training' }), {
+    method: 'self-training',
+    levels: 'auto',
+    labelledTargetWeight: 1,
+    portion: 0.5,
+    maxThreshold: 0.9,
+    regenerateEvery: 0,
+    lambdaPseudo: 1,
+  });
   assert.throws(() => methodConfig({ method: 'advent' }), /adapt\.method must be one of adaptsegnet, advent-entropy, advent-adversarial, self-training/);
   assert.throws(() => methodConfig({ method: 'advent-entropy', lambdaAdv: 1 }), /adapt has an unknown key 'lambdaAdv'/);
   assert.throws(() => methodConfig({ method: 'adaptsegnet', discriminator: { lr: 0 } }), /adapt\.discriminator\.lr must be > 0/);

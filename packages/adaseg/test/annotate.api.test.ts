@@ -25,7 +25,8 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 /** The pixels of 4x4 block `u` (12 per image). */
 const block = (u: number): Uint32Array => {
-  const bx = (u % 4) * 4, by = Math.floor(u / 4) * 4;
+  const bx = (u % 4) * 4,
+    by = Math.floor(u / 4) * 4;
   const out: number[] = [];
   for (let y = by; y < by + 4; y++) for (let x = bx; x < bx + 4; x++) out.push(y * W + x);
   return Uint32Array.from(out);
@@ -42,11 +43,18 @@ interface Fixture {
 
 /** A store with `images` images and `perImage` one-unit queries each (even: region-class, odd: pixel-paint). */
 async function fixture(name: string, options: { images?: number; perImage?: number; bodyLimitBytes?: number } = {}): Promise<Fixture> {
-  const images = options.images ?? 2, perImage = options.perImage ?? 2;
+  const images = options.images ?? 2,
+    perImage = options.perImage ?? 2;
   const clock = { t: 1_700_000_000_000 };
   const file = join(dir, `${name}.sqlite`);
   const store = LabelStore.open(file, { now: () => clock.t });
-  store.ensureRun(RUN, { strategy: 'entropy', seed: 0, units: { kind: 'region', k: 2 }, classNames: CLASSES, images: Array.from({ length: images }, (_, i) => ({ id: `img${i}`, index: i, width: W, height: H })) });
+  store.ensureRun(RUN, {
+    strategy: 'entropy',
+    seed: 0,
+    units: { kind: 'region', k: 2 },
+    classNames: CLASSES,
+    images: Array.from({ length: images }, (_, i) => ({ id: `img${i}`, index: i, width: W, height: H })),
+  });
   const selection: UnitPixels[] = [];
   const queries: NewQuery[] = [];
   let n = 0;
@@ -61,7 +69,14 @@ async function fixture(name: string, options: { images?: number; perImage?: numb
   const users = UserStore.open(file);
   const tokens = { ann: users.add('ann', 'annotator'), bob: users.add('bob', 'annotator'), viewer: users.add('viewer', 'readonly') };
   const rgb = (index: number) => ({ width: W, height: H, data: new Uint8Array(W * H * 3).fill(index * 10) });
-  const server = await startAnnotateServer({ store, users, images: async (_run, im) => rgb(im.index), now: () => clock.t, log: () => {}, ...(options.bodyLimitBytes ? { bodyLimitBytes: options.bodyLimitBytes } : {}) });
+  const server = await startAnnotateServer({
+    store,
+    users,
+    images: async (_run, im) => rgb(im.index),
+    now: () => clock.t,
+    log: () => {},
+    ...(options.bodyLimitBytes ? { bodyLimitBytes: options.bodyLimitBytes } : {}),
+  });
   return {
     store,
     users,
@@ -76,7 +91,14 @@ async function fixture(name: string, options: { images?: number; perImage?: numb
   };
 }
 
-async function call(f: Fixture, token: string | null, method: string, path: string, body?: unknown, raw?: string): Promise<{ status: number; json: any; bytes: Buffer; type: string }> {
+async function call(
+  f: Fixture,
+  token: string | null,
+  method: string,
+  path: string,
+  body?: unknown,
+  raw?: string,
+): Promise<{ status: number; json: any; bytes: Buffer; type: string }> {
   const headers: Record<string, string> = {};
   if (token !== null) headers.authorization = `Bearer ${token}`;
   if (body !== undefined || raw !== undefined) headers['content-type'] = 'application/json';
@@ -88,12 +110,19 @@ async function call(f: Fixture, token: string | null, method: string, path: stri
 
 /** Everything an answer could change. */
 const snapshot = (store: LabelStore) =>
-  JSON.stringify({ units: store.labelledUnits(RUN), masks: store.images(RUN).map((im) => Buffer.from(store.mask(RUN, im.id).data).toString('base64')), queries: store.queries({ run: RUN, units: false }) });
+  JSON.stringify({
+    units: store.labelledUnits(RUN),
+    masks: store.images(RUN).map((im) => Buffer.from(store.mask(RUN, im.id).data).toString('base64')),
+    queries: store.queries({ run: RUN, units: false }),
+  });
 
 test('every API call needs a token; readonly users can look but not lease or answer; errors carry no stack', async () => {
   const f = await fixture('auth');
   try {
-    for (const [token, status] of [[null, 401], ['nope-not-a-token', 401]] as const) {
+    for (const [token, status] of [
+      [null, 401],
+      ['nope-not-a-token', 401],
+    ] as const) {
       const r = await call(f, token, 'GET', '/api/queue');
       assert.equal(r.status, status);
       assert.match(r.json.error.message, /token/);
@@ -218,7 +247,13 @@ test('bad input is refused with a 4xx and a clear message, and changes nothing',
       ['too many classes', `/api/queries/${region.id}/answer`, { classes: [0, 1] }, 422, /expected 1 classes, got 2/],
       ['class not an integer', `/api/queries/${region.id}/answer`, { classes: ['car'] }, 400, /integer class ids/],
       ['mask for a region query', `/api/queries/${region.id}/answer`, { mask: Buffer.alloc(W * H).toString('base64') }, 422, /answer with one class per unit/],
-      ['mask of the wrong size', `/api/queries/${paint.id}/answer`, { mask: Buffer.alloc(10).toString('base64') }, 422, /the mask has 10 values, the image is 16x12/],
+      [
+        'mask of the wrong size',
+        `/api/queries/${paint.id}/answer`,
+        { mask: Buffer.alloc(10).toString('base64') },
+        422,
+        /the mask has 10 values, the image is 16x12/,
+      ],
       ['mask with a bad class', `/api/queries/${paint.id}/answer`, { mask: Buffer.alloc(W * H, 9).toString('base64') }, 422, /mask value 9/],
       ['mask not base64', `/api/queries/${paint.id}/answer`, { mask: '%%%' }, 400, /base64/],
       ['neither classes nor mask', `/api/queries/${paint.id}/answer`, {}, 400, /needs 'classes'.*or 'mask'/],
@@ -268,11 +303,15 @@ test('a query serves its image, unit mask and outline as PNGs of the working siz
     const rgb = await sharp(image.bytes).raw().toBuffer({ resolveWithObject: true });
     assert.deepEqual([rgb.info.width, rgb.info.height, rgb.info.channels], [W, H, 3]);
     assert.equal(rgb.data[0], 10); // query 3 is on img1
-    const mask = await sharp((await call(f, f.tokens.viewer, 'GET', '/api/queries/1/mask')).bytes).raw().toBuffer({ resolveWithObject: true });
+    const mask = await sharp((await call(f, f.tokens.viewer, 'GET', '/api/queries/1/mask')).bytes)
+      .raw()
+      .toBuffer({ resolveWithObject: true });
     assert.deepEqual([mask.info.width, mask.info.height], [W, H]);
     const inside = new Set(block(0));
     for (let p = 0; p < W * H; p++) assert.equal(mask.data[p * mask.info.channels], inside.has(p) ? 1 : 0);
-    const outline = await sharp((await call(f, f.tokens.viewer, 'GET', '/api/queries/1/mask?outline=1')).bytes).raw().toBuffer({ resolveWithObject: true });
+    const outline = await sharp((await call(f, f.tokens.viewer, 'GET', '/api/queries/1/mask?outline=1')).bytes)
+      .raw()
+      .toBuffer({ resolveWithObject: true });
     const edge = Array.from({ length: W * H }, (_, p) => outline.data[p * outline.info.channels]);
     assert.equal(edge.filter((v) => v === 255).length, 12); // the border of a 4x4 block
     assert.equal(edge[1 * W + 1], 0); // its inside
@@ -284,19 +323,34 @@ test('a query serves its image, unit mask and outline as PNGs of the working siz
 test('dataset images are read only from inside the dataset root', async () => {
   const root = join(dir, 'dataset');
   mkdirSync(join(root, 'images'), { recursive: true });
-  writeFileSync(join(dir, 'outside.png'), await sharp({ create: { width: W, height: H, channels: 3, background: '#fff' } }).png().toBuffer());
-  await sharp({ create: { width: W, height: H, channels: 3, background: '#f00' } }).png().toFile(join(root, 'images', 'in.png'));
+  writeFileSync(
+    join(dir, 'outside.png'),
+    await sharp({ create: { width: W, height: H, channels: 3, background: '#fff' } })
+      .png()
+      .toBuffer(),
+  );
+  await sharp({ create: { width: W, height: H, channels: 3, background: '#f00' } })
+    .png()
+    .toFile(join(root, 'images', 'in.png'));
   symlinkSync(join(dir, 'outside.png'), join(root, 'images', 'link.png'));
   assert.equal(insideRoot(root, join(root, 'images', 'in.png')), true);
   assert.equal(insideRoot(root, join(root, '..', 'outside.png')), false);
   assert.equal(insideRoot(root, join(root, 'images', 'link.png')), false);
   assert.equal(insideRoot(root, '/etc/passwd'), false);
   const sample = (id: string, path: string) => ({ id, image: { kind: 'file', path }, label: { kind: 'none' } });
-  const pool = { name: 'pool', root, samples: [sample('in', join(root, 'images', 'in.png')), sample('up', join(root, '..', 'outside.png')), sample('link', join(root, 'images', 'link.png'))] } as unknown as DatasetDescription;
+  const pool = {
+    name: 'pool',
+    root,
+    samples: [sample('in', join(root, 'images', 'in.png')), sample('up', join(root, '..', 'outside.png')), sample('link', join(root, 'images', 'link.png'))],
+  } as unknown as DatasetDescription;
   const images = datasetImages(pool, []);
   const inImage = await images(RUN, { index: 0, id: 'in', width: W, height: H });
   assert.equal(inImage.data[0], 255);
-  for (const [index, id] of [[1, 'up'], [2, 'link']] as const) await assert.rejects(images(RUN, { index, id, width: W, height: H }), /outside the dataset root/);
+  for (const [index, id] of [
+    [1, 'up'],
+    [2, 'link'],
+  ] as const)
+    await assert.rejects(images(RUN, { index, id, width: W, height: H }), /outside the dataset root/);
   await assert.rejects(images(RUN, { index: 0, id: 'other', width: W, height: H }), /is not 'other'/);
 });
 

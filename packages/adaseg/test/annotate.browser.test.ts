@@ -74,18 +74,52 @@ async function fixture(): Promise<Fixture> {
   const groundTruth = poolGroundTruth(pool, []);
   const truth = await Promise.all(pool.samples.map((s, i) => groundTruth(i, s.id)));
   const store = LabelStore.open(join(out, 'labels.sqlite'));
-  store.ensureRun(RUN, { strategy: 'entropy', seed: 0, units: { kind: 'region', k: 1 }, classNames, palette, images: pool.samples.map((s, i) => ({ id: s.id, index: i, width: W, height: H })) });
+  store.ensureRun(RUN, {
+    strategy: 'entropy',
+    seed: 0,
+    units: { kind: 'region', k: 1 },
+    classNames,
+    palette,
+    images: pool.samples.map((s, i) => ({ id: s.id, index: i, width: W, height: H })),
+  });
   const region = (image: number, u: number): UnitPixels => ({ image, imageId: pool.samples[image].id, unit: u, pixels: 9, pixelIndices: regions.pixels(u) });
-  const selection = [region(0, 17), region(0, 20), region(0, 50), region(1, 33), { image: 2, imageId: pool.samples[2].id, unit: 0, pixels: paintPixels.length, pixelIndices: paintPixels }, region(0, 100), region(0, 120)];
+  const selection = [
+    region(0, 17),
+    region(0, 20),
+    region(0, 50),
+    region(1, 33),
+    { image: 2, imageId: pool.samples[2].id, unit: 0, pixels: paintPixels.length, pixelIndices: paintPixels },
+    region(0, 100),
+    region(0, 120),
+  ];
   // The overlays as the loop writes them (prediction = the ground truth here); img1 gets none.
   store.saveSelection(RUN, 1, selection, { scoredWith: null, info: { [OVERLAYS_INFO_KEY]: 'overlays-r1' } });
   for (const i of [0, 2]) {
     const uncertainty = new Uint8Array(W * H);
     for (let p = 0; p < uncertainty.length; p++) uncertainty[p] = Math.round(((p % W) * 255) / (W - 1));
-    await writeOverlayFiles(join(out, 'overlays-r1'), { index: i, id: pool.samples[i].id }, { width: W, height: H, prediction: truth[i], uncertainty }, palette);
+    await writeOverlayFiles(
+      join(out, 'overlays-r1'),
+      { index: i, id: pool.samples[i].id },
+      { width: W, height: H, prediction: truth[i], uncertainty },
+      palette,
+    );
   }
-  const q = (image: number, kind: NewQuery['kind'], units: UnitPixels[]): NewQuery => ({ imageId: pool.samples[image].id, kind, units: units.map((u) => ({ unit: u.unit, pixelIndices: u.pixelIndices })) });
-  store.createQueries(RUN, 1, [q(0, 'region-class', selection.slice(0, 3)), q(1, 'region-class', [selection[3]]), q(2, 'pixel-paint', [selection[4]]), q(0, 'region-class', selection.slice(5))], { strategy: 'entropy', checkpoint: null });
+  const q = (image: number, kind: NewQuery['kind'], units: UnitPixels[]): NewQuery => ({
+    imageId: pool.samples[image].id,
+    kind,
+    units: units.map((u) => ({ unit: u.unit, pixelIndices: u.pixelIndices })),
+  });
+  store.createQueries(
+    RUN,
+    1,
+    [
+      q(0, 'region-class', selection.slice(0, 3)),
+      q(1, 'region-class', [selection[3]]),
+      q(2, 'pixel-paint', [selection[4]]),
+      q(0, 'region-class', selection.slice(5)),
+    ],
+    { strategy: 'entropy', checkpoint: null },
+  );
   const users = UserStore.open(join(out, 'labels.sqlite'));
   const tokens = { ann: users.add('ann', 'annotator'), viewer: users.add('viewer', 'readonly') };
   const server = await startAnnotateServer({ store, users, images: datasetImages(pool, []), outputDir: out, webDir, log: () => {} });
@@ -188,7 +222,12 @@ browserTest('the annotation studio in chromium: sign in, overlays, answer by cli
     await queryShown(2);
     assert.equal(status(1), 'answered');
     const mask0 = () => f.store.mask(RUN, f.store.query(1).imageId).data;
-    for (const [u, cls] of [[q1a, 1], [q1b, IGNORE], [q1c, 2]]) for (const p of regions.pixels(u)) assert.equal(mask0()[p], cls, `unit ${u}`);
+    for (const [u, cls] of [
+      [q1a, 1],
+      [q1b, IGNORE],
+      [q1c, 2],
+    ])
+      for (const p of regions.pixels(u)) assert.equal(mask0()[p], cls, `unit ${u}`);
 
     // Query 2 has no overlay files: the page says so and disables the toggles; skip it.
     assert.equal(await page.evaluate(() => document.body.dataset.prediction), 'missing');
@@ -246,7 +285,8 @@ browserTest('the annotation studio in chromium: sign in, overlays, answer by cli
       }
       const stored = f.store.mask(RUN, f.store.query(3).imageId).data;
       for (let p = 0; p < W * H; p++) {
-        const x = p % W, y = Math.floor(p / W);
+        const x = p % W,
+          y = Math.floor(p / W);
         const expected = !inside.has(p) ? IGNORE : filled.has(p) ? fillClass : truth2[p];
         if (y === 12 && x >= 10 && x <= 30) assert.equal(stored[p], strokeClass, `the stroke at ${x},${y}`);
         else if (inside.has(p) && y >= 11 && y <= 13) assert.ok(stored[p] === expected || stored[p] === strokeClass, `near the stroke at ${x},${y}`);
@@ -299,7 +339,12 @@ browserTest('the annotation studio in chromium: sign in, overlays, answer by cli
     await page.reload();
     await page.waitForFunction(() => /no open query left/.test(document.getElementById('query-note')!.textContent ?? ''));
     assert.match(await text('#progress tbody tr[data-round="1"]'), /querying.*4\/4/);
-    assert.deepEqual(await page.locator('#queue li').evaluateAll((lis) => lis.map((li) => (li as HTMLElement).dataset.status)), ['answered', 'answered', 'answered', 'answered']);
+    assert.deepEqual(await page.locator('#queue li').evaluateAll((lis) => lis.map((li) => (li as HTMLElement).dataset.status)), [
+      'answered',
+      'answered',
+      'answered',
+      'answered',
+    ]);
     await page.locator('#queue li[data-query-id="1"]').click();
     await queryShown(1);
     assert.deepEqual(await page.locator('#unit-list li').allTextContents(), [`R1: ${f.classNames[1]}`, 'R2: none', `R3: ${f.classNames[2]}`]);
@@ -346,7 +391,10 @@ test('the server serves the built page and its assets with a strict content poli
     const html = await page.text();
     // Nothing from elsewhere: every src/href is local.
     for (const m of html.matchAll(/(?:src|href)="([^"]+)"/g)) assert.ok(m[1].startsWith('/') || m[1].startsWith('data:'), m[1]);
-    for (const [name, type] of [['app.js', /javascript/], ['app.css', /text\/css/]] as const) {
+    for (const [name, type] of [
+      ['app.js', /javascript/],
+      ['app.css', /text\/css/],
+    ] as const) {
       const asset = await fetch(`${built.url}/assets/${name}`);
       assert.equal(asset.status, 200, name);
       assert.match(asset.headers.get('content-type') ?? '', type);

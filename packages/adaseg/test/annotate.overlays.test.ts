@@ -33,8 +33,18 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 test('overlayMaps: argmax ids and entropy / log C scaled to 0..255', () => {
   // Two 1x2 images, 4 classes: certain class 2 | uniform, and certain class 0 | half 1, half 3.
   const p = [
-    [[0, 0.25], [0, 0.25], [1, 0.25], [0, 0.25]],
-    [[1, 0], [0, 0.5], [0, 0], [0, 0.5]],
+    [
+      [0, 0.25],
+      [0, 0.25],
+      [1, 0.25],
+      [0, 0.25],
+    ],
+    [
+      [1, 0],
+      [0, 0.5],
+      [0, 0],
+      [0, 0.5],
+    ],
   ];
   const data = new Float32Array(2 * 4 * 2);
   p.forEach((img, n) => img.forEach((plane, c) => plane.forEach((v, x) => (data[n * 8 + c * 2 + x] = v))));
@@ -46,7 +56,7 @@ test('overlayMaps: argmax ids and entropy / log C scaled to 0..255', () => {
   assert.deepEqual(Array.from(maps[1].uncertainty), [0, 128]); // log 2 / log 4 = 0.5
 });
 
-test('a human-annotated round writes the scoring model\'s prediction and uncertainty for exactly the queried images; the server serves them', async () => {
+test("a human-annotated round writes the scoring model's prediction and uncertainty for exactly the queried images; the server serves them", async () => {
   const out = join(dir, 'run');
   const synthetic = (style: string, count: number, seed: number) => ({ format: 'synthetic', style, count, width: 32, height: 24, seed });
   const config = parseExperimentConfig(
@@ -55,7 +65,14 @@ test('a human-annotated round writes the scoring model\'s prediction and uncerta
       output: out,
       seeds: [0],
       model: { kind: 'unet', baseWidth: 4, depth: 2 },
-      data: { source: synthetic('source', 4, 0), pool: synthetic('target', 6, 100), val: synthetic('target', 2, 500), resolution: { width: 24, height: 18 }, batchSize: 2, workers: 0 },
+      data: {
+        source: synthetic('source', 4, 0),
+        pool: synthetic('target', 6, 100),
+        val: synthetic('target', 2, 500),
+        resolution: { width: 24, height: 18 },
+        batchSize: 2,
+        workers: 0,
+      },
       source: { train: { iterations: 4, optimizer: { kind: 'adam', lr: 0.01 } } },
       active: { units: { kind: 'region', k: 1 }, budget: { kind: 'pixelPercent', total: 4, rounds: 1 }, strategies: ['entropy'] },
       annotator: { kind: 'human', pollSeconds: 0.02, minFraction: 1, unitsPerQuery: 3 },
@@ -72,7 +89,8 @@ test('a human-annotated round writes the scoring model\'s prediction and uncerta
       if (!existsSync(join(out, 'labels.sqlite'))) return;
       studio = LabelStore.open(join(out, 'labels.sqlite'));
     }
-    for (let q = studio.lease('studio', { seconds: 10 }); q !== null; q = studio.lease('studio', { seconds: 10 })) studio.answer(q.id, 'studio', { classes: q.units.map(() => 1) }, 1);
+    for (let q = studio.lease('studio', { seconds: 10 }); q !== null; q = studio.lease('studio', { seconds: 10 }))
+      studio.answer(q.id, 'studio', { classes: q.units.map(() => 1) }, 1);
   }, 10);
   try {
     assert.equal((await runExperiment(config)).stopped, false);
@@ -94,7 +112,15 @@ test('a human-annotated round writes the scoring model\'s prediction and uncerta
     assert.ok(queries.length >= 2, `${queries.length} queries`);
     const images = [...new Map(queries.map((q) => [q.imageIndex, q])).values()];
     // Only the queried images, two files each (no temporary files left behind).
-    assert.deepEqual(readdirSync(join(out, folder as string)).sort(), images.flatMap((q) => [overlayFileName({ index: q.imageIndex, id: q.imageId }, 'prediction'), overlayFileName({ index: q.imageIndex, id: q.imageId }, 'uncertainty')]).sort());
+    assert.deepEqual(
+      readdirSync(join(out, folder as string)).sort(),
+      images
+        .flatMap((q) => [
+          overlayFileName({ index: q.imageIndex, id: q.imageId }, 'prediction'),
+          overlayFileName({ index: q.imageIndex, id: q.imageId }, 'uncertainty'),
+        ])
+        .sort(),
+    );
 
     // The files are the scoring checkpoint's argmax and normalised entropy on the working-size image.
     const pool = await loadDataset(config.data.pool);
@@ -107,12 +133,18 @@ test('a human-annotated round writes the scoring model\'s prediction and uncerta
       assert.deepEqual([prediction.width, prediction.height, prediction.colorType], [24, 18, 3]);
       const uncertainty = decodePng(readFileSync(join(out, folder as string, overlayFileName({ index: q.imageIndex, id: q.imageId }, 'uncertainty'))));
       assert.deepEqual([uncertainty.width, uncertainty.height, uncertainty.colorType], [24, 18, 0]);
-      const loader = new DataLoader(withSamples(pool, [withoutLabel(pool.samples[q.imageIndex])]), { batchSize: 1, workers: 0, transforms: resizeTransforms(config), normalize: config.data.normalize });
+      const loader = new DataLoader(withSamples(pool, [withoutLabel(pool.samples[q.imageIndex])]), {
+        batchSize: 1,
+        workers: 0,
+        transforms: resizeTransforms(config),
+        normalize: config.data.normalize,
+      });
       for await (const batch of loader.epoch(0)) {
         const [expected] = torch.inferenceMode(() => torch.tidy(() => overlayMaps(model.forward(batch.images).logits.softmax(1))));
         batch.dispose();
         assert.deepEqual(Array.from(prediction.data), Array.from(expected.prediction), `prediction of ${q.imageId}`);
-        for (let p = 0; p < expected.uncertainty.length; p++) assert.ok(Math.abs(uncertainty.data[p] - expected.uncertainty[p]) <= 1, `uncertainty of ${q.imageId} at ${p}`);
+        for (let p = 0; p < expected.uncertainty.length; p++)
+          assert.ok(Math.abs(uncertainty.data[p] - expected.uncertainty[p]) <= 1, `uncertainty of ${q.imageId} at ${p}`);
       }
       await loader.close();
     }
@@ -133,7 +165,10 @@ test('a human-annotated round writes the scoring model\'s prediction and uncerta
     assert.equal(unc.status, 200);
     const detail = (await (await get(`/api/queries/${q.id}`)).json()) as { query: { links: Record<string, string>; answer: { classes: number[] } } };
     assert.equal(detail.query.links.prediction, `/api/queries/${q.id}/prediction`);
-    assert.deepEqual(detail.query.answer.classes, q.units.map(() => 1));
+    assert.deepEqual(
+      detail.query.answer.classes,
+      q.units.map(() => 1),
+    );
 
     // Bad format: 400; a missing file: a 404 naming it; an unknown query: 404.
     const bad = await get(`/api/queries/${q.id}/prediction?format=jpeg`);

@@ -67,7 +67,24 @@ function valueFor(o: OptionSpec, sandbox: string): string[] {
 
 test('the walk finds every command (a sanity check of the walk itself)', () => {
   const names = all.map((c) => name(c.path));
-  for (const n of ['adaseg demo', 'adaseg data inspect', 'adaseg weights convert', 'adaseg weights inspect', 'adaseg train', 'adaseg eval', 'adaseg adapt', 'adaseg run', 'adaseg report', 'adaseg serve', 'adaseg users add', 'adaseg users list', 'adaseg users remove', 'adaseg labels export', 'adaseg labels import', 'adaseg help']) {
+  for (const n of [
+    'adaseg demo',
+    'adaseg data inspect',
+    'adaseg weights convert',
+    'adaseg weights inspect',
+    'adaseg train',
+    'adaseg eval',
+    'adaseg adapt',
+    'adaseg run',
+    'adaseg report',
+    'adaseg serve',
+    'adaseg users add',
+    'adaseg users list',
+    'adaseg users remove',
+    'adaseg labels export',
+    'adaseg labels import',
+    'adaseg help',
+  ]) {
     assert.ok(names.includes(n), n);
   }
   for (const { cmd, path } of all) assert.ok(cmd.run !== undefined || (cmd.subcommands?.length ?? 0) > 0, `${name(path)} runs or has subcommands`);
@@ -77,13 +94,21 @@ for (const { cmd, path } of all) {
   describe(name(path), () => {
     test('--help, -h and `adaseg help`: exit 0, usage, subcommands, every option (required ones marked), nothing on stderr', async () => {
       const outputs: string[] = [];
-      for (const args of [[...path, '--help'], [...path, '-h'], ['help', ...path], ['--help', ...path]]) {
+      for (const args of [
+        [...path, '--help'],
+        [...path, '-h'],
+        ['help', ...path],
+        ['--help', ...path],
+      ]) {
         const r = await cli(args);
         assert.equal(r.code, 0, `${args.join(' ')}: ${r.err}`);
         assert.equal(r.err, '', args.join(' '));
         outputs.push(r.out);
       }
-      assert.ok(outputs.every((o) => o === outputs[0]), 'the four ways give the same help');
+      assert.ok(
+        outputs.every((o) => o === outputs[0]),
+        'the four ways give the same help',
+      );
       const out = outputs[0];
       assert.ok(cmd.usage.startsWith(name(path)), `usage starts with the command: ${cmd.usage}`);
       assert.ok(out.includes(`Usage: ${cmd.usage.split('\n')[0]}`), out);
@@ -159,7 +184,12 @@ for (const { cmd, path } of all) {
               for (const value of o.type === 'integer' ? ['abc', '-1', '1.5', '1e3'] : ['no-such-choice']) {
                 const r = await cli([...path, ...others, `--${o.name}`, value]);
                 assert.equal(r.code, 2, `--${o.name} ${value}: ${r.err}`);
-                assert.match(r.err, new RegExp(`--${escape(o.name)} must be ${o.type === 'integer' ? 'a non-negative integer' : `one of ${escape(o.choices!.join(', '))}`}, got '${escape(value)}'`));
+                assert.match(
+                  r.err,
+                  new RegExp(
+                    `--${escape(o.name)} must be ${o.type === 'integer' ? 'a non-negative integer' : `one of ${escape(o.choices!.join(', '))}`}, got '${escape(value)}'`,
+                  ),
+                );
               }
             }
           }
@@ -251,7 +281,10 @@ test('bad values of specific options are usage errors naming the option', async 
 test('--threads on every command that trains or evaluates: a positive integer, set before any work', async () => {
   for (const command of ['train', 'eval', 'adapt', 'run', 'demo']) {
     const cmd = ROOT.subcommands!.find((c) => c.name === command)!;
-    assert.ok(cmd.options?.some((o) => o.name === 'threads'), `${command} has --threads`);
+    assert.ok(
+      cmd.options?.some((o) => o.name === 'threads'),
+      `${command} has --threads`,
+    );
     const r = await cli([command, '--threads', '0']);
     assert.equal(r.code, 2, `${command}: ${r.err}`);
     assert.match(r.err, /--threads must be >= 1/);
@@ -295,13 +328,21 @@ test('failures exit 1 with a message and no stack; --verbose adds the stack; --j
   const bad = join(dir, 'bad-config');
   mkdirSync(bad);
   writeFileSync(join(bad, 'syntax.yaml'), 'model: {kind: unet\n data: [');
-  writeFileSync(join(bad, 'field.yaml'), 'model: { kind: unet }\ndata: { train: { format: synthetic, style: source, count: 2, width: 16, height: 16 } }\ntrain: { iterations: -5 }\n');
+  writeFileSync(
+    join(bad, 'field.yaml'),
+    'model: { kind: unet }\ndata: { train: { format: synthetic, style: source, count: 2, width: 16, height: 16 } }\ntrain: { iterations: -5 }\n',
+  );
   // A dataset whose only image is not an image.
   const corrupt = await makeTinyFolder(dir, 'corrupt');
   writeFileSync(join(corrupt, 'images', 'a.png'), 'not a png');
   writeFileSync(
     join(bad, 'corrupt.yaml'),
-    JSON.stringify({ output: join(dir, 'corrupt-run'), model: { kind: 'unet', baseWidth: 2, depth: 1 }, data: { train: { format: 'folder', root: corrupt }, val: [], batchSize: 1, workers: 0 }, train: { iterations: 1, optimizer: { kind: 'adam', lr: 0.01 } } }),
+    JSON.stringify({
+      output: join(dir, 'corrupt-run'),
+      model: { kind: 'unet', baseWidth: 2, depth: 1 },
+      data: { train: { format: 'folder', root: corrupt }, val: [], batchSize: 1, workers: 0 },
+      train: { iterations: 1, optimizer: { kind: 'adam', lr: 0.01 } },
+    }),
   );
   // A run folder with a label store but no results, users or labels.
   const store = join(dir, 'store');
@@ -321,7 +362,11 @@ test('failures exit 1 with a message and no stack; --verbose adds the stack; --j
     [['adapt', '--config', join(nowhere, 'adapt.yaml')], 'not-found', /file not found/],
     [['run', '--config', join(nowhere, 'experiment.yaml')], 'not-found', /file not found/],
     [['eval', '--checkpoint', nowhere, 'synthetic', '--count', '1'], 'not-found', /checkpoint .*nowhere does not exist/],
-    [['eval', '--checkpoint', unet, '--model', '{"kind":"unet","baseWidth":3,"depth":1}', 'synthetic', '--count', '1', '--size', '16x16'], 'error', /size mismatch for 31 tensor\(s\)/],
+    [
+      ['eval', '--checkpoint', unet, '--model', '{"kind":"unet","baseWidth":3,"depth":1}', 'synthetic', '--count', '1', '--size', '16x16'],
+      'error',
+      /size mismatch for 31 tensor\(s\)/,
+    ],
     [['data', 'inspect', nowhere], 'not-found', /dataset folder .*nowhere does not exist/],
     [['weights', 'inspect', join(nowhere, 'w.safetensors')], 'not-found', /weights file .*w\.safetensors does not exist/],
     [['weights', 'inspect', join(bad, 'syntax.yaml')], 'unreadable', /safetensors: .*syntax\.yaml/],
@@ -391,7 +436,14 @@ test('--json outputs are one JSON document on stdout (logs stay on stderr)', asy
     [['weights', 'inspect', weights], (v) => assert.deepEqual(v.tensors['a.weight'].shape, [2, 3])],
     [['weights', 'convert', '--print-snippet'], (v) => assert.match(v.snippet, /import .*torch/)],
     [['users', 'add', 'ada', '--run', runDir], (v) => assert.deepEqual([v.name, v.role, typeof v.token], ['ada', 'annotator', 'string'])],
-    [['users', 'list', '--run', runDir], (v) => assert.deepEqual(v.users.map((u: { name: string }) => u.name), ['ada'])],
+    [
+      ['users', 'list', '--run', runDir],
+      (v) =>
+        assert.deepEqual(
+          v.users.map((u: { name: string }) => u.name),
+          ['ada'],
+        ),
+    ],
     [['users', 'remove', 'ada', '--run', runDir], (v) => assert.deepEqual(v, { removed: 'ada' })],
     [['--version'], (v) => assert.equal(typeof v.version, 'string')],
   ];
@@ -433,7 +485,9 @@ describe('the installed command', () => {
     const file = join(pkgDir, bin);
     assert.match(readFileSync(file, 'utf8'), /^#!\/usr\/bin\/env node\n/);
     assert.ok((statSync(file).mode & 0o111) !== 0, `${bin} is executable`);
-    const lock = JSON.parse(readFileSync(join(pkgDir, '..', '..', 'package-lock.json'), 'utf8')) as { packages: Record<string, { bin?: Record<string, string> }> };
+    const lock = JSON.parse(readFileSync(join(pkgDir, '..', '..', 'package-lock.json'), 'utf8')) as {
+      packages: Record<string, { bin?: Record<string, string> }>;
+    };
     assert.deepEqual(lock.packages['packages/adaseg'].bin, pkg.bin, 'package-lock.json agrees (npm ci links from it)');
     const r = spawnSync(process.execPath, [file, '--version'], { encoding: 'utf8' });
     if (existsSync(join(pkgDir, 'dist', 'cli', 'main.js'))) {

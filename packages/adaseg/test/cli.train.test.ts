@@ -39,7 +39,23 @@ test('adaseg train → eval → weights inspect, with --json and predictions wri
     assert.ok(result.evaluations.target.mIoU >= 0);
     const runDir = join(dir, 'run');
     const preds = join(dir, 'preds');
-    const evaluated = await cli(['eval', '--checkpoint', runDir, 'synthetic', '--style', 'target', '--count', '4', '--size', '32x24', '--seed', '9', '--predictions', preds, '--json']);
+    const evaluated = await cli([
+      'eval',
+      '--checkpoint',
+      runDir,
+      'synthetic',
+      '--style',
+      'target',
+      '--count',
+      '4',
+      '--size',
+      '32x24',
+      '--seed',
+      '9',
+      '--predictions',
+      preds,
+      '--json',
+    ]);
     assert.equal(evaluated.code, 0, evaluated.err);
     const metrics = JSON.parse(evaluated.out) as { mIoU: number; images: number };
     assert.equal(metrics.images, 4);
@@ -50,7 +66,18 @@ test('adaseg train → eval → weights inspect, with --json and predictions wri
     assert.equal(listed.code, 0);
     assert.match(listed.out, /model\.classifier\.weight  float32  \[6, 4, 1, 1\]/);
     // --weights: start a new run from these weights (model tensors only are read).
-    const again = await cli(['train', '--config', join(dir, 'train.yaml'), '--output', join(dir, 'run2'), '--weights', ckpt, '--iterations', '1', '--no-progress']);
+    const again = await cli([
+      'train',
+      '--config',
+      join(dir, 'train.yaml'),
+      '--output',
+      join(dir, 'run2'),
+      '--weights',
+      ckpt,
+      '--iterations',
+      '1',
+      '--no-progress',
+    ]);
     assert.equal(again.code, 0, again.err);
     assert.match(again.err, /loaded/i);
   } finally {
@@ -63,7 +90,10 @@ test('usage and config errors: exit 2 and 1, the field named, no stack', async (
   try {
     assert.equal((await cli(['train'])).code, 2);
     assert.equal((await cli(['train', '--config'])).code, 2);
-    writeFileSync(join(dir, 'bad.yaml'), 'data: { train: { format: synthetic, style: source, count: 2, width: 8, height: 8 } }\ntrain: { optimizer: { kind: sgd, lr: 0 } }\n');
+    writeFileSync(
+      join(dir, 'bad.yaml'),
+      'data: { train: { format: synthetic, style: source, count: 2, width: 8, height: 8 } }\ntrain: { optimizer: { kind: sgd, lr: 0 } }\n',
+    );
     const bad = await cli(['train', '--config', join(dir, 'bad.yaml')]);
     assert.equal(bad.code, 1);
     assert.match(bad.err, /config\.train\.optimizer\.lr must be > 0/);
@@ -74,7 +104,13 @@ test('usage and config errors: exit 2 and 1, the field named, no stack', async (
     const noCkpt = await cli(['eval', '--checkpoint', join(dir, 'nothing'), 'synthetic']);
     assert.equal(noCkpt.code, 1);
     assert.match(noCkpt.err, /does not exist/);
-    for (const args of [['train', '--help'], ['eval', '--help'], ['weights', '--help'], ['weights', 'convert', '--help']]) assert.equal((await cli(args)).code, 0);
+    for (const args of [
+      ['train', '--help'],
+      ['eval', '--help'],
+      ['weights', '--help'],
+      ['weights', 'convert', '--help'],
+    ])
+      assert.equal((await cli(args)).code, 0);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -82,23 +118,42 @@ test('usage and config errors: exit 2 and 1, the field named, no stack', async (
 
 const hasTorch = existsSync('/usr/bin/python3') && spawnSync('/usr/bin/python3', ['-c', 'import torch'], { encoding: 'utf8' }).status === 0;
 
-test('adaseg weights convert turns a PyTorch .pth into safetensors with PyTorch names', { skip: hasTorch ? false : 'needs /usr/bin/python3 with torch' }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'adaseg-cli-'));
-  try {
-    const pth = join(dir, 'model.pth');
-    const r = spawnSync('/usr/bin/python3', ['-c', `import torch; m = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4)); torch.save({'state_dict': m.state_dict()}, ${JSON.stringify(pth)})`], { encoding: 'utf8' });
-    assert.equal(r.status, 0, r.stderr);
-    const out = join(dir, 'model.safetensors');
-    const converted = await cli(['weights', 'convert', pth, out]);
-    assert.equal(converted.code, 0, converted.err);
-    const header = torch.readSafetensorsHeaderSync(out);
-    assert.deepEqual(Object.keys(header.tensors).sort(), ['0.bias', '0.weight', '1.bias', '1.num_batches_tracked', '1.running_mean', '1.running_var', '1.weight']);
-    assert.deepEqual(header.tensors['0.weight'].shape, [4, 3, 3, 3]);
-    assert.ok(!readdirSync(dir).some((f) => f.includes('.tmp')));
-    const failed = await cli(['weights', 'convert', join(dir, 'model.safetensors'), join(dir, 'x.safetensors')]);
-    assert.equal(failed.code, 1);
-    assert.match(failed.err, /conversion with .* failed/);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+test(
+  'adaseg weights convert turns a PyTorch .pth into safetensors with PyTorch names',
+  { skip: hasTorch ? false : 'needs /usr/bin/python3 with torch' },
+  async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'adaseg-cli-'));
+    try {
+      const pth = join(dir, 'model.pth');
+      const r = spawnSync(
+        '/usr/bin/python3',
+        [
+          '-c',
+          `import torch; m = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4)); torch.save({'state_dict': m.state_dict()}, ${JSON.stringify(pth)})`,
+        ],
+        { encoding: 'utf8' },
+      );
+      assert.equal(r.status, 0, r.stderr);
+      const out = join(dir, 'model.safetensors');
+      const converted = await cli(['weights', 'convert', pth, out]);
+      assert.equal(converted.code, 0, converted.err);
+      const header = torch.readSafetensorsHeaderSync(out);
+      assert.deepEqual(Object.keys(header.tensors).sort(), [
+        '0.bias',
+        '0.weight',
+        '1.bias',
+        '1.num_batches_tracked',
+        '1.running_mean',
+        '1.running_var',
+        '1.weight',
+      ]);
+      assert.deepEqual(header.tensors['0.weight'].shape, [4, 3, 3, 3]);
+      assert.ok(!readdirSync(dir).some((f) => f.includes('.tmp')));
+      const failed = await cli(['weights', 'convert', join(dir, 'model.safetensors'), join(dir, 'x.safetensors')]);
+      assert.equal(failed.code, 1);
+      assert.match(failed.err, /conversion with .* failed/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);

@@ -40,7 +40,16 @@ function parseConfig(value: Record<string, unknown>, baseDir: string) {
 }
 
 test('configs/ holds the shipped configs', () => {
-  for (const f of ['camvid-source-only.yaml', 'camvid-uda.yaml', 'camvid-active.yaml', 'synthetic-active.yaml', 'gta5-source.yaml', 'gta5-cityscapes.yaml', 'synthia-source.yaml', 'synthia-cityscapes.yaml']) {
+  for (const f of [
+    'camvid-source-only.yaml',
+    'camvid-uda.yaml',
+    'camvid-active.yaml',
+    'synthetic-active.yaml',
+    'gta5-source.yaml',
+    'gta5-cityscapes.yaml',
+    'synthia-source.yaml',
+    'synthia-cityscapes.yaml',
+  ]) {
     assert.ok(files.includes(f), f);
   }
 });
@@ -70,7 +79,10 @@ function datasetsOf(value: Record<string, unknown>, baseDir: string): { where: s
   }
   const c = kind === 'adapt' ? parseAdaptConfig(value, baseDir) : parseTrainConfig(value, baseDir);
   const train = 'source' in c.data ? (c.data as { source: DatasetConfig }).source : (c.data as { train: DatasetConfig }).train;
-  return [{ where: 'data.train', dataset: train, transforms: c.data.transforms }, ...c.data.val.map((v, i) => ({ where: `data.val[${i}]`, dataset: v.dataset, transforms: c.data.evalTransforms }))];
+  return [
+    { where: 'data.train', dataset: train, transforms: c.data.transforms },
+    ...c.data.val.map((v, i) => ({ where: `data.val[${i}]`, dataset: v.dataset, transforms: c.data.evalTransforms })),
+  ];
 }
 
 /** A tiny dataset in the format's real layout at the dataset's root and split. */
@@ -88,7 +100,13 @@ async function writeFixture(d: DatasetConfig, seed: number): Promise<void> {
       mkdirSync(join(root, 'RGB'), { recursive: true });
       mkdirSync(join(root, 'GT', 'LABELS'), { recursive: true });
       await writeRgb(join(root, 'RGB', `000000${i}.png`), image);
-      await writeSynthiaLabel(join(root, 'GT', 'LABELS', `000000${i}.png`), rawLabel(Array.from({ length: 23 }, (_, v) => v), seed + i));
+      await writeSynthiaLabel(
+        join(root, 'GT', 'LABELS', `000000${i}.png`),
+        rawLabel(
+          Array.from({ length: 23 }, (_, v) => v),
+          seed + i,
+        ),
+      );
     } else if (d.format === 'cityscapes') {
       const images = join(root, 'leftImg8bit', d.split, 'aachen');
       const labels = join(root, 'gtFine', d.split, 'aachen');
@@ -136,12 +154,22 @@ test(`the configs for datasets that are not here (${absent.join(', ')}) read fix
         assert.equal(numClasses(ds), expected, `${file} ${where}`);
         classes.add(numClasses(ds));
         // Decoded through the config's working-size transforms, without undeclared label values.
-        const pipeline = new Pipeline({ numClasses: numClasses(ds), mapping: ds.mapping, encoding: ds.encoding, onUndeclared: 'error', transforms, normalize: IMAGENET_NORMALIZE });
+        const pipeline = new Pipeline({
+          numClasses: numClasses(ds),
+          mapping: ds.mapping,
+          encoding: ds.encoding,
+          onUndeclared: 'error',
+          transforms,
+          normalize: IMAGENET_NORMALIZE,
+        });
         const out = pipeline.augment(await pipeline.decode(ds.samples[0]), 0);
         const size = transforms.find((t) => t.kind === 'resize') as { width: number; height: number } | undefined;
         assert.ok(size !== undefined, `${file} ${where} resizes to the literature's size`);
         assert.deepEqual([out.width, out.height], [size.width, size.height], `${file} ${where}`);
-        assert.ok(out.label!.every((v) => v < expected! || v === 255), `${file} ${where}: train ids`);
+        assert.ok(
+          out.label!.every((v) => v < expected! || v === 255),
+          `${file} ${where}: train ids`,
+        );
       }
       assert.equal(classes.size, 1, `${file}: every dataset on one class list`);
     }
@@ -205,8 +233,12 @@ test(`the GTA5/SYNTHIA configs (${literature.map((l) => l.file).join(', ')}) hav
     assert.deepEqual({ kind: model.kind, backbone: model.backbone, multiLevel: model.multiLevel, rates: model.rates }, deeplabv2, file);
     const format = c.data.train.format;
     const classes = CLASSES[format];
-    for (const d of [c.data.train, ...c.data.val.map((v) => v.dataset)]) assert.equal((d as { classes?: number }).classes, classes, `${file}: ${d.format} on ${classes} classes`);
-    assert.ok(c.data.val.every((v) => v.dataset.format === 'cityscapes' && (v.dataset as { split: string }).split === 'val'), `${file}: evaluated on Cityscapes val`);
+    for (const d of [c.data.train, ...c.data.val.map((v) => v.dataset)])
+      assert.equal((d as { classes?: number }).classes, classes, `${file}: ${d.format} on ${classes} classes`);
+    assert.ok(
+      c.data.val.every((v) => v.dataset.format === 'cityscapes' && (v.dataset as { split: string }).split === 'val'),
+      `${file}: evaluated on Cityscapes val`,
+    );
     assert.ok(c.weights?.endsWith('.safetensors'), `${file}: ImageNet weights (adaseg weights convert)`);
     assert.deepEqual(c.data.transforms, [{ kind: 'resize', width: 1280, height: 720 }], `${file}: source at 1280x720, no flip`);
     assert.deepEqual(c.data.evalTransforms, [{ kind: 'resize', width: 1280, height: 640 }], `${file}: Cityscapes at 1280x640`);
@@ -224,15 +256,23 @@ test(`the GTA5/SYNTHIA configs (${literature.map((l) => l.file).join(', ')}) hav
     assert.deepEqual({ kind: model.kind, backbone: model.backbone, multiLevel: model.multiLevel, rates: model.rates }, deeplabv2, file);
     const format = c.data.source.format;
     const classes = CLASSES[format];
-    for (const d of [c.data.source, c.data.pool, c.data.val]) assert.equal((d as { classes?: number }).classes, classes, `${file}: ${d.format} on ${classes} classes`);
-    assert.deepEqual([c.data.pool.format, (c.data.pool as { split: string }).split, c.data.val.format, (c.data.val as { split: string }).split], ['cityscapes', 'train', 'cityscapes', 'val'], file);
+    for (const d of [c.data.source, c.data.pool, c.data.val])
+      assert.equal((d as { classes?: number }).classes, classes, `${file}: ${d.format} on ${classes} classes`);
+    assert.deepEqual(
+      [c.data.pool.format, (c.data.pool as { split: string }).split, c.data.val.format, (c.data.val as { split: string }).split],
+      ['cityscapes', 'train', 'cityscapes', 'val'],
+      file,
+    );
     assert.deepEqual(c.data.resolution, { width: 1280, height: 640 }, file);
     assert.deepEqual(c.data.transforms, [], `${file}: no augmentation`);
     assert.equal(c.data.batchSize, 2, file);
     assert.deepEqual(c.active.units, { kind: 'region', k: 1 }, `${file}: 3x3 regions`);
     assert.deepEqual(c.active.budget, { kind: 'pixelPercent', total: 2.2, rounds: 5 }, `${file}: 5 rounds up to 2.2%`);
     assert.equal(c.active.ranking, 'perImage', file);
-    assert.ok(c.active.strategies.some((s) => s.label === 'ripu-region (k=1)'), `${file}: RIPU region, k=1`);
+    assert.ok(
+      c.active.strategies.some((s) => s.label === 'ripu-region (k=1)'),
+      `${file}: RIPU region, k=1`,
+    );
     assert.equal(c.annotator.kind, 'simulated', file);
     assert.deepEqual(c.rounds.train.optimizer, RIPU_SGD, file);
     assert.equal(c.rounds.train.headLrMultiplier, 10, file);
@@ -248,7 +288,11 @@ test(`the GTA5/SYNTHIA configs (${literature.map((l) => l.file).join(', ')}) hav
     assert.ok(source !== undefined, `${file}: source.init ${init} is in the output of a shipped source config`);
     assert.deepEqual(resolveModelConfig(source.c.model), resolveModelConfig(c.model), `${file}: the model of ${source.file}`);
     assert.deepEqual(source.c.data.train, c.data.source, `${file}: the source data of ${source.file}`);
-    assert.equal(init, join(source.c.output, 'checkpoints', `ckpt-${String(source.c.train.iterations).padStart(7, '0')}.safetensors`), `${file}: the last checkpoint of ${source.file}`);
+    assert.equal(
+      init,
+      join(source.c.output, 'checkpoints', `ckpt-${String(source.c.train.iterations).padStart(7, '0')}.safetensors`),
+      `${file}: the last checkpoint of ${source.file}`,
+    );
     assert.equal(source.c.train.iterations + c.active.budget.rounds * c.rounds.train.iterations, 40000, file);
   }
 });

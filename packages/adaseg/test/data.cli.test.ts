@@ -21,7 +21,8 @@ function cli(args: string[]): { code: number | null; stdout: string; stderr: str
 }
 
 async function inProcess(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '', err = '';
+  let out = '',
+    err = '';
   const code = await run(args, { out: (t) => (out += `${t}\n`), err: (t) => (err += `${t}\n`) });
   return { code, out, err };
 }
@@ -46,7 +47,10 @@ describe('adaseg data inspect', () => {
     assert.equal(report.counts.samples, 2);
     assert.deepEqual(report.imageSizes, [{ width: 16, height: 12, count: 2 }]);
     assert.equal(report.classPixels.length, 11);
-    assert.deepEqual(report.labelValues.map((v) => v.value), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 255]);
+    assert.deepEqual(
+      report.labelValues.map((v) => v.value),
+      [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 255],
+    );
     assert.equal(report.labelValues.find((v) => v.value === 11)?.mapsTo, 'ignore');
     assert.deepEqual(report.problems, []);
     const total = report.classPixels.reduce((a, c) => a + c.pixels, 0) + report.ignorePixels;
@@ -114,19 +118,26 @@ describe('adaseg data inspect', () => {
     assert.ok(report.labelValues.every((v) => v.declared && v.value <= 11));
   });
 
-  test('compiled: dist CLI and dist loader workers run without tsx (skipped when not built)', { skip: !existsSync(join(DIST, 'cli', 'main.js')) && 'dist not built (npm run build)' }, () => {
-    const r = spawnSync(process.execPath, [join(DIST, 'cli', 'main.js'), 'data', 'inspect', 'synthetic', '--count', '2', '--size', '16x8', '--json'], { encoding: 'utf8', timeout: 60_000 });
-    assert.equal(r.status, 0, r.stderr);
-    assert.equal(JSON.parse(r.stdout).counts.samples, 2);
-    const script = `
+  test(
+    'compiled: dist CLI and dist loader workers run without tsx (skipped when not built)',
+    { skip: !existsSync(join(DIST, 'cli', 'main.js')) && 'dist not built (npm run build)' },
+    () => {
+      const r = spawnSync(process.execPath, [join(DIST, 'cli', 'main.js'), 'data', 'inspect', 'synthetic', '--count', '2', '--size', '16x8', '--json'], {
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(JSON.parse(r.stdout).counts.samples, 2);
+      const script = `
       const { data, torch } = await import(${JSON.stringify(`file://${join(DIST, 'index.js')}`)});
       const loader = new data.DataLoader(data.syntheticDataset({ style: 'target', count: 4, width: 16, height: 8 }), { batchSize: 2, workers: 1, cache: true });
       let n = 0;
       for (let e = 0; e < 2; e++) for await (const b of loader.epoch()) { n += b.ids.length; b.dispose(); }
       await loader.close();
       console.log(n, torch.memory().tensors);`;
-    const w = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 });
-    assert.equal(w.status, 0, w.stderr);
-    assert.equal(w.stdout.trim(), '8 0');
-  });
+      const w = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 });
+      assert.equal(w.status, 0, w.stderr);
+      assert.equal(w.stdout.trim(), '8 0');
+    },
+  );
 });

@@ -48,7 +48,10 @@ describe('bad data', () => {
     assert.ok(err.message.includes(join(root, 'labels', 'b.png')));
     // Unless labels are optional: then b is an unlabelled sample.
     const ds = await loadDataset({ format: 'folder', root, labels: 'optional' });
-    assert.deepEqual(ds.samples.map((s) => s.label.kind), ['file', 'none']);
+    assert.deepEqual(
+      ds.samples.map((s) => s.label.kind),
+      ['file', 'none'],
+    );
   });
 
   test('size mismatch between image and label (main thread and worker)', async () => {
@@ -90,7 +93,10 @@ describe('bad data', () => {
     const loader = new DataLoader(ds, { batchSize: 1, workers: 0, onProblem: (p) => seen.push(p.file!) });
     for await (const b of loader.epoch()) {
       const labels = Array.from(b.labels.toTypedArray() as BigInt64Array, Number);
-      assert.ok(labels.every((v) => v <= 2 || v === 255), 'undeclared values become ignore');
+      assert.ok(
+        labels.every((v) => v <= 2 || v === 255),
+        'undeclared values become ignore',
+      );
       assert.ok(labels.includes(255));
       b.dispose();
     }
@@ -131,7 +137,10 @@ describe('bad data', () => {
 
   test('configs are checked when loaded', () => {
     const bad = (v: unknown, pattern: RegExp) =>
-      assert.throws(() => parseDatasetConfig(v), (e: unknown) => e instanceof DataError && e.code === 'bad-config' && pattern.test(e.message));
+      assert.throws(
+        () => parseDatasetConfig(v),
+        (e: unknown) => e instanceof DataError && e.code === 'bad-config' && pattern.test(e.message),
+      );
     bad({ format: 'pascal', root: '/x' }, /'format' must be one of/);
     bad({ format: 'camvid', split: 'train' }, /'root'/);
     bad({ format: 'camvid', root: '/x', split: 'training' }, /'split' must be one of "train", "val", "test"/);
@@ -139,7 +148,13 @@ describe('bad data', () => {
     bad({ format: 'gta5', root: '/x', colour: true }, /unknown key 'colour'/);
     bad({ format: 'synthetic', style: 'source', count: 0, width: 8, height: 8 }, /'count'/);
     bad('cityscapes', /expected an object/);
-    assert.deepEqual(parseDatasetConfig({ format: 'synthia', root: '/x' }), { format: 'synthia', root: '/x', classes: 16, labels: 'required', onUndeclared: 'error' });
+    assert.deepEqual(parseDatasetConfig({ format: 'synthia', root: '/x' }), {
+      format: 'synthia',
+      root: '/x',
+      classes: 16,
+      labels: 'required',
+      onUndeclared: 'error',
+    });
   });
 
   test('a bad sample among good ones fails its batch; the loader stays usable and closes', async () => {
@@ -149,12 +164,15 @@ describe('bad data', () => {
     const ds = await loadDataset({ format: 'folder', root });
     const loader = new DataLoader(ds, { batchSize: 1, workers: 0 });
     const ids: string[] = [];
-    await assert.rejects(async () => {
-      for await (const b of loader.epoch()) {
-        ids.push(b.ids[0]);
-        b.dispose();
-      }
-    }, (e: unknown) => e instanceof DataError && e.code === 'undeclared-values' && e.file === join(root, 'labels', 'b.png'));
+    await assert.rejects(
+      async () => {
+        for await (const b of loader.epoch()) {
+          ids.push(b.ids[0]);
+          b.dispose();
+        }
+      },
+      (e: unknown) => e instanceof DataError && e.code === 'undeclared-values' && e.file === join(root, 'labels', 'b.png'),
+    );
     assert.deepEqual(ids, ['a']);
     await loader.close();
     await assert.rejects(async () => {
@@ -183,12 +201,20 @@ describe('bad data', () => {
   });
 
   test('unexpected failures inside a worker reach the consumer naming the sample', async () => {
-    const bad = { id: 'broken', image: { kind: 'synthetic' as const, scene: { seed: 1, width: 0, height: 4, style: 'source' as const } }, label: { kind: 'synthetic' as const } };
+    const bad = {
+      id: 'broken',
+      image: { kind: 'synthetic' as const, scene: { seed: 1, width: 0, height: 4, style: 'source' as const } },
+      label: { kind: 'synthetic' as const },
+    };
     const ds = withSamples(syntheticDataset({ style: 'source', count: 1, width: 8, height: 4 }), [bad]);
     const loader = new DataLoader(ds, { batchSize: 1, workers: 1 });
-    await assert.rejects(async () => {
-      for await (const b of loader.epoch()) b.dispose();
-    }, (e: unknown) => e instanceof DataError && e.code === 'worker' && /sample 'broken'.*synthetic source scene seed 1 \(0x4\).*size must be positive/s.test(e.message));
+    await assert.rejects(
+      async () => {
+        for await (const b of loader.epoch()) b.dispose();
+      },
+      (e: unknown) =>
+        e instanceof DataError && e.code === 'worker' && /sample 'broken'.*synthetic source scene seed 1 \(0x4\).*size must be positive/s.test(e.message),
+    );
     await loader.close();
   });
 });

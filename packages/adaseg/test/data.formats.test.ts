@@ -25,12 +25,22 @@ after(async () => {
 });
 
 function pipeline(ds: DatasetDescription): Pipeline {
-  return new Pipeline({ numClasses: ds.classes.names.length, mapping: ds.mapping, encoding: ds.encoding, onUndeclared: ds.onUndeclared, transforms: [], normalize: IMAGENET_NORMALIZE });
+  return new Pipeline({
+    numClasses: ds.classes.names.length,
+    mapping: ds.mapping,
+    encoding: ds.encoding,
+    onUndeclared: ds.onUndeclared,
+    transforms: [],
+    normalize: IMAGENET_NORMALIZE,
+  });
 }
 
 /** Decodes every sample and compares image bytes and train ids with the fixture. */
 async function checkAll(ds: DatasetDescription, expected: FixtureSample[], masks?: Map<string, Uint8Array>): Promise<void> {
-  assert.deepEqual(ds.samples.map((s) => s.id), expected.map((e) => e.id));
+  assert.deepEqual(
+    ds.samples.map((s) => s.id),
+    expected.map((e) => e.id),
+  );
   const p = pipeline(ds);
   for (const [i, s] of ds.samples.entries()) {
     const d = await p.decode(s);
@@ -78,7 +88,10 @@ describe('formats', () => {
     assert.deepEqual(ds.classes, cityscapesClasses(19));
     await checkAll(ds, fx.gta5.all);
     const train = await loadDataset({ format: 'gta5', root: fx.gta5.root, split: 'train' });
-    assert.deepEqual(train.samples.map((s) => s.id), ['00001', '00003']);
+    assert.deepEqual(
+      train.samples.map((s) => s.id),
+      ['00001', '00003'],
+    );
     const ds16 = await loadDataset({ format: 'gta5', root: fx.gta5.root, classes: 16 });
     await checkAll(ds16, fx.gta5.all, fx.gta5.expected16);
   });
@@ -117,6 +130,9 @@ describe('formats', () => {
     const none = await loadDataset({ format: 'camvid', root: fx.camvid.root, split: 'train', labels: 'none' });
     assert.ok(none.samples.every((s) => s.label.kind === 'none'));
     const limited = await loadDataset({ format: 'gta5', root: fx.gta5.root, limit: 2 });
-    assert.deepEqual(limited.samples.map((s) => s.id), ['00001', '00002']);
+    assert.deepEqual(
+      limited.samples.map((s) => s.id),
+      ['00001', '00002'],
+    );
   });
 });

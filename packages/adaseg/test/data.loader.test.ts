@@ -54,7 +54,10 @@ describe('DataLoader', () => {
     assert.equal(batches[0].labels.dtype, 'int64');
     assert.deepEqual(batches[1].images.shape, [1, 3, H, W], 'last batch kept without dropLast');
     const all = batches.flatMap((b) => b.ids);
-    assert.deepEqual(all, fx.cityscapes.train.map((s) => s.id));
+    assert.deepEqual(
+      all,
+      fx.cityscapes.train.map((s) => s.id),
+    );
     const labels = batches.flatMap((b) => {
       const l = labelsOf(b);
       return Array.from({ length: b.ids.length }, (_, j) => l.slice(j * W * H, (j + 1) * W * H));
@@ -75,12 +78,21 @@ describe('DataLoader', () => {
     const e0 = (await collect(a.epoch())).ids.flat();
     const e1 = (await collect(a.epoch())).ids.flat();
     assert.notDeepEqual(e0, e1);
-    assert.deepEqual([...e0].sort(), ds.samples.map((s) => s.id));
-    assert.deepEqual([...e1].sort(), ds.samples.map((s) => s.id));
+    assert.deepEqual(
+      [...e0].sort(),
+      ds.samples.map((s) => s.id),
+    );
+    assert.deepEqual(
+      [...e1].sort(),
+      ds.samples.map((s) => s.id),
+    );
     assert.deepEqual((await collect(mk(5).epoch(0))).ids.flat(), e0);
     assert.notDeepEqual((await collect(mk(6).epoch(0))).ids.flat(), e0);
     const plain = new DataLoader(ds, { batchSize: 5, workers: 0 });
-    assert.deepEqual((await collect(plain.epoch())).ids.flat(), ds.samples.map((s) => s.id));
+    assert.deepEqual(
+      (await collect(plain.epoch())).ids.flat(),
+      ds.samples.map((s) => s.id),
+    );
   });
 
   test('an infinite iterator runs epoch after epoch', async () => {
@@ -163,29 +175,44 @@ describe('DataLoader', () => {
     const b = syntheticDataset({ style: 'source', count: 1, width: 10, height: 6 });
     const mixed = withSamples(a, [...a.samples, { ...b.samples[0], id: 'other' }]);
     const loader = new DataLoader(mixed, { batchSize: 2, workers: 0 });
-    await assert.rejects(collect(loader.epoch()), (e: unknown) => e instanceof DataError && e.code === 'size-mismatch' && /8x6.*10x6.*resize or crop/.test(e.message));
+    await assert.rejects(
+      collect(loader.epoch()),
+      (e: unknown) => e instanceof DataError && e.code === 'size-mismatch' && /8x6.*10x6.*resize or crop/.test(e.message),
+    );
     // With a crop, the same data batches fine.
     const cropped = new DataLoader(mixed, { batchSize: 2, workers: 0, transforms: [{ kind: 'randomCrop', width: 8, height: 6 }] });
     assert.equal((await collect(cropped.epoch())).ids.length, 1);
     assert.throws(() => new DataLoader(a, { batchSize: 0 }), /batchSize must be an integer >= 1/);
     assert.throws(() => new DataLoader(a, { batchSize: 2, workers: -1 }), /workers/);
     assert.throws(() => new DataLoader(a, { batchSize: 2, transforms: [{ kind: 'spin' } as unknown as Transform] }), /unknown kind/);
-    assert.throws(() => new DataLoader(withSamples(a, []), { batchSize: 1 }), (e: unknown) => e instanceof DataError && e.code === 'empty-split');
+    assert.throws(
+      () => new DataLoader(withSamples(a, []), { batchSize: 1 }),
+      (e: unknown) => e instanceof DataError && e.code === 'empty-split',
+    );
     assert.throws(() => new DataLoader(a, { batchSize: 2, dropLast: true }), /no full batch/);
   });
 
-  test('camvid-day2dusk through worker threads (skipped when the dataset is absent)', { skip: !existsSync(CAMVID_DAY2DUSK) && 'no ../shared/datasets/camvid-day2dusk' }, async () => {
-    const ds = await loadDataset({ format: 'folder', root: CAMVID_DAY2DUSK, split: 'target_val', limit: 4 });
-    const loader = new DataLoader(ds, {
-      batchSize: 4,
-      workers: 1,
-      shuffle: true,
-      transforms: [{ kind: 'randomScale', min: 0.5, max: 1 }, { kind: 'randomCrop', width: 120, height: 90 }, { kind: 'hflip' }, { kind: 'colorJitter', brightness: 0.4 }],
-    });
-    const [batch] = (await collect(loader.epoch())).labels;
-    assert.equal(batch.length, 4 * 120 * 90);
-    assert.ok(batch.every((v) => v <= 10 || v === 255));
-    assert.ok(new Set(batch).size > 4, 'several classes');
-    await loader.close();
-  });
+  test(
+    'camvid-day2dusk through worker threads (skipped when the dataset is absent)',
+    { skip: !existsSync(CAMVID_DAY2DUSK) && 'no ../shared/datasets/camvid-day2dusk' },
+    async () => {
+      const ds = await loadDataset({ format: 'folder', root: CAMVID_DAY2DUSK, split: 'target_val', limit: 4 });
+      const loader = new DataLoader(ds, {
+        batchSize: 4,
+        workers: 1,
+        shuffle: true,
+        transforms: [
+          { kind: 'randomScale', min: 0.5, max: 1 },
+          { kind: 'randomCrop', width: 120, height: 90 },
+          { kind: 'hflip' },
+          { kind: 'colorJitter', brightness: 0.4 },
+        ],
+      });
+      const [batch] = (await collect(loader.epoch())).labels;
+      assert.equal(batch.length, 4 * 120 * 90);
+      assert.ok(batch.every((v) => v <= 10 || v === 255));
+      assert.ok(new Set(batch).size > 4, 'several classes');
+      await loader.close();
+    },
+  );
 });

@@ -11,7 +11,8 @@ import { CAMVID_DAY2DUSK } from './helpers/data-fixtures.js';
 
 describe('label PNG reader', () => {
   test('8-bit gray, RGB and RGBA written by sharp read back exactly', async () => {
-    const w = 13, h = 7;
+    const w = 13,
+      h = 7;
     for (const channels of [1, 3, 4] as const) {
       const data = Uint8Array.from({ length: w * h * channels }, (_, i) => (i * 37) % 256);
       let s = sharp(data, { raw: { width: w, height: h, channels } });
@@ -25,7 +26,10 @@ describe('label PNG reader', () => {
 
   test('16-bit samples are kept (sharp would rescale them to 8 bits)', async () => {
     const data = Uint16Array.from({ length: 5 * 4 * 3 }, (_, i) => i * 1000 + (i % 23));
-    const png = await sharp(data, { raw: { width: 5, height: 4, channels: 3 } }).toColourspace('rgb16').png().toBuffer();
+    const png = await sharp(data, { raw: { width: 5, height: 4, channels: 3 } })
+      .toColourspace('rgb16')
+      .png()
+      .toBuffer();
     const out = decodePng(png);
     assert.equal(out.bitDepth, 16);
     assert.deepEqual(out.data, data);
@@ -41,7 +45,9 @@ describe('label PNG reader', () => {
     assert.equal(viaSharp[3 * 5], idx[5]);
     // A 2-bit palette PNG written by sharp (libimagequant picks the indices): index → colour must round-trip.
     const rgb = Uint8Array.from({ length: 6 * 2 * 3 }, (_, i) => (Math.floor(i / 3) % 3) * 100);
-    const p2 = await sharp(rgb, { raw: { width: 6, height: 2, channels: 3 } }).png({ palette: true, colours: 4, dither: 0 }).toBuffer();
+    const p2 = await sharp(rgb, { raw: { width: 6, height: 2, channels: 3 } })
+      .png({ palette: true, colours: 4, dither: 0 })
+      .toBuffer();
     const d2 = decodePng(p2);
     assert.equal(d2.bitDepth, 2);
     assert.equal(new Set(d2.data).size, 3);
@@ -63,7 +69,9 @@ describe('label PNG reader', () => {
     for (const n of names) {
       const file = join(CAMVID_DAY2DUSK, 'labels', n);
       const ours = await readRawLabel(file);
-      const theirs = await sharp(await readFile(file)).raw().toBuffer({ resolveWithObject: true });
+      const theirs = await sharp(await readFile(file))
+        .raw()
+        .toBuffer({ resolveWithObject: true });
       assert.equal(ours.width, theirs.info.width);
       for (let i = 0; i < ours.width * ours.height; i++) assert.equal(ours.data[i * ours.channels], theirs.data[i * theirs.info.channels]);
       assert.ok(Math.max(...ours.data) <= 11);

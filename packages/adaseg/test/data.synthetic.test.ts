@@ -14,10 +14,11 @@ function meanColour(image: Uint8Array): [number, number, number] {
 function classFrequencies(labels: Uint8Array[]): number[] {
   const counts = new Array(SYNTHETIC_CLASSES.names.length).fill(0);
   let total = 0;
-  for (const l of labels) for (const v of l) {
-    counts[v]++;
-    total++;
-  }
+  for (const l of labels)
+    for (const v of l) {
+      counts[v]++;
+      total++;
+    }
   return counts.map((c) => c / total);
 }
 
@@ -26,7 +27,9 @@ function classFrequencies(labels: Uint8Array[]): number[] {
  * mean brightness: about 0 for flat colours, high for texture and noise.
  */
 function roughness(image: Uint8Array, label: Uint8Array, width: number): number {
-  let s = 0, n = 0, sum = 0;
+  let s = 0,
+    n = 0,
+    sum = 0;
   for (let p = 1; p < label.length; p++) {
     for (let c = 0; c < 3; c++) sum += image[p * 3 + c];
     if (p % width === 0 || label[p] !== label[p - 1]) continue;
@@ -44,7 +47,11 @@ describe('synthetic domain pair', () => {
     assert.deepEqual(a.label, b.label);
     const c = renderScene({ seed: 43, width: 50, height: 30, style: 'target' });
     assert.notDeepEqual(c.label, a.label);
-    for (const [w, h] of [[1, 1], [7, 300], [320, 240]]) {
+    for (const [w, h] of [
+      [1, 1],
+      [7, 300],
+      [320, 240],
+    ]) {
       const s = renderScene({ seed: 1, width: w, height: h, style: 'source' });
       assert.equal(s.image.length, w * h * 3);
       assert.equal(s.label.length, w * h);

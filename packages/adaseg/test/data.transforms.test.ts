@@ -78,7 +78,11 @@ describe('transforms', () => {
   });
 
   test('geometry keeps image and label aligned; same seed, same result', () => {
-    const t: Transform[] = [{ kind: 'randomScale', min: 0.5, max: 2 }, { kind: 'randomCrop', width: 20, height: 14 }, { kind: 'hflip', p: 0.5 }];
+    const t: Transform[] = [
+      { kind: 'randomScale', min: 0.5, max: 2 },
+      { kind: 'randomCrop', width: 20, height: 14 },
+      { kind: 'hflip', p: 0.5 },
+    ];
     const p = gridPair(32, 24);
     let flips = 0;
     let checked = 0;
@@ -92,10 +96,18 @@ describe('transforms', () => {
       for (let i = 0; i < 20 * 14; i++) {
         const l = a.label!.data[i];
         if (l === 255) continue;
-        const x = i % 20, y = Math.floor(i / 20);
-        const same = [[x - 1, y], [x + 1, y], [x, y - 1], [x, y + 1], [x - 2, y], [x + 2, y], [x, y - 2], [x, y + 2]].every(
-          ([u, v]) => u >= 0 && v >= 0 && u < 20 && v < 14 && a.label!.data[v * 20 + u] === l,
-        );
+        const x = i % 20,
+          y = Math.floor(i / 20);
+        const same = [
+          [x - 1, y],
+          [x + 1, y],
+          [x, y - 1],
+          [x, y + 1],
+          [x - 2, y],
+          [x + 2, y],
+          [x, y - 2],
+          [x, y + 2],
+        ].every(([u, v]) => u >= 0 && v >= 0 && u < 20 && v < 14 && a.label!.data[v * 20 + u] === l);
         if (same) {
           assert.equal(quadrantOfColour(a.image.data[i * 3]), l, `seed ${seed} pixel ${x},${y}`);
           checked++;
@@ -111,10 +123,18 @@ describe('transforms', () => {
   test('scale then crop is fused without changing a pixel', () => {
     const p = gridPair(30, 20);
     for (let seed = 0; seed < 12; seed++) {
-      const fused = applyTransforms(p, [{ kind: 'randomScale', min: 0.4, max: 2.5 }, { kind: 'randomCrop', width: 24, height: 16 }], new Rng(seed));
+      const fused = applyTransforms(
+        p,
+        [
+          { kind: 'randomScale', min: 0.4, max: 2.5 },
+          { kind: 'randomCrop', width: 24, height: 16 },
+        ],
+        new Rng(seed),
+      );
       const r = new Rng(seed);
       const s = r.uniform(0.4, 2.5);
-      const w = Math.max(1, Math.round(30 * s)), h = Math.max(1, Math.round(20 * s));
+      const w = Math.max(1, Math.round(30 * s)),
+        h = Math.max(1, Math.round(20 * s));
       const big = { image: resizeImage(p.image, w, h), label: resizeLabel(p.label!, w, h) };
       const x = w > 24 ? r.int(w - 24 + 1) : 0;
       const y = h > 16 ? r.int(h - 16 + 1) : 0;
@@ -147,15 +167,26 @@ describe('transforms', () => {
   test('normalisation: (v / 255 - mean) / std into CHW', () => {
     const img = { width: 2, height: 1, data: Uint8Array.from([255, 0, 128, 0, 255, 64]) };
     const out = toCHW(img, IMAGENET_NORMALIZE);
-    const m = IMAGENET_NORMALIZE.mean, s = IMAGENET_NORMALIZE.std;
+    const m = IMAGENET_NORMALIZE.mean,
+      s = IMAGENET_NORMALIZE.std;
     const expect = [(1 - m[0]) / s[0], (0 - m[0]) / s[0], (0 - m[1]) / s[1], (1 - m[1]) / s[1], (128 / 255 - m[2]) / s[2], (64 / 255 - m[2]) / s[2]];
     expect.forEach((v, i) => assert.ok(Math.abs(out[i] - v) < 1e-5, `${i}: ${out[i]} vs ${v}`));
-    assert.deepEqual([...toCHW(img, parseNormalize('none'))].map((v) => Math.round(v * 255)), [255, 0, 0, 255, 128, 64]);
+    assert.deepEqual(
+      [...toCHW(img, parseNormalize('none'))].map((v) => Math.round(v * 255)),
+      [255, 0, 0, 255, 128, 64],
+    );
   });
 
   test('transform configs are checked', () => {
-    assert.deepEqual(parseTransforms([{ kind: 'hflip' }, { kind: 'randomCrop', width: 4, height: 3 }]), [{ kind: 'hflip', p: 0.5 }, { kind: 'randomCrop', width: 4, height: 3 }]);
-    const bad = (v: unknown, re: RegExp) => assert.throws(() => parseTransforms(v), (e: unknown) => e instanceof DataError && e.code === 'bad-config' && re.test(e.message));
+    assert.deepEqual(parseTransforms([{ kind: 'hflip' }, { kind: 'randomCrop', width: 4, height: 3 }]), [
+      { kind: 'hflip', p: 0.5 },
+      { kind: 'randomCrop', width: 4, height: 3 },
+    ]);
+    const bad = (v: unknown, re: RegExp) =>
+      assert.throws(
+        () => parseTransforms(v),
+        (e: unknown) => e instanceof DataError && e.code === 'bad-config' && re.test(e.message),
+      );
     bad([{ kind: 'rotate' }], /transforms\[0\]: unknown kind "rotate"/);
     bad([{ kind: 'randomCrop', width: 0, height: 3 }], /'width' must be >= 1/);
     bad([{ kind: 'randomScale', min: 2, max: 1 }], /'max' must be >= 2/);

@@ -42,7 +42,10 @@ describe('the demo config', () => {
     // What the demo promises: AdaptSegNet warm-up, 3 rounds, RIPU beside random, on the synthetic pair.
     assert.equal(fromCode.warmup?.adapt.method, 'adaptsegnet');
     assert.equal(fromCode.active.budget.rounds, 3);
-    assert.deepEqual(fromCode.active.strategies.map((s) => s.label), ['ripu-region (k=1)', 'random']);
+    assert.deepEqual(
+      fromCode.active.strategies.map((s) => s.label),
+      ['ripu-region (k=1)', 'random'],
+    );
     for (const d of [fromCode.data.source, fromCode.data.pool, fromCode.data.val]) assert.equal(d.format, 'synthetic');
     assert.ok(fromCode.seeds.length >= 2, 'a mean over seeds');
   });
@@ -54,9 +57,11 @@ describe('the demo config', () => {
     for (const key of ['active', 'annotator', 'baselines'] as const) assert.deepEqual(quick[key], demo[key], key);
     assert.deepEqual({ ...quick.rounds, train: null }, { ...demo.rounds, train: null });
     assert.equal(quick.warmup?.adapt.method, demo.warmup?.adapt.method);
-    const pixels = (c: typeof demo) => [c.data.source, c.data.pool, c.data.val].reduce((s, d) => s + d.count * (d as { width: number }).width * (d as { height: number }).height, 0);
+    const pixels = (c: typeof demo) =>
+      [c.data.source, c.data.pool, c.data.val].reduce((s, d) => s + d.count * (d as { width: number }).width * (d as { height: number }).height, 0);
     assert.ok(pixels(quick) * 10 < pixels(demo), 'at most a tenth of the pixels');
-    const work = (c: typeof demo) => c.seeds.length * ((c.source.kind === 'train' ? c.source.train.iterations : 0) + (c.warmup?.train.iterations ?? 0) + 3 * c.rounds.train.iterations);
+    const work = (c: typeof demo) =>
+      c.seeds.length * ((c.source.kind === 'train' ? c.source.train.iterations : 0) + (c.warmup?.train.iterations ?? 0) + 3 * c.rounds.train.iterations);
     assert.ok(work(quick) * 20 < work(demo), 'at most a twentieth of the iterations');
   });
 });
@@ -75,16 +80,27 @@ describe('adaseg demo as a command', () => {
     // It says its figures mean nothing, on stderr at the start and beside the table.
     assert.match(first.stderr, /--quick: .*NOT meaningful/);
     assert.match(first.stdout, /--quick: .*NOT meaningful/);
-    assert.match(first.stdout, /ripu-region \(k=1\) vs random, target val mIoU \(mean of 1 seed\(s\)\): round 1 [\d.]+ vs [\d.]+, round 2 [\d.]+ vs [\d.]+, round 3 [\d.]+ vs [\d.]+; final [+-][\d.]+ points/);
+    assert.match(
+      first.stdout,
+      /ripu-region \(k=1\) vs random, target val mIoU \(mean of 1 seed\(s\)\): round 1 [\d.]+ vs [\d.]+, round 2 [\d.]+ vs [\d.]+, round 3 [\d.]+ vs [\d.]+; final [+-][\d.]+ points/,
+    );
 
     const results = JSON.parse(readFileSync(join(output, 'results.json'), 'utf8')) as ExperimentResults;
-    assert.deepEqual(results.strategies.map((s) => s.strategy), ['ripu-region (k=1)', 'random']);
+    assert.deepEqual(
+      results.strategies.map((s) => s.strategy),
+      ['ripu-region (k=1)', 'random'],
+    );
     assert.equal(results.baselines.random, 'random');
     const budget = quickDemoConfig().active.budget.total;
     for (const s of results.strategies) {
       assert.deepEqual(s.seeds, [0]);
-      assert.deepEqual(s.curve.map((p) => p.round), [0, 1, 2, 3], `${s.strategy}: the start model and 3 rounds`);
-      for (const [r, p] of s.curve.entries()) assert.ok(p.percent.mean <= (budget * r) / 3 + 1e-9, `${s.strategy} round ${r}: within the cumulative budget (${p.percent.mean}%)`);
+      assert.deepEqual(
+        s.curve.map((p) => p.round),
+        [0, 1, 2, 3],
+        `${s.strategy}: the start model and 3 rounds`,
+      );
+      for (const [r, p] of s.curve.entries())
+        assert.ok(p.percent.mean <= (budget * r) / 3 + 1e-9, `${s.strategy} round ${r}: within the cumulative budget (${p.percent.mean}%)`);
       assert.ok(s.curve[3].percent.mean > 0.8 * budget, `${s.strategy}: most of the ${budget}% spent (${s.curve[3].percent.mean}%)`);
       assert.ok(s.final.mIoU.mean >= 0 && s.final.mIoU.mean <= 1);
     }
@@ -104,20 +120,25 @@ describe('adaseg demo as a command', () => {
     assert.equal(again.stdout.trim().split('\n').at(-1), report);
     assert.ok(!/source training \(|UDA warm-up \(|round \d: selected|fully supervised target baseline \(/.test(again.stderr), again.stderr);
     const resumed = JSON.parse(readFileSync(join(output, 'results.json'), 'utf8')) as ExperimentResults;
-    assert.deepEqual(resumed.strategies.map((s) => s.curve.map((p) => p.mIoU.mean)), results.strategies.map((s) => s.curve.map((p) => p.mIoU.mean)));
+    assert.deepEqual(
+      resumed.strategies.map((s) => s.curve.map((p) => p.mIoU.mean)),
+      results.strategies.map((s) => s.curve.map((p) => p.mIoU.mean)),
+    );
     assert.deepEqual(resumed.baselines, results.baselines);
     assert.ok(again.seconds < first.seconds, `the second run (${again.seconds.toFixed(1)} s) is quicker than the first (${first.seconds.toFixed(1)} s)`);
   });
 
   test('usage errors exit 2; --help names the options', async () => {
-    let out = '', err = '';
+    let out = '',
+      err = '';
     const io = { out: (t: string) => (out += `${t}\n`), err: (t: string) => (err += `${t}\n`) };
     assert.equal(await run(['demo', 'some-file.yaml'], io), 2);
     assert.match(err, /unexpected argument 'some-file.yaml' \(the demo needs no files\)/);
     assert.equal(await run(['demo', '--threads', '0'], io), 2);
     assert.equal(await run(['demo', '--output'], io), 2);
     assert.equal(await run(['demo', '--help'], io), 0);
-    for (const option of ['--quick', '--output DIR', '--open', '--threads N', '--no-resume', '--no-progress']) assert.ok(out.includes(option), `help names ${option}`);
+    for (const option of ['--quick', '--output DIR', '--open', '--threads N', '--no-resume', '--no-progress'])
+      assert.ok(out.includes(option), `help names ${option}`);
     assert.match(out, /report\.html/);
   });
 });

@@ -24,7 +24,12 @@ test('every error class is an AdasegError with its name and a stable code; error
     [new ModelConfigError('bad depth', 'depth'), 'ModelConfigError', 'config', { key: 'depth' }],
     [new CheckpointError('/c.safetensors', 'size mismatch'), 'CheckpointError', 'checkpoint', { file: '/c.safetensors' }],
     [new LabelStoreError('conflict', 'leased'), 'LabelStoreError', 'conflict', {}],
-    [new MaskImportError('/m', [{ code: 'no-masks', file: '.', message: 'none' }]), 'MaskImportError', 'invalid-masks', { problems: [{ code: 'no-masks', file: '.', message: 'none' }] }],
+    [
+      new MaskImportError('/m', [{ code: 'no-masks', file: '.', message: 'none' }]),
+      'MaskImportError',
+      'invalid-masks',
+      { problems: [{ code: 'no-masks', file: '.', message: 'none' }] },
+    ],
     [new UserError('exists'), 'UserError', 'user', {}],
     [new HttpError('forbidden', 'no'), 'HttpError', 'forbidden', {}],
     [new CliError('not-found', 'missing', '/x'), 'CliError', 'not-found', { file: '/x' }],

@@ -20,7 +20,12 @@ const H = 12;
 const RUN = 'entropy/seed-0';
 const OTHER = 'random/seed-0';
 const CLASSES = ['road', 'car', 'sky', 'tree'];
-const PALETTE: [number, number, number][] = [[128, 64, 128], [0, 0, 142], [70, 130, 180], [107, 142, 35]];
+const PALETTE: [number, number, number][] = [
+  [128, 64, 128],
+  [0, 0, 142],
+  [70, 130, 180],
+  [107, 142, 35],
+];
 // 'a/b' checks that ids which are not file names still get one (a%2Fb).
 const IMAGES = ['img0', 'img1', 'a/b'];
 
@@ -48,7 +53,8 @@ const spec = (strategy: string): RunSpec => ({
 
 /** The pixels of 4x4 block `u` (12 per image). */
 const block = (u: number): Uint32Array => {
-  const bx = (u % 4) * 4, by = Math.floor(u / 4) * 4;
+  const bx = (u % 4) * 4,
+    by = Math.floor(u / 4) * 4;
   const out: number[] = [];
   for (let y = by; y < by + 4; y++) for (let x = bx; x < bx + 4; x++) out.push(y * W + x);
   return Uint32Array.from(out);
@@ -63,13 +69,21 @@ function makeStore(name: string, labelled: boolean): string {
   store.ensureRun(OTHER, spec('random'));
   if (labelled) {
     const units: UnitLabels[] = [];
-    for (const [imageId, list] of [['img0', [0, 5, 11]], ['a/b', [2, 3]]] as const) {
+    for (const [imageId, list] of [
+      ['img0', [0, 5, 11]],
+      ['a/b', [2, 3]],
+    ] as const) {
       for (const u of list) {
         const pixelIndices = block(u);
         units.push({ imageId, unit: u, pixelIndices, values: Uint8Array.from(pixelIndices, (p, i) => (i === 5 ? 255 : (p + u) % CLASSES.length)) });
       }
     }
-    store.saveSelection(RUN, 1, units.map((u) => ({ image: IMAGES.indexOf(u.imageId), imageId: u.imageId, unit: u.unit, pixels: 16, pixelIndices: u.pixelIndices })), { scoredWith: null });
+    store.saveSelection(
+      RUN,
+      1,
+      units.map((u) => ({ image: IMAGES.indexOf(u.imageId), imageId: u.imageId, unit: u.unit, pixels: 16, pixelIndices: u.pixelIndices })),
+      { scoredWith: null },
+    );
     store.labelUnits(RUN, units, { round: 1, strategy: 'entropy', checkpoint: null, annotator: 'simulated', seconds: 0 }, { completeRound: true });
   }
   store.close();
@@ -128,7 +142,10 @@ test('labels export: train-id and colour PNGs in the Cityscapes-like layout, and
     assert.equal(indexed.colorType, 3, 'colour masks: palette PNG');
     assert.deepEqual(Buffer.from(indexed.data as Uint8Array), Buffer.from(stored.get(id)!), 'palette index = train id');
     // Seen as colours (as any viewer does): class colours, unlabelled black.
-    const rgb = await sharp(readFileSync(colorFile(exported, id))).removeAlpha().raw().toBuffer();
+    const rgb = await sharp(readFileSync(colorFile(exported, id)))
+      .removeAlpha()
+      .raw()
+      .toBuffer();
     const data = stored.get(id)!;
     for (let p = 0; p < W * H; p++) {
       const expected = data[p] === 255 ? [0, 0, 0] : PALETTE[data[p]];
@@ -139,7 +156,10 @@ test('labels export: train-id and colour PNGs in the Cityscapes-like layout, and
   const manifest = JSON.parse(readFileSync(join(exported, 'manifest.json'), 'utf8')) as MasksManifest;
   assert.equal(manifest.format, 'adaseg-label-masks/1');
   assert.equal(manifest.run, RUN);
-  assert.deepEqual(manifest.classes, CLASSES.map((name, id) => ({ id, name, color: PALETTE[id] })));
+  assert.deepEqual(
+    manifest.classes,
+    CLASSES.map((name, id) => ({ id, name, color: PALETTE[id] })),
+  );
   assert.equal(manifest.ignoreIndex, 255);
   assert.deepEqual(manifest.unlabelledColor, [0, 0, 0]);
   for (const im of manifest.images) {
@@ -154,7 +174,13 @@ test('labels export: train-id and colour PNGs in the Cityscapes-like layout, and
   assert.deepEqual(readdirSync(onlyTrain).sort(), ['manifest.json', 'trainid']);
   assert.equal(JSON.parse(readFileSync(join(onlyTrain, 'manifest.json'), 'utf8')).images[0].color, null);
   // A class drawn black moves the unlabelled colour elsewhere.
-  assert.deepEqual(unlabelledColour([[0, 0, 0], [1, 2, 3]]), [255, 255, 255]);
+  assert.deepEqual(
+    unlabelledColour([
+      [0, 0, 0],
+      [1, 2, 3],
+    ]),
+    [255, 255, 255],
+  );
 });
 
 test('labels export/import: a round trip into a fresh store gives identical masks, with provenance; importing again changes nothing', async () => {
@@ -167,11 +193,15 @@ test('labels export/import: a round trip into a fresh store gives identical mask
   assert.equal(summary.labelledPixels, 75);
   assert.equal(summary.changedPixels, 75);
   assert.equal(summary.overwrittenPixels, 0);
-  const a = masks(source), b = masks(fresh);
+  const a = masks(source),
+    b = masks(fresh);
   for (const id of IMAGES) assert.deepEqual(Buffer.from(b.get(id)!), Buffer.from(a.get(id)!), id);
   const store = LabelStore.open(join(fresh, 'labels.sqlite'), { readonly: true });
   const imports = store.maskImports(RUN);
-  assert.deepEqual(imports.map((i) => i.imageId), ['img0', 'a/b']);
+  assert.deepEqual(
+    imports.map((i) => i.imageId),
+    ['img0', 'a/b'],
+  );
   for (const i of imports) {
     assert.equal(i.annotator, 'ext-tool');
     assert.ok(i.source.endsWith(`${maskStem(i.imageId)}_gtFine_labelTrainIds.png`), i.source);
@@ -202,21 +232,39 @@ test('labels export/import: a round trip into a fresh store gives identical mask
   mkdirSync(join(foreign, 'color', 'city'), { recursive: true });
   const rgba = new Uint8Array(W * H * 4);
   for (let p = 0; p < W * H; p++) rgba.set(p < W ? [...PALETTE[2], 255] : [...PALETTE[1], 0], p * 4);
-  await sharp(rgba, { raw: { width: W, height: H, channels: 4 } }).png().toFile(join(foreign, 'color', 'city', 'img1_gtFine_color.png'));
+  await sharp(rgba, { raw: { width: W, height: H, channels: 4 } })
+    .png()
+    .toFile(join(foreign, 'color', 'city', 'img1_gtFine_color.png'));
   writeFileSync(join(foreign, 'color', 'README.txt'), 'not a mask');
   const f = await cli(['labels', 'import', '--run', viaColour, '--from', foreign, '--name', RUN, '--json']);
   assert.equal(f.code, 0, f.err);
   assert.match(f.err, /ignored 1 file/);
   const img1 = masks(viaColour).get('img1')!;
   assert.deepEqual(Array.from(img1.subarray(0, W)), new Array(W).fill(2));
-  assert.equal(img1.subarray(W).every((v) => v === 255), true);
+  assert.equal(
+    img1.subarray(W).every((v) => v === 255),
+    true,
+  );
 
   // Train ids as palette indices (whatever the colours) or as RGB with equal channels.
   const variants = join(dir, 'trainid-variants');
   mkdirSync(join(variants, 'trainid'), { recursive: true });
-  writeFileSync(trainFile(variants, 'img0'), encodeIndexedPng(W, H, a.get('img0')!, Array.from({ length: 256 }, (_, i) => [i, 255 - i, 7] as [number, number, number])));
+  writeFileSync(
+    trainFile(variants, 'img0'),
+    encodeIndexedPng(
+      W,
+      H,
+      a.get('img0')!,
+      Array.from({ length: 256 }, (_, i) => [i, 255 - i, 7] as [number, number, number]),
+    ),
+  );
   const abIds = a.get('a/b')!;
-  await sharp(Uint8Array.from({ length: W * H * 3 }, (_, i) => abIds[Math.floor(i / 3)]), { raw: { width: W, height: H, channels: 3 } }).png().toFile(trainFile(variants, 'a/b'));
+  await sharp(
+    Uint8Array.from({ length: W * H * 3 }, (_, i) => abIds[Math.floor(i / 3)]),
+    { raw: { width: W, height: H, channels: 3 } },
+  )
+    .png()
+    .toFile(trainFile(variants, 'a/b'));
   const viaVariants = makeStore('via-variants', false);
   const v = await cli(['labels', 'import', '--run', viaVariants, '--from', variants, '--name', RUN]);
   assert.equal(v.code, 0, v.err);
@@ -249,14 +297,48 @@ test('labels import: each bad input is refused naming the file and what was expe
     return data;
   };
   const cases: [string, (root: string) => void | Promise<void>, RegExp, string, string[]?][] = [
-    ['unknown image', (root) => writeFileSync(trainFile(root, 'nope'), gray(new Uint8Array(W * H).fill(1))), /trainid\/nope_gtFine_labelTrainIds\.png: run 'entropy\/seed-0' has no image 'nope'/, 'unknown-image'],
-    ['wrong size', (root) => writeFileSync(trainFile(root, 'img1'), gray(new Uint8Array(8 * 6).fill(1), 8, 6)), /img1_gtFine_labelTrainIds\.png: is 8x6, image 'img1' of run 'entropy\/seed-0' is 16x12/, 'size-mismatch'],
-    ['class id out of range', (root) => writeFileSync(trainFile(root, 'img1'), gray(withValue(7))), /img1_gtFine_labelTrainIds\.png: value 7 \(2 px, first at x=3, y=1\) is not a class id 0\.\.3 nor 255/, 'bad-class'],
-    ['truncated PNG', (root) => writeFileSync(trainFile(root, 'img1'), gray(withValue(1)).subarray(0, 60)), /img1_gtFine_labelTrainIds\.png: cannot decode: corrupt PNG/, 'unreadable'],
-    ['not a PNG', (root) => writeFileSync(trainFile(root, 'img1'), Buffer.from('hello, I am not an image at all, sorry about that')), /img1_gtFine_labelTrainIds\.png: cannot decode: not a PNG file/, 'unreadable'],
+    [
+      'unknown image',
+      (root) => writeFileSync(trainFile(root, 'nope'), gray(new Uint8Array(W * H).fill(1))),
+      /trainid\/nope_gtFine_labelTrainIds\.png: run 'entropy\/seed-0' has no image 'nope'/,
+      'unknown-image',
+    ],
+    [
+      'wrong size',
+      (root) => writeFileSync(trainFile(root, 'img1'), gray(new Uint8Array(8 * 6).fill(1), 8, 6)),
+      /img1_gtFine_labelTrainIds\.png: is 8x6, image 'img1' of run 'entropy\/seed-0' is 16x12/,
+      'size-mismatch',
+    ],
+    [
+      'class id out of range',
+      (root) => writeFileSync(trainFile(root, 'img1'), gray(withValue(7))),
+      /img1_gtFine_labelTrainIds\.png: value 7 \(2 px, first at x=3, y=1\) is not a class id 0\.\.3 nor 255/,
+      'bad-class',
+    ],
+    [
+      'truncated PNG',
+      (root) => writeFileSync(trainFile(root, 'img1'), gray(withValue(1)).subarray(0, 60)),
+      /img1_gtFine_labelTrainIds\.png: cannot decode: corrupt PNG/,
+      'unreadable',
+    ],
+    [
+      'not a PNG',
+      (root) => writeFileSync(trainFile(root, 'img1'), Buffer.from('hello, I am not an image at all, sorry about that')),
+      /img1_gtFine_labelTrainIds\.png: cannot decode: not a PNG file/,
+      'unreadable',
+    ],
     [
       'colour image as train ids',
-      async (root) => writeFileSync(trainFile(root, 'img1'), await sharp(new Uint8Array(W * H * 3).fill(60).map((v, i) => (i === 4 ? 9 : v)), { raw: { width: W, height: H, channels: 3 } }).png().toBuffer()),
+      async (root) =>
+        writeFileSync(
+          trainFile(root, 'img1'),
+          await sharp(
+            new Uint8Array(W * H * 3).fill(60).map((v, i) => (i === 4 ? 9 : v)),
+            { raw: { width: W, height: H, channels: 3 } },
+          )
+            .png()
+            .toBuffer(),
+        ),
       /img1_gtFine_labelTrainIds\.png: a colour image \(pixel x=1, y=0 is \(60, 9, 60\)\)/,
       'bad-format',
     ],
@@ -266,7 +348,12 @@ test('labels import: each bad input is refused naming the file and what was expe
         const rgb = new Uint8Array(W * H * 3);
         rgb.set([1, 2, 3], (2 * W + 5) * 3);
         rmSync(trainFile(root, 'img1'));
-        writeFileSync(colorFile(root, 'img1'), await sharp(rgb, { raw: { width: W, height: H, channels: 3 } }).png().toBuffer());
+        writeFileSync(
+          colorFile(root, 'img1'),
+          await sharp(rgb, { raw: { width: W, height: H, channels: 3 } })
+            .png()
+            .toBuffer(),
+        );
       },
       /color\/img1_gtFine_color\.png: colour \(1, 2, 3\) \(1 px, first at x=5, y=2\) is no class colour nor the unlabelled colour/,
       'unknown-colour',
@@ -287,7 +374,12 @@ test('labels import: each bad input is refused naming the file and what was expe
       /manifest\.json: the masks were made for classes \[road, truck, sky, tree\], run 'entropy\/seed-0' has \[road, car, sky, tree\]/,
       'wrong-classes',
     ],
-    ['no masks', (root) => (rmSync(join(root, 'trainid'), { recursive: true }), rmSync(join(root, 'color'), { recursive: true })), /no masks found: expected trainid\/<image>_gtFine_labelTrainIds\.png or color\/<image>_gtFine_color\.png/, 'no-masks'],
+    [
+      'no masks',
+      (root) => (rmSync(join(root, 'trainid'), { recursive: true }), rmSync(join(root, 'color'), { recursive: true })),
+      /no masks found: expected trainid\/<image>_gtFine_labelTrainIds\.png or color\/<image>_gtFine_color\.png/,
+      'no-masks',
+    ],
   ];
   for (const [what, change, message, code] of cases) {
     const root = await variant(what.replace(/\W+/g, '-'), change);
@@ -299,7 +391,10 @@ test('labels import: each bad input is refused naming the file and what was expe
     assert.doesNotMatch(r.err, /\n\s+at /, `${what}: no stack trace`);
     const error = JSON.parse(r.out).error;
     assert.equal(error.code, 'invalid-masks', what);
-    assert.ok(error.problems.some((p: { code: string }) => p.code === code), `${what}: ${JSON.stringify(error.problems)}`);
+    assert.ok(
+      error.problems.some((p: { code: string }) => p.code === code),
+      `${what}: ${JSON.stringify(error.problems)}`,
+    );
     assert.equal(snapshot(target), before, `${what}: the store is unchanged`);
   }
   // Several problems at once are all listed.
@@ -312,7 +407,13 @@ test('labels import: each bad input is refused naming the file and what was expe
   assert.match(r.err, /2 problem\(s\) in .*; nothing was imported/);
   assert.match(r.err, /value 9/);
   assert.match(r.err, /no image 'ghost'/);
-  assert.equal(masks(target).get('img0')!.every((v) => v === 255), true, 'the good masks were not imported either');
+  assert.equal(
+    masks(target)
+      .get('img0')!
+      .every((v) => v === 255),
+    true,
+    'the good masks were not imported either',
+  );
 });
 
 test('labels import: a pixel labelled otherwise is a conflict, refused unless --overwrite; 255 never erases a label', async () => {
@@ -328,7 +429,10 @@ test('labels import: a pixel labelled otherwise is a conflict, refused unless --
   const before = snapshot(target);
   const refused = await cli(['labels', 'import', '--run', target, '--from', root, '--name', RUN, '--json']);
   assert.equal(refused.code, 1);
-  assert.match(refused.err, /1 pixel\(s\) in 1 image\(s\) already hold other labels: 'img0' 1 px \(first at x=\d+, y=\d+: stored \d, imported \d\)\. Nothing was imported \(use --overwrite to replace them\)/);
+  assert.match(
+    refused.err,
+    /1 pixel\(s\) in 1 image\(s\) already hold other labels: 'img0' 1 px \(first at x=\d+, y=\d+: stored \d, imported \d\)\. Nothing was imported \(use --overwrite to replace them\)/,
+  );
   assert.equal(JSON.parse(refused.out).error.code, 'conflict');
   assert.equal(snapshot(target), before);
 
@@ -338,7 +442,10 @@ test('labels import: a pixel labelled otherwise is a conflict, refused unless --
   const after = masks(target).get('img0')!;
   for (let p = 0; p < W * H; p++) assert.equal(after[p], mine[p] !== 255 ? mine[p] : stored[p], `pixel ${p}`);
   const store = LabelStore.open(join(target, 'labels.sqlite'), { readonly: true });
-  assert.deepEqual(store.maskImports(RUN).map((i) => [i.imageId, i.annotator, i.overwrittenPixels]), [['img0', 'fixer', 1]]);
+  assert.deepEqual(
+    store.maskImports(RUN).map((i) => [i.imageId, i.annotator, i.overwrittenPixels]),
+    [['img0', 'fixer', 1]],
+  );
   assert.equal(store.labelledUnits(RUN).length, 5, 'the units and their provenance stay');
   store.close();
 });
@@ -346,7 +453,8 @@ test('labels import: a pixel labelled otherwise is a conflict, refused unless --
 test('adaseg labels: help, usage errors (exit 2), a store with several runs needs --name (exit 1)', async () => {
   const help = await cli(['labels', 'import', '--help']);
   assert.equal(help.code, 0);
-  for (const flag of ['--run DIR', '--from DIR', '--name RUN', '--annotator NAME', '--format FORMAT', '--overwrite', '--dry-run', '--json']) assert.ok(help.out.includes(flag), flag);
+  for (const flag of ['--run DIR', '--from DIR', '--name RUN', '--annotator NAME', '--format FORMAT', '--overwrite', '--dry-run', '--json'])
+    assert.ok(help.out.includes(flag), flag);
   const exportHelp = await cli(['labels', 'export', '--help']);
   for (const flag of ['--out DIR', '(palette|trainid|both)']) assert.ok(exportHelp.out.includes(flag), flag);
   assert.match((await cli(['labels', '--help'])).out, /export +write a run's labels/);

@@ -30,7 +30,9 @@ function assertSameKeys(name: string, model: torch.nn.Module): void {
   const missing = expected.filter(([k]) => !oursMap.has(k)).map(([k]) => k);
   const extra = ours.filter(([k]) => !theirs.has(k)).map(([k]) => k);
   assert.deepEqual({ missing: missing.slice(0, 10), extra: extra.slice(0, 10) }, { missing: [], extra: [] }, `${name}: key sets differ`);
-  const wrong = expected.filter(([k, s]) => JSON.stringify(oursMap.get(k)) !== JSON.stringify(s)).map(([k, s]) => `${k}: ours [${oursMap.get(k)}], torchvision [${s}]`);
+  const wrong = expected
+    .filter(([k, s]) => JSON.stringify(oursMap.get(k)) !== JSON.stringify(s))
+    .map(([k, s]) => `${k}: ours [${oursMap.get(k)}], torchvision [${s}]`);
   assert.deepEqual(wrong.slice(0, 10), [], `${name}: shapes differ`);
   assert.deepEqual(
     ours.map(([k]) => k),
@@ -41,7 +43,17 @@ function assertSameKeys(name: string, model: torch.nn.Module): void {
 
 test('the fixture covers every torchvision-layout model', () => {
   const names = Object.keys(fixture.models);
-  for (const n of ['resnet18', 'resnet50', 'resnet101', 'fcn_resnet50', 'fcn_resnet50_aux', 'deeplabv3_resnet50', 'deeplabv3_resnet50_aux', 'deeplabv3_resnet101', 'deeplabv3_resnet101_aux']) {
+  for (const n of [
+    'resnet18',
+    'resnet50',
+    'resnet101',
+    'fcn_resnet50',
+    'fcn_resnet50_aux',
+    'deeplabv3_resnet50',
+    'deeplabv3_resnet50_aux',
+    'deeplabv3_resnet101',
+    'deeplabv3_resnet101_aux',
+  ]) {
     assert.ok(names.includes(n), n);
   }
   assert.match(fixture.torchvision, /^0\.14/);

@@ -67,12 +67,33 @@ describe('config', () => {
 
   test('defaults per kind, and a config from JSON works', () => {
     assert.deepEqual(resolveModelConfig({ kind: 'deeplabv3' }), {
-      kind: 'deeplabv3', backbone: 'resnet50', outputStride: 8, aux: false, atrousRates: [12, 24, 36], dropout: 0, channelsLast: false, inChannels: 3,
+      kind: 'deeplabv3',
+      backbone: 'resnet50',
+      outputStride: 8,
+      aux: false,
+      atrousRates: [12, 24, 36],
+      dropout: 0,
+      channelsLast: false,
+      inChannels: 3,
     });
     assert.deepEqual((resolveModelConfig({ kind: 'deeplabv3', outputStride: 16 }) as { atrousRates: number[] }).atrousRates, [6, 12, 18]);
-    assert.deepEqual(resolveModelConfig({ kind: 'fcn' }), { kind: 'fcn', backbone: 'resnet50', outputStride: 8, aux: false, dropout: 0, channelsLast: false, inChannels: 3 });
+    assert.deepEqual(resolveModelConfig({ kind: 'fcn' }), {
+      kind: 'fcn',
+      backbone: 'resnet50',
+      outputStride: 8,
+      aux: false,
+      dropout: 0,
+      channelsLast: false,
+      inChannels: 3,
+    });
     assert.deepEqual(resolveModelConfig({ kind: 'deeplabv2' }), {
-      kind: 'deeplabv2', backbone: 'resnet101', multiLevel: true, rates: [6, 12, 18, 24], dropout: 0, channelsLast: false, inChannels: 3,
+      kind: 'deeplabv2',
+      backbone: 'resnet101',
+      multiLevel: true,
+      rates: [6, 12, 18, 24],
+      dropout: 0,
+      channelsLast: false,
+      inChannels: 3,
     });
     const fromJson = JSON.parse('{"kind":"unet","baseWidth":8,"depth":3,"upsampling":"transposed","dropout":0.2}') as ModelConfig;
     withModel(buildModel(fromJson, 3), (m) => {
@@ -156,7 +177,10 @@ describe('outputs', () => {
 
   test('inputs of the wrong shape are refused with a clear message', () => {
     withModel(buildModel(SMALL_UNET, 3), (m) => {
-      assert.throws(() => torch.tidy(() => m.forward(torch.randn([1, 1, 16, 16]))), /UNet\.forward: expected an input of shape \[N, 3, H, W\], got \[1, 1, 16, 16\]/);
+      assert.throws(
+        () => torch.tidy(() => m.forward(torch.randn([1, 1, 16, 16]))),
+        /UNet\.forward: expected an input of shape \[N, 3, H, W\], got \[1, 1, 16, 16\]/,
+      );
       assert.throws(() => torch.tidy(() => m.forward(torch.randn([3, 16, 16]))), /got \[3, 16, 16\]/);
       assert.throws(() => torch.tidy(() => m.forward(torch.randn([1, 3, 3, 16]))), /depth 2 needs inputs of at least 4x4, got 16x3/);
     });
@@ -172,7 +196,10 @@ describe('outputs', () => {
         const y = torch.randint(0, 3, [2, 16, 20]);
         const out = m.train().forward(torch.randn([2, 3, 16, 20]));
         F.crossEntropy(out.logits, y).backward();
-        const missing = m.namedParameters().filter(([, p]) => p.grad === null).map(([k]) => k);
+        const missing = m
+          .namedParameters()
+          .filter(([, p]) => p.grad === null)
+          .map(([k]) => k);
         assert.deepEqual(missing, []);
       });
       m.zeroGrad();
@@ -195,14 +222,23 @@ describe('backbones', () => {
     torch.tidy(() => {
       const x = torch.randn([1, 3, 64, 64]);
       // [output stride, layer3 size, layer4 size] for a 64x64 input.
-      for (const [os, s3, size] of [[32, 4, 2], [16, 4, 4], [8, 8, 8]] as const) {
+      for (const [os, s3, size] of [
+        [32, 4, 2],
+        [16, 4, 4],
+        [8, 8, 8],
+      ] as const) {
         const net = resnet('resnet18', { numClasses: null, replaceStrideWithDilation: dilationForOutputStride(os) });
         assert.equal(net.outputStride, os);
         assert.equal(net.fc, null);
         const f = torch.noGrad(() => net.eval().forwardFeatures(x, ['layer1', 'layer2', 'layer3', 'layer4']));
         assert.deepEqual(
           [f.layer1!.shape, f.layer2!.shape, f.layer3!.shape, f.layer4.shape],
-          [[1, 64, 16, 16], [1, 128, 8, 8], [1, 256, s3, s3], [1, 512, size, size]],
+          [
+            [1, 64, 16, 16],
+            [1, 128, 8, 8],
+            [1, 256, s3, s3],
+            [1, 512, size, size],
+          ],
         );
         assert.deepEqual(torch.noGrad(() => net.forward(x)).shape, [1, 512, size, size], 'without fc, forward gives layer4');
         net.dispose();
@@ -250,7 +286,13 @@ describe('MC dropout', () => {
     });
     withModel(buildModel({ kind: 'deeplabv3', backbone: 'resnet18', aux: true, dropout: 0.2 }, 3), (m) => {
       // ASPP project Dropout(0.5), aux FCNHead Dropout(0.1), the Dropout2d point.
-      assert.deepEqual(m.dropoutLayers().map((l) => `${l.constructor.name}(${l.p})`).sort(), ['Dropout(0.1)', 'Dropout(0.5)', 'Dropout2d(0.2)']);
+      assert.deepEqual(
+        m
+          .dropoutLayers()
+          .map((l) => `${l.constructor.name}(${l.p})`)
+          .sort(),
+        ['Dropout(0.1)', 'Dropout(0.5)', 'Dropout2d(0.2)'],
+      );
       m.setMcDropout(true);
       assert.ok(m.dropoutLayers().every((l) => l.mcDropout));
     });
@@ -362,7 +404,10 @@ describe('weights', () => {
       });
       // Another number of classes: the classifier does not fit.
       withModel(buildModel(SMALL_UNET, 5), (c) => {
-        assert.throws(() => loadWeights(c, file, { stripPrefix: 'module.' }), /2 tensor\(s\) have another shape.*\n {2}classifier\.weight: file \[3, 4, 1, 1\], model \[5, 4, 1, 1\]\n {2}classifier\.bias: file \[3\], model \[5\]$/);
+        assert.throws(
+          () => loadWeights(c, file, { stripPrefix: 'module.' }),
+          /2 tensor\(s\) have another shape.*\n {2}classifier\.weight: file \[3, 4, 1, 1\], model \[5, 4, 1, 1\]\n {2}classifier\.bias: file \[3\], model \[5\]$/,
+        );
         const report = loadWeights(c, file, { stripPrefix: 'module.', skipMismatched: true });
         assert.deepEqual(report.skippedMismatched, ['classifier.weight: file [3, 4, 1, 1], model [5, 4, 1, 1]', 'classifier.bias: file [3], model [5]']);
         assert.deepEqual(report.missingKeys, ['encoders.0.0.weight', 'classifier.weight', 'classifier.bias']);

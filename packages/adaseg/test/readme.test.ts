@@ -146,7 +146,10 @@ const COMMANDS = new Map<string, string>([
   ['npx adaseg labels import --run runs/my-human-experiment --from my-labels --annotator alice --dry-run', 'human annotation'],
   ['npx adaseg users remove alice --run runs/my-human-experiment', 'human annotation'],
   ['LIBTORCH=/opt/libtorch ./setup.sh', 'GPU: what LIBTORCH changes in setup.sh and the build'],
-  ['node -e "import(\'@adaseg/torch\').then((t) => console.log(t.buildInfo().builtWithCuda, t.cuda.isAvailable()))"', 'GPU: what LIBTORCH changes in setup.sh and the build'],
+  [
+    'node -e "import(\'@adaseg/torch\').then((t) => console.log(t.buildInfo().builtWithCuda, t.cuda.isAvailable()))"',
+    'GPU: what LIBTORCH changes in setup.sh and the build',
+  ],
   ['python3 save_backbone.py', 'PyTorch weights'],
   ['npx adaseg weights convert resnet18-backbone.pth resnet18-backbone.safetensors', 'PyTorch weights'],
   ['npx adaseg weights inspect resnet18-backbone.safetensors', 'PyTorch weights'],
@@ -201,7 +204,10 @@ function ok(r: CliResult, what: string): void {
 }
 
 /** Runs an `npx adaseg ...` README command as a child process in the scratch folder (as a person in a terminal). */
-function spawnCli(command: string, substitute: Record<string, string> = {}): { child: ChildProcess; out: string[]; err: string[]; exit: Promise<number | null> } {
+function spawnCli(
+  command: string,
+  substitute: Record<string, string> = {},
+): { child: ChildProcess; out: string[]; err: string[]; exit: Promise<number | null> } {
   const argv = argvOf(readme(command)).map((a) => substitute[a] ?? a);
   const child = spawn(process.execPath, ['--import', TSX, MAIN, ...argv], { cwd: work, env: CHILD_ENV, stdio: ['ignore', 'pipe', 'pipe'] });
   const out: string[] = [];
@@ -333,12 +339,16 @@ after(async () => {
 test('every shell command of the README is run by this test, and this test runs nothing the README lost', () => {
   const inReadme = shellCommands();
   const unknown = inReadme.filter((c) => !COMMANDS.has(c));
-  assert.deepEqual(unknown, [], `README commands this test does not run: add each to COMMANDS in test/readme.test.ts with a test that runs it:\n${unknown.join('\n')}`);
+  assert.deepEqual(
+    unknown,
+    [],
+    `README commands this test does not run: add each to COMMANDS in test/readme.test.ts with a test that runs it:\n${unknown.join('\n')}`,
+  );
   const lost = [...COMMANDS.keys()].filter((c) => !inReadme.includes(c));
   assert.deepEqual(lost, [], 'COMMANDS lists commands the README no longer has');
 });
 
-test('install: the README\'s two set-up commands are exactly those .ci/run runs', () => {
+test("install: the README's two set-up commands are exactly those .ci/run runs", () => {
   const ci = readFileSync(join(REPO, '.ci', 'run'), 'utf8')
     .split('\n')
     .map((l) => l.trim())
@@ -346,7 +356,10 @@ test('install: the README\'s two set-up commands are exactly those .ci/run runs'
   const install = section('## Install');
   const first = blocks(install).find((b) => b.lang === 'sh');
   assert.ok(first, 'an sh block in Install');
-  const commands = first.text.split('\n').map((l) => stripComment(l).trim()).filter((l) => l !== '');
+  const commands = first.text
+    .split('\n')
+    .map((l) => stripComment(l).trim())
+    .filter((l) => l !== '');
   assert.deepEqual(commands, ci);
   for (const c of commands) readme(c);
   // What the text says they do: setup.sh ends with npm ci and npm run build; npm test runs both packages.
@@ -460,15 +473,57 @@ const PLACES: Place[] = [
   { name: 'config', table: '#### Top level', minimal: () => base(), wrap: (x) => x, read: (c) => c },
   { name: 'model', table: '#### `model`', variant: 'kind', minimal: (v) => ({ kind: v }), wrap: (x) => at(['model'], x), read: (c) => c.model },
   { name: 'data', table: '#### `data`', minimal: () => base().data as Obj, wrap: (x) => ({ ...base(), data: x }), read: (c) => c.data },
-  { name: 'data.resolution', table: '#### `data`', prefix: 'resolution.', minimal: () => ({ width: 8, height: 8 }), wrap: (x) => at(['data', 'resolution'], x), read: (c) => c.data.resolution },
-  { name: 'data.normalize', table: '#### `data`', inline: true, minimal: () => ({ mean: [0, 0, 0], std: [1, 1, 1] }), wrap: (x) => at(['data', 'normalize'], x), read: (c) => c.data.normalize },
-  { name: 'dataset', table: '#### Datasets', variant: 'format', minimal: (v) => ({ format: v, ...DATASET_MINIMAL[v!] }), wrap: (x) => at(['data', 'val'], x), read: (c) => c.data.val },
-  { name: 'transform', table: '#### Transforms', variant: 'kind', minimal: (v) => ({ kind: v, ...(TRANSFORM_MINIMAL[v!] ?? {}) }), wrap: (x) => at(['data', 'transforms'], [x]), read: (c) => c.data.transforms[0] },
+  {
+    name: 'data.resolution',
+    table: '#### `data`',
+    prefix: 'resolution.',
+    minimal: () => ({ width: 8, height: 8 }),
+    wrap: (x) => at(['data', 'resolution'], x),
+    read: (c) => c.data.resolution,
+  },
+  {
+    name: 'data.normalize',
+    table: '#### `data`',
+    inline: true,
+    minimal: () => ({ mean: [0, 0, 0], std: [1, 1, 1] }),
+    wrap: (x) => at(['data', 'normalize'], x),
+    read: (c) => c.data.normalize,
+  },
+  {
+    name: 'dataset',
+    table: '#### Datasets',
+    variant: 'format',
+    minimal: (v) => ({ format: v, ...DATASET_MINIMAL[v!] }),
+    wrap: (x) => at(['data', 'val'], x),
+    read: (c) => c.data.val,
+  },
+  {
+    name: 'transform',
+    table: '#### Transforms',
+    variant: 'kind',
+    minimal: (v) => ({ kind: v, ...(TRANSFORM_MINIMAL[v!] ?? {}) }),
+    wrap: (x) => at(['data', 'transforms'], [x]),
+    read: (c) => c.data.transforms[0],
+  },
   { name: 'source', table: '#### `source`', minimal: () => ({ train: {} }), wrap: (x) => ({ ...base(), source: x }), read: (c) => c.source },
   { name: 'source.train', table: '#### Train sections', minimal: () => ({}), wrap: (x) => at(['source', 'train'], x), read: train },
-  { name: 'warmup.train', table: '#### Train sections', minimal: () => ({}), wrap: (x) => at(['warmup', 'train'], x, [[['warmup', 'adapt'], { method: 'advent-entropy' }]]), read: (c) => c.warmup!.train },
+  {
+    name: 'warmup.train',
+    table: '#### Train sections',
+    minimal: () => ({}),
+    wrap: (x) => at(['warmup', 'train'], x, [[['warmup', 'adapt'], { method: 'advent-entropy' }]]),
+    read: (c) => c.warmup!.train,
+  },
   { name: 'rounds.train', table: '#### Train sections', minimal: () => ({}), wrap: (x) => at(['rounds', 'train'], x), read: (c) => c.rounds.train },
-  { name: 'optimizer', table: '#### Train sections', prefix: 'optimizer.', variant: 'kind', minimal: (v) => ({ kind: v }), wrap: (x) => at(['source', 'train', 'optimizer'], x), read: (c) => train(c).optimizer },
+  {
+    name: 'optimizer',
+    table: '#### Train sections',
+    prefix: 'optimizer.',
+    variant: 'kind',
+    minimal: (v) => ({ kind: v }),
+    wrap: (x) => at(['source', 'train', 'optimizer'], x),
+    read: (c) => train(c).optimizer,
+  },
   {
     name: 'schedule',
     table: '#### Train sections',
@@ -478,9 +533,29 @@ const PLACES: Place[] = [
     wrap: (x) => at(['source', 'train', 'schedule'], x),
     read: (c) => train(c).schedule,
   },
-  { name: 'warmup', table: '#### `warmup`', minimal: () => ({ train: {}, adapt: { method: 'advent-entropy' } }), wrap: (x) => at(['warmup'], x), read: (c) => c.warmup },
-  { name: 'warmup.adapt', table: '#### Adapt sections', variant: 'method', minimal: (v) => ({ method: v }), wrap: (x) => at(['warmup', 'adapt'], x, [[['warmup', 'train'], {}]]), read: (c) => c.warmup!.adapt },
-  { name: 'rounds.adapt', table: '#### Adapt sections', variant: 'method', minimal: (v) => ({ method: v }), wrap: (x) => at(['rounds', 'adapt'], x), read: (c) => c.rounds.adapt },
+  {
+    name: 'warmup',
+    table: '#### `warmup`',
+    minimal: () => ({ train: {}, adapt: { method: 'advent-entropy' } }),
+    wrap: (x) => at(['warmup'], x),
+    read: (c) => c.warmup,
+  },
+  {
+    name: 'warmup.adapt',
+    table: '#### Adapt sections',
+    variant: 'method',
+    minimal: (v) => ({ method: v }),
+    wrap: (x) => at(['warmup', 'adapt'], x, [[['warmup', 'train'], {}]]),
+    read: (c) => c.warmup!.adapt,
+  },
+  {
+    name: 'rounds.adapt',
+    table: '#### Adapt sections',
+    variant: 'method',
+    minimal: (v) => ({ method: v }),
+    wrap: (x) => at(['rounds', 'adapt'], x),
+    read: (c) => c.rounds.adapt,
+  },
   {
     name: 'discriminator',
     table: '#### Adapt sections',
@@ -512,7 +587,17 @@ const PLACES: Place[] = [
     name: 'strategy',
     table: '#### Strategies',
     variant: 'strategy',
-    minimal: (v) => ({ strategy: v, ...(v === 'mix' ? { parts: [{ share: 0.5, strategy: 'random' }, { share: 0.5, strategy: 'entropy' }] } : {}) }),
+    minimal: (v) => ({
+      strategy: v,
+      ...(v === 'mix'
+        ? {
+            parts: [
+              { share: 0.5, strategy: 'random' },
+              { share: 0.5, strategy: 'entropy' },
+            ],
+          }
+        : {}),
+    }),
     // What some strategies need: MC-dropout samples (a model with dropout), a domain discriminator (an adversarial warm-up).
     wrap: (x, v) => at(['active', 'strategies'], [x], v === 'bald' ? [[['model'], { kind: 'unet', dropout: 0.1 }]] : v === 'aada' ? ADVERSARIAL_WARMUP : []),
     read: (c) => c.active.strategies[0].config,
@@ -559,7 +644,10 @@ function referenceTables(): Map<string, { text: string; rows: Row[] }> {
     if (current === null) continue;
     current.text += `${line}\n`;
     if (!line.startsWith('|') || /^\|\s*(field|-)/.test(line)) continue;
-    const cells = line.split('|').slice(1, -1).map((c) => c.trim());
+    const cells = line
+      .split('|')
+      .slice(1, -1)
+      .map((c) => c.trim());
     const m = /^`([^`]+)`$/.exec(cells[0]);
     assert.ok(m, `a row of the config reference names one field in backticks: ${line}`);
     current.rows.push({ name: m[1], cells, line });
@@ -603,14 +691,17 @@ test('the experiment config reference: every field the parser accepts, with its 
         backed.add(name);
         const row = table.rows.find((r) => r.name === name);
         if (row === undefined) {
-          if (!(place.inline && table.text.includes(key))) problems.push(`${place.name}${v ? ` (${v})` : ''}: '${name}' is accepted by the parser but not in the README table '${place.table}'`);
+          if (!(place.inline && table.text.includes(key)))
+            problems.push(`${place.name}${v ? ` (${v})` : ''}: '${name}' is accepted by the parser but not in the README table '${place.table}'`);
           continue;
         }
         if (key === place.variant) continue;
         // Enumerations: every value the parser allows is named in the row.
         const values = allowedValues(refusal(place.wrap({ ...minimal, [key]: PROBE }, v)));
         if (values !== null) {
-          for (const value of values) if (!new RegExp(`(^|[^\\w.-])${value.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}($|[^\\w-])`).test(row.cells.slice(1).join(' | '))) problems.push(`${name}: the README row does not name the value ${value}`);
+          for (const value of values)
+            if (!new RegExp(`(^|[^\\w.-])${value.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}($|[^\\w-])`).test(row.cells.slice(1).join(' | ')))
+              problems.push(`${name}: the README row does not name the value ${value}`);
         }
         // Defaults: one value in backticks is what the parser fills in; "required" must be given.
         const cell = row.cells[2];
@@ -619,18 +710,22 @@ test('the experiment config reference: every field the parser accepts, with its 
           const withLiteral = refusal(place.wrap({ ...minimal, [key]: parseYaml(literal[1]) }, v));
           if (withLiteral !== null) problems.push(`${name}${v ? ` (${v})` : ''}: the README default ${cell} is refused by the parser: ${withLiteral}`);
           else if (!isDeepStrictEqual(place.read(parse(place.wrap({ ...minimal, [key]: parseYaml(literal[1]) }, v))), place.read(parsed))) {
-            problems.push(`${name}${v ? ` (${v})` : ''}: the README default ${cell} is not the parser's (${JSON.stringify((place.read(parsed) as Obj)?.[key])})`);
+            problems.push(
+              `${name}${v ? ` (${v})` : ''}: the README default ${cell} is not the parser's (${JSON.stringify((place.read(parsed) as Obj)?.[key])})`,
+            );
           }
         } else if (cell === 'required' && key in minimal) {
           const { [key]: _dropped, ...without } = minimal;
-          if (refusal(place.wrap(without, v)) === null) problems.push(`${name}${v ? ` (${v})` : ''}: the README says required, but the parser accepts it left out`);
+          if (refusal(place.wrap(without, v)) === null)
+            problems.push(`${name}${v ? ` (${v})` : ''}: the README says required, but the parser accepts it left out`);
         }
       }
     }
     // A variant key written "required": the place without it is refused.
     if (place.variant !== undefined) {
       const row = table.rows.find((r) => r.name === prefix + place.variant)!;
-      if (row.cells[2] === 'required' && refusal(place.wrap({}, undefined)) === null) problems.push(`${place.name}.${place.variant}: the README says required, but the parser accepts it left out`);
+      if (row.cells[2] === 'required' && refusal(place.wrap({}, undefined)) === null)
+        problems.push(`${place.name}.${place.variant}: the README says required, but the parser accepts it left out`);
     }
     // "required" rows are required in at least one variant.
     for (const row of table.rows.filter((r) => r.name.startsWith(prefix) && r.cells[2] === 'required')) {
@@ -643,13 +738,15 @@ test('the experiment config reference: every field the parser accepts, with its 
   // Shared sections: the same keys wherever they are used.
   assert.deepEqual(keysAt.get('warmup.train'), keysAt.get('source.train'), 'warmup.train is the train section');
   assert.deepEqual(keysAt.get('rounds.train'), keysAt.get('source.train'), 'rounds.train is the train section');
-  for (const m of ['adaptsegnet', 'advent-adversarial', 'advent-entropy', 'self-training']) assert.deepEqual(keysAt.get(`rounds.adapt:${m}`), keysAt.get(`warmup.adapt:${m}`), `rounds.adapt is the adapt section (${m})`);
+  for (const m of ['adaptsegnet', 'advent-adversarial', 'advent-entropy', 'self-training'])
+    assert.deepEqual(keysAt.get(`rounds.adapt:${m}`), keysAt.get(`warmup.adapt:${m}`), `rounds.adapt is the adapt section (${m})`);
   // No stale rows: every row names a field the parser accepts.
   for (const [heading, backed] of documented) {
     for (const row of tableOf(tables, heading).rows) if (!backed.has(row.name)) problems.push(`'${row.name}' in '${heading}' is not accepted by the parser`);
   }
   // Every table of the reference is checked.
-  for (const heading of tables.keys()) if (!PLACES.some((p) => heading.startsWith(p.table))) problems.push(`the README table '${heading}' is not checked by PLACES`);
+  for (const heading of tables.keys())
+    if (!PLACES.some((p) => heading.startsWith(p.table))) problems.push(`the README table '${heading}' is not checked by PLACES`);
   assert.deepEqual(problems, []);
 });
 
@@ -670,7 +767,11 @@ test("the README's example files are valid: meta.json, my-experiment.yaml, my-hu
   assert.equal(experiment.output, join(work, 'runs', 'my-experiment'));
   const human = parseExperimentConfig(humanExperiment(), work);
   assert.equal(human.annotator.kind, 'human');
-  assert.deepEqual(human.active.strategies.map((s) => s.label), ['ripu-region (k=1)'], 'one strategy: random is not added');
+  assert.deepEqual(
+    human.active.strategies.map((s) => s.label),
+    ['ripu-region (k=1)'],
+    'one strategy: random is not added',
+  );
   const source = parseTrainConfig(parseYaml(namedBlock('yaml', 'my-source.yaml')), work);
   assert.equal(source.output, join(work, 'runs', 'my-source'));
 });
@@ -727,7 +828,8 @@ test('the demo (its --quick smoke size, into the scratch folder), then `adaseg r
   assert.match(html, /<svg[^>]*id="budget-plot"/, 'the budget plot');
   const md = await cli('npx adaseg report --run adaseg-demo');
   ok(md, 'report --run adaseg-demo');
-  for (const s of ['| baseline | mIoU |', 'source only', 'UDA only', 'full supervision', 'AUBC', 'labels saved vs random']) assert.ok(md.out.includes(s), `the report has '${s}'`);
+  for (const s of ['| baseline | mIoU |', 'source only', 'UDA only', 'full supervision', 'AUBC', 'labels saved vs random'])
+    assert.ok(md.out.includes(s), `the report has '${s}'`);
 });
 
 /** my-human-experiment.yaml as the README describes it: my-experiment.yaml with the human block's sections. */
@@ -749,14 +851,18 @@ test('first experiment: `adaseg run`, Ctrl-C, the same command resumes; `adaseg 
   await until('source training starts', () => first.err.some((l) => l.includes('source training')) || first.child.exitCode !== null, 120, context);
   first.child.kill('SIGINT');
   assert.equal(await first.exit, 0, `a run stopped by Ctrl-C exits 0${context()}`);
-  assert.ok(first.out.some((l) => l.includes('stopped; run the same command to resume')), `it says how to resume${context()}`);
+  assert.ok(
+    first.out.some((l) => l.includes('stopped; run the same command to resume')),
+    `it says how to resume${context()}`,
+  );
   assert.ok(!existsSync(join(output, 'results.json')), 'not finished');
   // The same command again: it resumes from the checkpoint and finishes.
   const again = await cli('npx adaseg run --config my-experiment.yaml', {}, ['--no-progress']);
   ok(again, 'the same command');
   assert.match(readFileSync(join(output, 'seed-0', 'source', 'train.jsonl'), 'utf8'), /"event":"resumed"/, 'source training resumed from its checkpoint');
   assert.match(again.out, /done in \d+ s: .*report\.html/);
-  for (const f of ['config.json', 'labels.sqlite', 'events.jsonl', 'run.log', 'results.json', 'report.html']) assert.ok(existsSync(join(output, f)), `the output folder holds ${f}`);
+  for (const f of ['config.json', 'labels.sqlite', 'events.jsonl', 'run.log', 'results.json', 'report.html'])
+    assert.ok(existsSync(join(output, f)), `the output folder holds ${f}`);
   const results = JSON.parse(readFileSync(join(output, 'results.json'), 'utf8'));
   assert.deepEqual(results.strategies.map((s: { strategy: string }) => s.strategy).sort(), ['aada', 'bald (T=8)', 'entropy', 'random', 'ripu-region (k=1)']);
 
@@ -768,79 +874,92 @@ test('first experiment: `adaseg run`, Ctrl-C, the same command resumes; `adaseg 
   assert.match(readFileSync(join(work, 'budget.svg'), 'utf8'), /^<svg/);
 });
 
-test('human annotation: `adaseg run` with annotator human, `users add`, `serve`, answers over HTTP, then users and labels commands', { timeout: 600_000 }, async () => {
-  const raw = humanExperiment();
-  writeConfig('my-human-experiment.yaml', raw, TINY_HUMAN);
-  const output = join(work, 'runs', 'my-human-experiment');
-  let server: ReturnType<typeof spawnCli> | undefined;
-  // Terminal 1: the run; it trains, selects and waits for answers.
-  const running = spawnCli('npx adaseg run --config my-human-experiment.yaml');
-  const context = () => `\nrun stderr:\n${running.err.slice(-20).join('\n')}${server ? `\nserver stderr:\n${server.err.slice(-10).join('\n')}` : ''}`;
-  try {
-    await until('the run creates its label store', () => existsSync(join(output, 'labels.sqlite')) || running.child.exitCode !== null, 120, context);
-    assert.equal(running.child.exitCode, null, `the run waits for answers${context()}`);
-    // Terminal 2: a token, and the server on a free port (8080 may be taken on the test machine).
-    const added = await cli('npx adaseg users add alice --role annotator --run runs/my-human-experiment');
-    ok(added, 'users add');
-    const token = added.out.trim().split('\n').at(-1)!;
-    assert.match(token, /^\S{20,}$/, `the token is printed on its own line:\n${added.out}`);
-    server = spawnCli('npx adaseg serve --run runs/my-human-experiment --port 8080', { '8080': '0' });
-    await until('the server prints its address', () => server!.out.some((l) => l.includes('annotation studio on')) || server!.child.exitCode !== null, 60, context);
-    const url = /annotation studio on (http:\/\/[^/\s]+)\//.exec(server.out.join('\n'))?.[1];
-    assert.ok(url, `the server's address${context()}`);
-    const api = async (method: string, path: string, body?: unknown) => {
-      const res = await fetch(`${url}${path}`, { method, headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) }, body: body === undefined ? undefined : JSON.stringify(body) });
-      return { status: res.status, type: res.headers.get('content-type') ?? '', body: Buffer.from(await res.arrayBuffer()) };
-    };
-    const page = await api('GET', '/');
-    if (existsSync(join(PACKAGE, 'dist', 'web', 'index.html'))) assert.equal(page.status, 200, 'the studio page');
-    const me = await api('GET', '/api/me');
-    assert.equal(me.status, 200);
-    assert.deepEqual(JSON.parse(me.body.toString()), { name: 'alice', role: 'annotator' });
-    // The annotator: lease, look at the image, answer one class per region; until the run is done.
-    let answered = 0;
-    while (running.child.exitCode === null) {
-      const lease = await api('POST', '/api/lease', {});
-      assert.equal(lease.status, 200, lease.body.toString() + context());
-      const q = JSON.parse(lease.body.toString()).query;
-      if (q === null) {
-        await sleep(100);
-        continue;
+test(
+  'human annotation: `adaseg run` with annotator human, `users add`, `serve`, answers over HTTP, then users and labels commands',
+  { timeout: 600_000 },
+  async () => {
+    const raw = humanExperiment();
+    writeConfig('my-human-experiment.yaml', raw, TINY_HUMAN);
+    const output = join(work, 'runs', 'my-human-experiment');
+    let server: ReturnType<typeof spawnCli> | undefined;
+    // Terminal 1: the run; it trains, selects and waits for answers.
+    const running = spawnCli('npx adaseg run --config my-human-experiment.yaml');
+    const context = () => `\nrun stderr:\n${running.err.slice(-20).join('\n')}${server ? `\nserver stderr:\n${server.err.slice(-10).join('\n')}` : ''}`;
+    try {
+      await until('the run creates its label store', () => existsSync(join(output, 'labels.sqlite')) || running.child.exitCode !== null, 120, context);
+      assert.equal(running.child.exitCode, null, `the run waits for answers${context()}`);
+      // Terminal 2: a token, and the server on a free port (8080 may be taken on the test machine).
+      const added = await cli('npx adaseg users add alice --role annotator --run runs/my-human-experiment');
+      ok(added, 'users add');
+      const token = added.out.trim().split('\n').at(-1)!;
+      assert.match(token, /^\S{20,}$/, `the token is printed on its own line:\n${added.out}`);
+      server = spawnCli('npx adaseg serve --run runs/my-human-experiment --port 8080', { '8080': '0' });
+      await until(
+        'the server prints its address',
+        () => server!.out.some((l) => l.includes('annotation studio on')) || server!.child.exitCode !== null,
+        60,
+        context,
+      );
+      const url = /annotation studio on (http:\/\/[^/\s]+)\//.exec(server.out.join('\n'))?.[1];
+      assert.ok(url, `the server's address${context()}`);
+      const api = async (method: string, path: string, body?: unknown) => {
+        const res = await fetch(`${url}${path}`, {
+          method,
+          headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+          body: body === undefined ? undefined : JSON.stringify(body),
+        });
+        return { status: res.status, type: res.headers.get('content-type') ?? '', body: Buffer.from(await res.arrayBuffer()) };
+      };
+      const page = await api('GET', '/');
+      if (existsSync(join(PACKAGE, 'dist', 'web', 'index.html'))) assert.equal(page.status, 200, 'the studio page');
+      const me = await api('GET', '/api/me');
+      assert.equal(me.status, 200);
+      assert.deepEqual(JSON.parse(me.body.toString()), { name: 'alice', role: 'annotator' });
+      // The annotator: lease, look at the image, answer one class per region; until the run is done.
+      let answered = 0;
+      while (running.child.exitCode === null) {
+        const lease = await api('POST', '/api/lease', {});
+        assert.equal(lease.status, 200, lease.body.toString() + context());
+        const q = JSON.parse(lease.body.toString()).query;
+        if (q === null) {
+          await sleep(100);
+          continue;
+        }
+        if (answered === 0) {
+          const image = await api('GET', `/api/queries/${q.id}/image`);
+          assert.equal(image.status, 200);
+          assert.equal(image.type, 'image/png');
+        }
+        const answer = await api('POST', `/api/queries/${q.id}/answer`, { classes: q.unitList.map((_: unknown, i: number) => i % 6), seconds: 2 });
+        assert.equal(answer.status, 200, answer.body.toString() + context());
+        answered++;
       }
-      if (answered === 0) {
-        const image = await api('GET', `/api/queries/${q.id}/image`);
-        assert.equal(image.status, 200);
-        assert.equal(image.type, 'image/png');
-      }
-      const answer = await api('POST', `/api/queries/${q.id}/answer`, { classes: q.unitList.map((_: unknown, i: number) => i % 6), seconds: 2 });
-      assert.equal(answer.status, 200, answer.body.toString() + context());
-      answered++;
+      assert.equal(await running.exit, 0, `the run finishes once its queries are answered${context()}`);
+      assert.ok(answered > 0);
+      assert.ok(existsSync(join(output, 'report.html')));
+      server.child.kill('SIGINT');
+      assert.equal(await server.exit, 0, 'Ctrl-C stops the server');
+      server = undefined;
+    } finally {
+      if (running.child.exitCode === null) running.child.kill('SIGKILL');
+      server?.child.kill('SIGKILL');
     }
-    assert.equal(await running.exit, 0, `the run finishes once its queries are answered${context()}`);
-    assert.ok(answered > 0);
-    assert.ok(existsSync(join(output, 'report.html')));
-    server.child.kill('SIGINT');
-    assert.equal(await server.exit, 0, 'Ctrl-C stops the server');
-    server = undefined;
-  } finally {
-    if (running.child.exitCode === null) running.child.kill('SIGKILL');
-    server?.child.kill('SIGKILL');
-  }
-  const list = await cli('npx adaseg users list --run runs/my-human-experiment');
-  ok(list, 'users list');
-  assert.match(list.out, /^alice\tannotator\t/m);
-  const exported = await cli('npx adaseg labels export --run runs/my-human-experiment --out my-labels');
-  ok(exported, 'labels export');
-  assert.ok(existsSync(join(work, 'my-labels', 'manifest.json')));
-  assert.ok(readdirSync(join(work, 'my-labels', 'trainid')).some((f) => f.endsWith('_gtFine_labelTrainIds.png')));
-  assert.ok(readdirSync(join(work, 'my-labels', 'color')).some((f) => f.endsWith('_gtFine_color.png')));
-  const imported = await cli('npx adaseg labels import --run runs/my-human-experiment --from my-labels --annotator alice --dry-run');
-  ok(imported, 'labels import --dry-run');
-  assert.match(imported.out, /would import .* 0 changed, 0 overwritten \(dry run: nothing written\)/);
-  const removed = await cli('npx adaseg users remove alice --run runs/my-human-experiment');
-  ok(removed, 'users remove');
-  assert.match((await cli('npx adaseg users list --run runs/my-human-experiment')).out, /^no users$/m);
-});
+    const list = await cli('npx adaseg users list --run runs/my-human-experiment');
+    ok(list, 'users list');
+    assert.match(list.out, /^alice\tannotator\t/m);
+    const exported = await cli('npx adaseg labels export --run runs/my-human-experiment --out my-labels');
+    ok(exported, 'labels export');
+    assert.ok(existsSync(join(work, 'my-labels', 'manifest.json')));
+    assert.ok(readdirSync(join(work, 'my-labels', 'trainid')).some((f) => f.endsWith('_gtFine_labelTrainIds.png')));
+    assert.ok(readdirSync(join(work, 'my-labels', 'color')).some((f) => f.endsWith('_gtFine_color.png')));
+    const imported = await cli('npx adaseg labels import --run runs/my-human-experiment --from my-labels --annotator alice --dry-run');
+    ok(imported, 'labels import --dry-run');
+    assert.match(imported.out, /would import .* 0 changed, 0 overwritten \(dry run: nothing written\)/);
+    const removed = await cli('npx adaseg users remove alice --run runs/my-human-experiment');
+    ok(removed, 'users remove');
+    assert.match((await cli('npx adaseg users list --run runs/my-human-experiment')).out, /^no users$/m);
+  },
+);
 
 /** A python3 with torch and torchvision: Debian's, which setup.sh installs them into (also what `weights convert` uses first), else the PATH's; or null. */
 function pythonWithTorch(): string | null {
@@ -899,21 +1018,25 @@ test('PyTorch weights: an ImageNet backbone saved, converted, inspected, trained
   assert.equal((await cli('npx adaseg weights inspect resnet18-backbone.safetensors')).out, inspected.out, 'the same tensors');
 });
 
-test('GPU: with LIBTORCH, setup.sh skips Debian\'s libtorch and the build uses that folder (CUDA libraries linked when present); the build-info one-liner', () => {
+test("GPU: with LIBTORCH, setup.sh skips Debian's libtorch and the build uses that folder (CUDA libraries linked when present); the build-info one-liner", () => {
   // `LIBTORCH=/opt/libtorch ./setup.sh` cannot run here (apt, npm ci): what it changes is checked instead.
   readme('LIBTORCH=/opt/libtorch ./setup.sh');
   const setup = readFileSync(join(REPO, 'setup.sh'), 'utf8');
   assert.match(setup, /if \[ -z "\$\{LIBTORCH:-\}" \]; then\s+packages\+=\(libtorch-dev\)/, 'setup.sh installs libtorch-dev only without LIBTORCH');
   assert.match(setup, /^npm ci\b/m, 'setup.sh builds the addon with npm ci (binding.gyp asks scripts/libtorch.cjs)');
   const gyp = readFileSync(join(REPO, 'packages', 'torch', 'binding.gyp'), 'utf8');
-  for (const what of ['include', 'libdir', 'libs', 'cuda']) assert.ok(gyp.includes(`scripts/libtorch.cjs ${what}`), `binding.gyp takes ${what} from libtorch.cjs`);
+  for (const what of ['include', 'libdir', 'libs', 'cuda'])
+    assert.ok(gyp.includes(`scripts/libtorch.cjs ${what}`), `binding.gyp takes ${what} from libtorch.cjs`);
   // A CUDA libtorch's layout (empty files stand for the libraries).
   const fake = join(work, 'opt-libtorch');
   mkdirSync(join(fake, 'include', 'ATen'), { recursive: true });
   mkdirSync(join(fake, 'lib'), { recursive: true });
   for (const f of ['include/ATen/ATen.h', 'lib/libtorch_cpu.so', 'lib/libtorch_cuda.so']) writeFileSync(join(fake, f), '');
   const locate = (what: string, env: NodeJS.ProcessEnv) => {
-    const r = spawnSync(process.execPath, [join(REPO, 'packages', 'torch', 'scripts', 'libtorch.cjs'), what], { env: { ...process.env, ...env }, encoding: 'utf8' });
+    const r = spawnSync(process.execPath, [join(REPO, 'packages', 'torch', 'scripts', 'libtorch.cjs'), what], {
+      env: { ...process.env, ...env },
+      encoding: 'utf8',
+    });
     assert.equal(r.status, 0, r.stderr);
     return r.stdout;
   };

@@ -9,7 +9,12 @@ import { CheckpointError, CheckpointManager, loadCheckpoint, loadModelWeights, r
 const { nn } = torch;
 
 function tinyModel(): torch.nn.Sequential {
-  return new nn.Sequential(new nn.Conv2d({ inChannels: 3, outChannels: 4, kernelSize: 3, padding: 1 }), new nn.BatchNorm2d({ numFeatures: 4 }), new nn.ReLU(), new nn.Conv2d({ inChannels: 4, outChannels: 2, kernelSize: 1 }));
+  return new nn.Sequential(
+    new nn.Conv2d({ inChannels: 3, outChannels: 4, kernelSize: 3, padding: 1 }),
+    new nn.BatchNorm2d({ numFeatures: 4 }),
+    new nn.ReLU(),
+    new nn.Conv2d({ inChannels: 4, outChannels: 2, kernelSize: 1 }),
+  );
 }
 
 function trainSteps(model: torch.nn.Sequential, opt: torch.optim.SGD, sched: torch.optim.lrScheduler.LRScheduler, steps: number): void {
@@ -82,10 +87,16 @@ test('loadModelWeights reads the model part of a checkpoint by PyTorch name; bad
     });
     const plain = join(dir, 'plain.safetensors');
     torch.tidy(() => torch.saveSafetensorsSync(plain, model.stateDict()));
-    assert.throws(() => loadCheckpoint(plain, { model }), (e: unknown) => e instanceof CheckpointError && /not an adaseg checkpoint/.test((e as Error).message));
+    assert.throws(
+      () => loadCheckpoint(plain, { model }),
+      (e: unknown) => e instanceof CheckpointError && /not an adaseg checkpoint/.test((e as Error).message),
+    );
     assert.throws(() => loadCheckpoint(join(dir, 'missing.safetensors'), { model }), /file not found/);
     const other = new nn.Sequential(new nn.Conv2d({ inChannels: 3, outChannels: 5, kernelSize: 3 }));
-    assert.throws(() => loadCheckpoint(path, { model: other }), (e: unknown) => e instanceof CheckpointError && /size mismatch/.test((e as Error).message));
+    assert.throws(
+      () => loadCheckpoint(path, { model: other }),
+      (e: unknown) => e instanceof CheckpointError && /size mismatch/.test((e as Error).message),
+    );
     const corrupt = join(dir, 'corrupt.safetensors');
     writeFileSync(corrupt, Buffer.from('garbage that is not a checkpoint'));
     assert.throws(() => loadCheckpoint(corrupt, { model }));
@@ -103,7 +114,9 @@ test('CheckpointManager keeps the last N and the best, and names the latest', ()
     const manager = new CheckpointManager(dir, { keepLast: 2 });
     const metrics = [0.1, 0.5, 0.3, 0.2, 0.4];
     metrics.forEach((m, i) => manager.save({ model }, { iteration: (i + 1) * 10, extra: {} }, m));
-    const files = readdirSync(dir).filter((f) => f.endsWith('.safetensors')).sort();
+    const files = readdirSync(dir)
+      .filter((f) => f.endsWith('.safetensors'))
+      .sort();
     assert.deepEqual(files, ['ckpt-0000020.safetensors', 'ckpt-0000040.safetensors', 'ckpt-0000050.safetensors']);
     assert.equal(manager.latest(), join(dir, 'ckpt-0000050.safetensors'));
     assert.equal(manager.best(), join(dir, 'ckpt-0000020.safetensors'));

@@ -27,7 +27,10 @@ describe('median frequency balancing', () => {
   test('median / frequency over the classes present; an absent class gets the largest weight', () => {
     // Present: 10, 20, 30 (median 20); class 3 never occurs.
     const w = medianFrequencyWeights([10, 30, 20, 0]);
-    assert.deepEqual(w.map((x) => Number(x.toFixed(6))), [2, 0.666667, 1, 2]);
+    assert.deepEqual(
+      w.map((x) => Number(x.toFixed(6))),
+      [2, 0.666667, 1, 2],
+    );
     // An even number of classes present: the mean of the two middle counts.
     assert.deepEqual(medianFrequencyWeights([10, 20, 30, 40]), [2.5, 1.25, 25 / 30, 0.625]);
     assert.throws(() => medianFrequencyWeights([0, 0]), /no labelled pixel/);
@@ -50,7 +53,10 @@ describe('median frequency balancing', () => {
     assert.deepEqual(quiet, [], 'the counts are cached per dataset');
     assert.equal(await resolveClassWeights('none', ds), null);
     assert.deepEqual(await resolveClassWeights([1, 2, 3, 4, 5, 6], ds), [1, 2, 3, 4, 5, 6]);
-    await assert.rejects(resolveClassWeights([1, 2], ds), /2 weights given, but synthetic-source has 6 classes \(sky, road, building, vehicle, person, vegetation\)/);
+    await assert.rejects(
+      resolveClassWeights([1, 2], ds),
+      /2 weights given, but synthetic-source has 6 classes \(sky, road, building, vehicle, person, vegetation\)/,
+    );
   });
 });
 
@@ -83,7 +89,10 @@ describe('config', () => {
     assert.equal(train('sqrtMedianFrequency'), 'sqrtMedianFrequency');
     assert.equal(train('none'), undefined);
     assert.deepEqual(train([1, 0.5]), [1, 0.5]);
-    assert.throws(() => train('balanced'), /config\.train\.classWeights expected 'none', 'medianFrequency', 'sqrtMedianFrequency' or a list of positive numbers \(one per class\), got "balanced"/);
+    assert.throws(
+      () => train('balanced'),
+      /config\.train\.classWeights expected 'none', 'medianFrequency', 'sqrtMedianFrequency' or a list of positive numbers \(one per class\), got "balanced"/,
+    );
     assert.throws(() => train([1, 0]), /config\.train\.classWeights expected .* got \[1,0\]/);
     assert.throws(() => train([]), /config\.train\.classWeights/);
     // Experiments read the same train sections.
@@ -115,13 +124,21 @@ describe('training with class weights', () => {
         }),
         { log: (l) => lines.push(l) },
       );
-      const losses = readFileSync(join(root, name, 'train.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((r) => typeof r.loss === 'number').map((r) => r.loss as number);
+      const losses = readFileSync(join(root, name, 'train.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l))
+        .filter((r) => typeof r.loss === 'number')
+        .map((r) => r.loss as number);
       return { lines, losses };
     };
     const plain = await run('plain', 'none');
     const weighted = await run('weighted', 'medianFrequency');
     assert.ok(!plain.lines.some((l) => l.includes('class weights')));
-    assert.ok(weighted.lines.some((l) => /class weights \(median frequency/.test(l)), weighted.lines.join('\n'));
+    assert.ok(
+      weighted.lines.some((l) => /class weights \(median frequency/.test(l)),
+      weighted.lines.join('\n'),
+    );
     assert.equal(plain.losses.length, 3);
     assert.equal(weighted.losses.length, 3);
     for (const l of weighted.losses) assert.ok(Number.isFinite(l));

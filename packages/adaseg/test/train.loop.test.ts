@@ -62,8 +62,21 @@ test('training stopped by a signal and resumed ends with the weights of an unint
 });
 
 test('config errors name the field', () => {
-  assert.throws(() => parseTrainConfig({ data: { train: { format: 'synthetic', style: 'source', count: 2, width: 8, height: 8 } }, train: { optimizer: { kind: 'sgd', lr: -1 } } }), (e: unknown) => e instanceof ConfigError && /config\.train\.optimizer\.lr must be > 0, got -1/.test((e as Error).message));
-  assert.throws(() => parseTrainConfig({ data: { train: { format: 'synthetic', style: 'source', count: 2, width: 8, height: 8 } }, train: { iteratons: 5 } }), /config\.train has an unknown key 'iteratons'/);
+  assert.throws(
+    () =>
+      parseTrainConfig({
+        data: { train: { format: 'synthetic', style: 'source', count: 2, width: 8, height: 8 } },
+        train: { optimizer: { kind: 'sgd', lr: -1 } },
+      }),
+    (e: unknown) => e instanceof ConfigError && /config\.train\.optimizer\.lr must be > 0, got -1/.test((e as Error).message),
+  );
+  assert.throws(
+    () => parseTrainConfig({ data: { train: { format: 'synthetic', style: 'source', count: 2, width: 8, height: 8 } }, train: { iteratons: 5 } }),
+    /config\.train has an unknown key 'iteratons'/,
+  );
   assert.throws(() => parseTrainConfig({ data: { train: { format: 'nope' } } }), /config\.data\.train: .*format/);
-  assert.throws(() => parseTrainConfig({ model: { kind: 'unet', depth: 99 }, data: { train: { format: 'synthetic', style: 'source', count: 2, width: 8, height: 8 } } }), /config\.model: .*depth/);
+  assert.throws(
+    () => parseTrainConfig({ model: { kind: 'unet', depth: 99 }, data: { train: { format: 'synthetic', style: 'source', count: 2, width: 8, height: 8 } } }),
+    /config\.model: .*depth/,
+  );
 });

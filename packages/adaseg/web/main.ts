@@ -259,7 +259,11 @@ function renderProgress(rounds: RoundProgress[]): void {
         answered.append(bar, ` ${q.answered}/${q.total}`);
       } else answered.textContent = r.labelledUnits > 0 ? `${r.labelledUnits} units` : '–';
       const cells = [String(r.round), r.phase];
-      tr.append(...cells.map((t) => Object.assign(document.createElement('td'), { textContent: t })), answered, ...[q.open, q.leased].map((n) => Object.assign(document.createElement('td'), { textContent: q.total > 0 ? String(n) : '–' })));
+      tr.append(
+        ...cells.map((t) => Object.assign(document.createElement('td'), { textContent: t })),
+        answered,
+        ...[q.open, q.leased].map((n) => Object.assign(document.createElement('td'), { textContent: q.total > 0 ? String(n) : '–' })),
+      );
       return tr;
     }),
   );
@@ -306,7 +310,10 @@ function renderQueue(): void {
       li.dataset.leased = badge.leased;
       li.classList.toggle('current', state.current?.detail.id === q.id);
       li.title = 'Open this query';
-      li.append(Object.assign(document.createElement('span'), { textContent: queryLabel(q) }), Object.assign(document.createElement('span'), { className: 'badge', textContent: badge.text }));
+      li.append(
+        Object.assign(document.createElement('span'), { textContent: queryLabel(q) }),
+        Object.assign(document.createElement('span'), { className: 'badge', textContent: badge.text }),
+      );
       li.addEventListener('click', () => void act(() => openQuery(q.id)));
       return li;
     }),
@@ -440,12 +447,21 @@ async function show(detail: QueryDetail, editable: boolean): Promise<void> {
     detail.status === 'answered' && detail.kind === 'pixel-paint' ? overlay(detail.links.labels) : Promise.resolve({ data: null, error: null }),
   ]);
   if (generation !== state.generation) return;
-  if (image.width !== detail.width || image.height !== detail.height) throw new Error(`the image of query ${detail.id} is ${image.width}x${image.height}, the query says ${detail.width}x${detail.height}`);
+  if (image.width !== detail.width || image.height !== detail.height)
+    throw new Error(`the image of query ${detail.id} is ${image.width}x${image.height}, the query says ${detail.width}x${detail.height}`);
   const owner = new Int32Array(detail.width * detail.height);
   for (let p = 0; p < owner.length; p++) owner[p] = ((units.data[p * 4] << 16) | (units.data[p * 4 + 1] << 8) | units.data[p * 4 + 2]) - 1;
   const ws = new Workspace(detail, owner, prediction.data);
   if (detail.status === 'answered') ws.loadAnswer(detail.answer?.classes ?? null, stored.data);
-  state.current = { detail, ws, editable, image, activeMs: 0, visibleSince: document.visibilityState === 'visible' ? performance.now() : null, confirmUnknown: false };
+  state.current = {
+    detail,
+    ws,
+    editable,
+    image,
+    activeMs: 0,
+    visibleSince: document.visibilityState === 'visible' ? performance.now() : null,
+    confirmUnknown: false,
+  };
   if (state.paintClass >= detail.classNames.length && state.paintClass !== NONE) state.paintClass = 0;
   view.show(ws, image, detail.palette, uncertainty.data);
   fitView();
@@ -494,7 +510,13 @@ function renderQuery(): void {
   el.queryState.textContent = st;
   el.note.textContent =
     (d.kind === 'region-class' ? `${d.unitList.length} region${d.unitList.length === 1 ? '' : 's'} to classify` : `paint ${d.pixels} pixels`) +
-    (cur.editable ? '' : d.status === 'answered' ? ' · answers are final: shown read-only' : isAnnotator() ? ' · read-only here' : ' · you are a read-only user');
+    (cur.editable
+      ? ''
+      : d.status === 'answered'
+        ? ' · answers are final: shown read-only'
+        : isAnnotator()
+          ? ' · read-only here'
+          : ' · you are a read-only user');
   el.paintBar.classList.toggle('hidden', d.kind !== 'pixel-paint');
   el.autoSendLabel.classList.toggle('hidden', d.kind !== 'region-class');
   renderClasses();
@@ -722,7 +744,11 @@ function paintTo(x: number, y: number): void {
   for (let i = stroke === null ? 0 : 1; i <= n; i++) {
     const t = i / n;
     const changed = cur.ws.paintDisc(from.x + (x - from.x) * t, from.y + (y - from.y) * t, r, state.paintClass);
-    if (changed !== null) rect = rect === null ? changed : { x0: Math.min(rect.x0, changed.x0), y0: Math.min(rect.y0, changed.y0), x1: Math.max(rect.x1, changed.x1), y1: Math.max(rect.y1, changed.y1) };
+    if (changed !== null)
+      rect =
+        rect === null
+          ? changed
+          : { x0: Math.min(rect.x0, changed.x0), y0: Math.min(rect.y0, changed.y0), x1: Math.max(rect.x1, changed.x1), y1: Math.max(rect.y1, changed.y1) };
   }
   stroke = { x, y };
   if (rect !== null) {
@@ -817,14 +843,18 @@ el.loginForm.addEventListener('submit', (e) => {
   }
   void signIn(token, false);
 });
-el.signOut.addEventListener('click', () => void (async () => {
-  try {
-    await leaveCurrent(null);
-  } catch {
-    // Signing out never fails on a lease the server already dropped.
-  }
-  signOut('Signed out.');
-})());
+el.signOut.addEventListener(
+  'click',
+  () =>
+    void (async () => {
+      try {
+        await leaveCurrent(null);
+      } catch {
+        // Signing out never fails on a lease the server already dropped.
+      }
+      signOut('Signed out.');
+    })(),
+);
 el.errorClose.addEventListener('click', clearError);
 el.run.addEventListener('change', () => {
   void act(async () => {
@@ -856,7 +886,14 @@ el.autoSend.addEventListener('change', () => localStorage.setItem(AUTO_SEND_KEY,
 document.addEventListener('keydown', (e) => {
   if (state.api === null || e.altKey || e.metaKey) return;
   const target = e.target as HTMLElement | null;
-  if (target !== null && (target.tagName === 'INPUT' || target.tagName === 'SELECT' || target.tagName === 'TEXTAREA') && (target as HTMLInputElement).type !== 'checkbox' && (target as HTMLInputElement).type !== 'radio' && (target as HTMLInputElement).type !== 'range') return;
+  if (
+    target !== null &&
+    (target.tagName === 'INPUT' || target.tagName === 'SELECT' || target.tagName === 'TEXTAREA') &&
+    (target as HTMLInputElement).type !== 'checkbox' &&
+    (target as HTMLInputElement).type !== 'radio' &&
+    (target as HTMLInputElement).type !== 'range'
+  )
+    return;
   if (e.ctrlKey) {
     if (e.key.toLowerCase() === 'z') {
       e.preventDefault();

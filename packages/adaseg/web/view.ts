@@ -38,11 +38,14 @@ function layer(width: number, height: number): { canvas: HTMLCanvasElement; ctx:
 /** The borders between a set of units and everything else, as a path in image coordinates. */
 function outlinePath(ws: Workspace, only?: number): Path2D {
   const path = new Path2D();
-  const W = ws.width, H = ws.height, owner = ws.owner;
+  const W = ws.width,
+    H = ws.height,
+    owner = ws.owner;
   const pixels = only === undefined ? null : ws.units[only];
   const visit = (p: number) => {
     const o = owner[p];
-    const x = p % W, y = (p - x) / W;
+    const x = p % W,
+      y = (p - x) / W;
     if (x === 0 || owner[p - 1] !== o) (path.moveTo(x, y), path.lineTo(x, y + 1));
     if (x === W - 1 || owner[p + 1] !== o) (path.moveTo(x + 1, y), path.lineTo(x + 1, y + 1));
     if (y === 0 || owner[p - W] !== o) (path.moveTo(x, y), path.lineTo(x + 1, y));
@@ -90,7 +93,8 @@ export class View {
     this.ws = ws;
     this.image = image;
     this.palette = palette;
-    const W = ws.width, H = ws.height;
+    const W = ws.width,
+      H = ws.height;
     this.prediction = null;
     if (ws.prediction !== null) {
       const l = layer(W, H);
@@ -131,7 +135,8 @@ export class View {
 
   /** Recolours the answer layer (all of it, or the changed rectangle). */
   updateLabels(rect?: Rect): void {
-    const ws = this.ws, labels = this.labels;
+    const ws = this.ws,
+      labels = this.labels;
     if (ws === null || labels === null) return;
     const W = ws.width;
     const r = rect ?? { x0: 0, y0: 0, x1: ws.width, y1: ws.height };
@@ -144,7 +149,8 @@ export class View {
         if (o >= 0) cls = ws.kind === 'region-class' ? ws.classes[o] : ws.mask[p];
         const c = cls === UNASSIGNED || cls === -1 ? undefined : cls === NONE ? null : this.palette[cls];
         if (c === undefined) px[p * 4 + 3] = 0;
-        else if (c === null) px.set([40, 40, 40, 200], p * 4); // "none": dark grey
+        else if (c === null)
+          px.set([40, 40, 40, 200], p * 4); // "none": dark grey
         else px.set([c[0], c[1], c[2], 255], p * 4);
       }
     }
@@ -171,12 +177,15 @@ export class View {
   }
 
   render(visible: Visibility): void {
-    const ws = this.ws, image = this.image;
+    const ws = this.ws,
+      image = this.image;
     const ctx = this.canvas.getContext('2d')!;
     ctx.setTransform(1, 0, 0, 1, 0, 0);
     ctx.clearRect(0, 0, this.canvas.width, this.canvas.height);
     if (ws === null || image === null) return;
-    const z = this.zoom, Wd = this.canvas.width, Hd = this.canvas.height;
+    const z = this.zoom,
+      Wd = this.canvas.width,
+      Hd = this.canvas.height;
     ctx.imageSmoothingEnabled = false;
     ctx.drawImage(image, 0, 0, Wd, Hd);
     if (visible.prediction && this.prediction !== null) {

@@ -124,7 +124,7 @@ export class Workspace {
     for (const p of this.units[unit]) votes.set(this.prediction[p], (votes.get(this.prediction[p]) ?? 0) + 1);
     let best: number | null = null;
     let most = 0;
-    for (const [c, n] of votes) if (n > most || (n === most && best !== null && c < best)) (best = c), (most = n);
+    for (const [c, n] of votes) if (n > most || (n === most && best !== null && c < best)) ((best = c), (most = n));
     return best;
   }
 
@@ -143,14 +143,18 @@ export class Workspace {
 
   /** Paints a disc of `radius` pixels around image point (cx, cy); returns the changed area or null. */
   paintDisc(cx: number, cy: number, radius: number, cls: number): Rect | null {
-    const W = this.width, H = this.height;
-    const x0 = Math.max(0, Math.floor(cx - radius)), x1 = Math.min(W, Math.ceil(cx + radius) + 1);
-    const y0 = Math.max(0, Math.floor(cy - radius)), y1 = Math.min(H, Math.ceil(cy + radius) + 1);
+    const W = this.width,
+      H = this.height;
+    const x0 = Math.max(0, Math.floor(cx - radius)),
+      x1 = Math.min(W, Math.ceil(cx + radius) + 1);
+    const y0 = Math.max(0, Math.floor(cy - radius)),
+      y1 = Math.min(H, Math.ceil(cy + radius) + 1);
     const r2 = radius * radius;
     let changed = false;
     for (let y = y0; y < y1; y++) {
       for (let x = x0; x < x1; x++) {
-        const dx = x + 0.5 - cx, dy = y + 0.5 - cy;
+        const dx = x + 0.5 - cx,
+          dy = y + 0.5 - cy;
         // The pixel under the pointer is always painted, however small the brush.
         const hit = dx * dx + dy * dy <= r2 || (x === Math.floor(cx) && y === Math.floor(cy));
         const p = y * W + x;
@@ -169,13 +173,15 @@ export class Workspace {
     const from = this.mask[p];
     if (from === cls) return null;
     this.remember();
-    const W = this.width, H = this.height;
+    const W = this.width,
+      H = this.height;
     const stack = [p];
     const rect = { x0: W, y0: H, x1: 0, y1: 0 };
     this.mask[p] = cls;
     while (stack.length > 0) {
       const q = stack.pop()!;
-      const x = q % W, y = (q - x) / W;
+      const x = q % W,
+        y = (q - x) / W;
       rect.x0 = Math.min(rect.x0, x);
       rect.y0 = Math.min(rect.y0, y);
       rect.x1 = Math.max(rect.x1, x + 1);

@@ -106,6 +106,16 @@ export function hasFlag(name: string): boolean {
 }
 
 /** The options of the benches timed in rounds of iterations: --rounds, --iters, --threads and --json. */
-export function readRoundOptions(defaults: { rounds: number; iters: number; threads: number }): { rounds: number; iters: number; threads: number; json: boolean } {
-  return { rounds: numberArg('rounds', defaults.rounds), iters: numberArg('iters', defaults.iters), threads: numberArg('threads', defaults.threads), json: hasFlag('json') };
+export function readRoundOptions(defaults: { rounds: number; iters: number; threads: number }): {
+  rounds: number;
+  iters: number;
+  threads: number;
+  json: boolean;
+} {
+  return {
+    rounds: numberArg('rounds', defaults.rounds),
+    iters: numberArg('iters', defaults.iters),
+    threads: numberArg('threads', defaults.threads),
+    json: hasFlag('json'),
+  };
 }

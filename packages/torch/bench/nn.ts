@@ -42,8 +42,7 @@ class EncDec extends nn.Module {
 
   forward(x: torch.Tensor): torch.Tensor {
     return torch.tidy(() => {
-      const up = (t: torch.Tensor, like: torch.Tensor) =>
-        F.interpolate(t, { size: [like.shape[2], like.shape[3]], mode: 'bilinear', alignCorners: false });
+      const up = (t: torch.Tensor, like: torch.Tensor) => F.interpolate(t, { size: [like.shape[2], like.shape[3]], mode: 'bilinear', alignCorners: false });
       const e1 = this.enc1.forward(x);
       const e2 = this.enc2.forward(F.maxPool2d(e1, 2));
       const e3 = this.enc3.forward(F.maxPool2d(e2, 2));
@@ -129,7 +128,10 @@ async function orchestrate(): Promise<void> {
   for (const channelsLast of [false, true]) {
     const peers = new PeerPair<Cmd>(join(here, 'nn.ts'), join(here, 'nn_peer.py'), env);
     const setup: SetupCmd = { cmd: 'setup', threads, classes: 11, batch: 4, height: 128, width: 128, channelsLast };
-    const [a, b] = await Promise.all([peers.ours.send<{ threads: number; params: number }>(setup), peers.pytorch.send<{ threads: number; params: number }>(setup)]);
+    const [a, b] = await Promise.all([
+      peers.ours.send<{ threads: number; params: number }>(setup),
+      peers.pytorch.send<{ threads: number; params: number }>(setup),
+    ]);
     if (a.params !== b.params) throw new Error(`networks differ: ${a.params} vs ${b.params} parameters`);
     const times = { ours: { train: [] as number[], eval: [] as number[] }, pytorch: { train: [] as number[], eval: [] as number[] } };
     const losses = { ours: [] as number[], pytorch: [] as number[] };
@@ -169,13 +171,16 @@ async function orchestrate(): Promise<void> {
   for (const r of results as any[]) {
     const line = (measure: string, o: number, p: number, target: number, unit: string) => {
       const ratio = o / p;
-      console.log(`| ${r.memoryFormat} | ${r.threads} | ${measure} | ${o.toFixed(1)} ${unit} | ${p.toFixed(1)} ${unit} | ${ratio.toFixed(3)} | ≤ ${target} ${ratio <= target ? 'ok' : 'MISSED'} |`);
+      console.log(
+        `| ${r.memoryFormat} | ${r.threads} | ${measure} | ${o.toFixed(1)} ${unit} | ${p.toFixed(1)} ${unit} | ${ratio.toFixed(3)} | ≤ ${target} ${ratio <= target ? 'ok' : 'MISSED'} |`,
+      );
     };
     line('train step (median)', r.trainMs.ours, r.trainMs.pytorch, 1.1, 'ms');
     line('eval forward (median)', r.evalMs.ours, r.evalMs.pytorch, 1.05, 'ms');
     line('peak RSS', r.peakRssMb.ours, r.peakRssMb.pytorch, 1.3, 'MB');
   }
-  for (const r of results as any[]) console.log(`${r.memoryFormat}: largest loss difference ours vs PyTorch over the same steps: ${r.maxLossDifference.toExponential(2)}`);
+  for (const r of results as any[])
+    console.log(`${r.memoryFormat}: largest loss difference ours vs PyTorch over the same steps: ${r.maxLossDifference.toExponential(2)}`);
 }
 
 if (isWorker()) await worker();

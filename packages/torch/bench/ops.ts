@@ -129,7 +129,12 @@ function timeBlock(fn: () => void, untimed: number, timed: number): Block {
 function summary(blocks: Block[]): Timing {
   const timesMs = blocks.flatMap((b) => b.timesMs);
   const wall = blocks.reduce((s, b) => s + b.wallSeconds, 0);
-  const others = Math.max(0, blocks.reduce((s, b) => s + b.busySeconds - b.ownSeconds, 0)) / (wall * availableParallelism());
+  const others =
+    Math.max(
+      0,
+      blocks.reduce((s, b) => s + b.busySeconds - b.ownSeconds, 0),
+    ) /
+    (wall * availableParallelism());
   const faultsPerCall = blocks.reduce((s, b) => s + b.minorFaults, 0) / timesMs.length;
   return { minMs: Math.min(...timesMs), medianMs: median(timesMs), otherCpuShare: others, faultsPerCall, timesMs };
 }
@@ -171,9 +176,7 @@ function setupOurs(): { ops: Record<OpName, () => void>; checksums: Record<strin
 if (opts['child-matmul']) {
   const { ops } = setupOurs();
   const timing = summary([timeBlock(ops['matmul 1024x1024'], warmup, iters)]);
-  process.stdout.write(
-    JSON.stringify({ openblasCoretype: process.env.OPENBLAS_CORETYPE ?? null, threads: torch.getNumThreads(), timing }) + '\n',
-  );
+  process.stdout.write(JSON.stringify({ openblasCoretype: process.env.OPENBLAS_CORETYPE ?? null, threads: torch.getNumThreads(), timing }) + '\n');
   process.exit(0);
 }
 
@@ -255,7 +258,9 @@ function envFor(coretype: string | null): NodeJS.ProcessEnv {
 // ---- machine and library facts ----
 function cpuModel(): string {
   try {
-    const line = readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => l.startsWith('model name'));
+    const line = readFileSync('/proc/cpuinfo', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('model name'));
     return line?.split(':')[1]?.trim() ?? 'unknown';
   } catch {
     return 'unknown';
@@ -291,7 +296,17 @@ type BlasOff = { openblasCoretype: string | null; threads: number; timing: Timin
 
 function runBlasOffChild(): BlasOff {
   const env = { ...machineEnv, ADASEG_BLAS_CORETYPE: 'off' };
-  const args = [...process.execArgv, fileURLToPath(import.meta.url), '--child-matmul', '--iters', String(iters), '--warmup', String(warmup), '--seed', String(seed)];
+  const args = [
+    ...process.execArgv,
+    fileURLToPath(import.meta.url),
+    '--child-matmul',
+    '--iters',
+    String(iters),
+    '--warmup',
+    String(warmup),
+    '--seed',
+    String(seed),
+  ];
   const r = spawnSync(process.execPath, args, { env, encoding: 'utf8', maxBuffer: 64 << 20 });
   if (r.status !== 0) return { error: r.error?.message ?? `exit ${r.status}: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}` };
   return JSON.parse(r.stdout.trim().split('\n').pop()!) as BlasOff;
@@ -310,7 +325,10 @@ const ourCoretype = process.env.OPENBLAS_CORETYPE ?? null;
 // PyTorch "configured like ours" gets the same.
 const engineEnv: Record<string, string> = {};
 for (const [k, v] of Object.entries(process.env)) if (v !== undefined && machineEnv[k] !== v) engineEnv[k] = v;
-const engineEnvText = Object.entries(engineEnv).map(([k, v]) => `${k}=${v}`).join(' ') || 'nothing';
+const engineEnvText =
+  Object.entries(engineEnv)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ') || 'nothing';
 
 log(`bench:ops: ${iters} timed calls per op in ${rounds} rounds, after ${warmup} warm-up calls; seed ${seed}`);
 const ours = setupOurs();
@@ -412,9 +430,7 @@ const sections: [string, Timing | undefined][] = [
   ...OPS.map((op): [string, Timing | undefined] => [`PyTorch defaults: ${op}`, peerDefaults.results()[op]]),
   ['ours, ADASEG_BLAS_CORETYPE=off: matmul', 'timing' in blasOff ? blasOff.timing : undefined],
 ];
-const noisy = sections
-  .filter(([, t]) => t !== undefined && t.otherCpuShare > NOISY)
-  .map(([section, t]) => ({ section, otherCpuShare: t!.otherCpuShare }));
+const noisy = sections.filter(([, t]) => t !== undefined && t.otherCpuShare > NOISY).map(([section, t]) => ({ section, otherCpuShare: t!.otherCpuShare }));
 const maxOther = Math.max(0, ...sections.map(([, t]) => t?.otherCpuShare ?? 0));
 
 function peerReport(peer: Peer, rs: Row[]) {
@@ -473,7 +489,9 @@ const out: string[] = [];
 out.push(`command: ${report.command}`);
 out.push(`date:    ${report.date}`);
 out.push(`machine: ${report.machine.cpu}, ${cores} cores; load average at start ${load0.toFixed(2)}`);
-out.push(`libtorch ${info.torchVersion} (Debian libtorch-dev ${report.libtorch.debianPackage ?? '?'}); PyTorch peer ${report.libtorch.pytorchPeer ?? '?'} (${PYTHON})`);
+out.push(
+  `libtorch ${info.torchVersion} (Debian libtorch-dev ${report.libtorch.debianPackage ?? '?'}); PyTorch peer ${report.libtorch.pytorchPeer ?? '?'} (${PYTHON})`,
+);
 out.push(`BLAS:    libblas.so.3 -> ${blas.libblas}`);
 out.push(`         libopenblas.so.0 -> ${blas.libopenblas}`);
 out.push(
@@ -486,8 +504,18 @@ out.push(`timing:  ${iters} timed calls per op in ${rounds} interleaved rounds, 
 out.push('');
 
 for (const [title, peer, rs, parity] of [
-  [`${peerAsOurs.label} (threads ${peerAsOurs.info?.threads ?? '?'}, ${engineEnvText}): parity check, ours/PyTorch ≤ ${PARITY.toFixed(2)}`, peerAsOurs, parityRows, true],
-  [`${peerDefaults.label} (threads ${peerDefaults.info?.threads ?? '?'}, machine environment, OPENBLAS_CORETYPE ${machineEnv.OPENBLAS_CORETYPE ?? 'unset'}): what our defaults gain`, peerDefaults, defaultRows, false],
+  [
+    `${peerAsOurs.label} (threads ${peerAsOurs.info?.threads ?? '?'}, ${engineEnvText}): parity check, ours/PyTorch ≤ ${PARITY.toFixed(2)}`,
+    peerAsOurs,
+    parityRows,
+    true,
+  ],
+  [
+    `${peerDefaults.label} (threads ${peerDefaults.info?.threads ?? '?'}, machine environment, OPENBLAS_CORETYPE ${machineEnv.OPENBLAS_CORETYPE ?? 'unset'}): what our defaults gain`,
+    peerDefaults,
+    defaultRows,
+    false,
+  ],
 ] as const) {
   out.push(title);
   if (peer.error) {
@@ -495,7 +523,16 @@ for (const [title, peer, rs, parity] of [
     out.push('');
     continue;
   }
-  const header = ['op', 'ours min', 'ours median', 'PyTorch min', 'PyTorch median', 'ratio', parity ? `≤ ${PARITY.toFixed(2)}` : 'ours faster', 'page faults/call ours / PyTorch'];
+  const header = [
+    'op',
+    'ours min',
+    'ours median',
+    'PyTorch min',
+    'PyTorch median',
+    'ratio',
+    parity ? `≤ ${PARITY.toFixed(2)}` : 'ours faster',
+    'page faults/call ours / PyTorch',
+  ];
   const body = rs.map((r) => [
     r.op,
     ms(r.oursMinMs),

@@ -33,7 +33,7 @@ function check(loc) {
   if (missing.length > 0) {
     const hint =
       loc.source === 'debian'
-        ? 'install it with `apt-get install libtorch-dev` (the README\'s set-up command does), or set LIBTORCH=/path/to/libtorch'
+        ? "install it with `apt-get install libtorch-dev` (the README's set-up command does), or set LIBTORCH=/path/to/libtorch"
         : `check that ${loc.source === 'LIBTORCH' ? 'LIBTORCH' : 'the Python torch install'} points at an unpacked libtorch (cxx11 ABI)`;
     process.stderr.write(`@adaseg/torch: libtorch not found (${loc.source}): missing ${missing.join(', ')}; ${hint}\n`);
     process.exit(1);

@@ -74,7 +74,8 @@ export function tensor(data: NestedArray<number | boolean> | ArrayBufferView, op
   const flat: (number | boolean)[] = [];
   flatten(data, nestedShape, flat, 0, op);
   const shape = options.shape !== undefined ? checkShape(op, options.shape) : nestedShape;
-  if (shape.reduce((a, b) => a * b, 1) !== flat.length) argError(op, `shape [${shape}] needs ${shape.reduce((a, b) => a * b, 1)} values, data has ${flat.length}`);
+  if (shape.reduce((a, b) => a * b, 1) !== flat.length)
+    argError(op, `shape [${shape}] needs ${shape.reduce((a, b) => a * b, 1)} values, data has ${flat.length}`);
   const dtype = options.dtype ?? (flat.length > 0 && typeof flat[0] === 'boolean' ? 'bool' : 'float32');
   if (dtype === 'float16' || dtype === 'bfloat16') {
     const f = tensor(data, { ...options, dtype: 'float32' });
@@ -119,7 +120,11 @@ export function arange(start: number, end?: number, step = 1, options: TensorOpt
     end = start;
     start = 0;
   }
-  for (const [name, v] of [['start', start], ['end', end], ['step', step]] as const) {
+  for (const [name, v] of [
+    ['start', start],
+    ['end', end],
+    ['step', step],
+  ] as const) {
     if (typeof v !== 'number' || !Number.isFinite(v)) argError('arange', `${name} must be a finite number, got ${v}`);
   }
   if (step === 0) argError('arange', 'step must be non-zero');

@@ -19,15 +19,7 @@ export type TypedArrayFor<D extends DType> = D extends 'float32'
               ? Uint16Array
               : Uint8Array;
 
-export type AnyTypedArray =
-  | Float32Array
-  | Float64Array
-  | BigInt64Array
-  | Int32Array
-  | Int16Array
-  | Int8Array
-  | Uint16Array
-  | Uint8Array;
+export type AnyTypedArray = Float32Array | Float64Array | BigInt64Array | Int32Array | Int16Array | Int8Array | Uint16Array | Uint8Array;
 
 export function isDType(value: unknown): value is DType {
   return typeof value === 'string' && (DTYPES as readonly string[]).includes(value);

@@ -147,9 +147,7 @@ function tensorStr(view: View, indent: number, summarize: boolean, fmt: Formatte
   const dim = view.shape.length;
   if (dim === 0) return fmt.format(Number(view.data[view.offset]));
   if (dim === 1) return vectorStr(view, indent, summarize, fmt);
-  const slices = edgeIndices(view.shape[0], summarize).map((i) =>
-    i === null ? '...' : tensorStr(sub(view, i), indent + 1, summarize, fmt),
-  );
+  const slices = edgeIndices(view.shape[0], summarize).map((i) => (i === null ? '...' : tensorStr(sub(view, i), indent + 1, summarize, fmt)));
   return `[${slices.join(`,${'\n'.repeat(dim - 1)}${' '.repeat(indent + 1)}`)}]`;
 }
 
@@ -185,7 +183,7 @@ export function formatTensor(t: Tensor): string {
     body = tensorStr(view, 'tensor('.length, summarize, fmt);
   }
   if (numel > 0 && !DEFAULT_DTYPES.includes(dtype)) suffixes.push(`dtype=torch.${dtype}`);
-  const gradFn = t.gradFn;  // already without its C++ namespace
+  const gradFn = t.gradFn; // already without its C++ namespace
   if (gradFn !== null) suffixes.push(`grad_fn=<${gradFn}>`);
   else if (t.requiresGrad) suffixes.push('requires_grad=True');
   return `tensor(${[body, ...suffixes].join(', ')})`;

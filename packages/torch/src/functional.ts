@@ -280,7 +280,10 @@ function explainTargetRange(input: Tensor, ignoreIndex: number, fn: () => Tensor
     if (err instanceof TorchError && /Target -?\d+ is out of bounds/.test(err.message)) {
       const classes = input.ndim > 1 ? input.shape[1] : input.shape[0];
       const detail = err.message.slice(err.op.length + 2).replace(/\.$/, '');
-      throw new TorchError(`${detail}: the input has ${classes} classes, so targets must be in [0, ${classes - 1}] or equal ignoreIndex (${ignoreIndex})`, err.op);
+      throw new TorchError(
+        `${detail}: the input has ${classes} classes, so targets must be in [0, ${classes - 1}] or equal ignoreIndex (${ignoreIndex})`,
+        err.op,
+      );
     }
     throw err;
   }

@@ -101,8 +101,7 @@ function loadFailure(cause: unknown): Error {
     ? 'the addon is not built: run the install command from the README (./setup.sh), or `npm run build:native -w @adaseg/torch`'
     : 'install libtorch with `apt-get install libtorch-dev libopenblas0-pthread`, or set LIBTORCH to an unpacked libtorch (cxx11 ABI) and rebuild';
   return new Error(
-    `@adaseg/torch could not load its native addon ${addonPath}: ${reason}\n` +
-      `  libtorch it was built against: ${builtAgainst}\n  fix: ${hint}`,
+    `@adaseg/torch could not load its native addon ${addonPath}: ${reason}\n` + `  libtorch it was built against: ${builtAgainst}\n  fix: ${hint}`,
   );
 }
 
@@ -122,7 +121,9 @@ function chooseBlasKernels(): void {
   if (process.platform !== 'linux' || process.arch !== 'x64') return;
   let flags: Set<string>;
   try {
-    const line = readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => l.startsWith('flags'));
+    const line = readFileSync('/proc/cpuinfo', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('flags'));
     flags = new Set((line ?? '').split(':')[1]?.trim().split(/\s+/) ?? []);
   } catch {
     return;

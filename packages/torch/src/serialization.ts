@@ -194,7 +194,8 @@ function parseHeader(head: Uint8Array, totalLength: number, file: string | undef
     if (typeof code !== 'string') fail(`${where}: dtype must be a string, got ${describe(code)}`);
     const dtype = FROM_CODE[code as string];
     if (dtype === undefined || !Object.prototype.hasOwnProperty.call(FROM_CODE, code as string)) {
-      if (UNSUPPORTED_CODES.has(code as string)) fail(`${where}: dtype ${code} is not supported by libtorch 1.13 (supported: ${Object.values(CODE).join(', ')})`);
+      if (UNSUPPORTED_CODES.has(code as string))
+        fail(`${where}: dtype ${code} is not supported by libtorch 1.13 (supported: ${Object.values(CODE).join(', ')})`);
       fail(`${where}: unknown dtype ${JSON.stringify(code)} (expected one of ${Object.values(CODE).join(', ')})`);
     }
     const shape = entry.shape;
@@ -265,7 +266,8 @@ function buildTensors(bytes: Uint8Array, header: SafetensorsHeader, file: string
       const view = bytes.subarray(header.dataStart + begin, header.dataStart + end);
       if (info.dtype === 'bool') {
         for (let i = 0; i < view.length; i++) {
-          if (view[i] > 1) throw new SafetensorsError(`tensor ${JSON.stringify(name)} (BOOL) holds the byte ${view[i]} at element ${i}; bools must be 0 or 1`, file);
+          if (view[i] > 1)
+            throw new SafetensorsError(`tensor ${JSON.stringify(name)} (BOOL) holds the byte ${view[i]} at element ${i}; bools must be 0 or 1`, file);
         }
       }
       // One copy, straight from the file's bytes into libtorch memory (a memcpy, so the view's

@@ -50,7 +50,6 @@ export function checkTensor(op: string, name: string, value: unknown): Tensor {
   return value as Tensor;
 }
 
-
 /** Shape of `dims` given either as one array or as separate integers (PyTorch accepts both). */
 function dimsArg(op: string, dims: (number | number[])[]): number[] {
   const flat = dims.length === 1 && Array.isArray(dims[0]) ? (dims[0] as number[]) : (dims as number[]);
@@ -162,12 +161,7 @@ export class Tensor {
   }
   backward(gradient?: Tensor, options: { retainGraph?: boolean; createGraph?: boolean } = {}): void {
     if (gradient !== undefined) checkTensor('backward', 'gradient', gradient);
-    native.backward(
-      [this.native],
-      [gradient === undefined ? null : gradient.native],
-      options.retainGraph ?? false,
-      options.createGraph ?? false,
-    );
+    native.backward([this.native], [gradient === undefined ? null : gradient.native], options.retainGraph ?? false, options.createGraph ?? false);
   }
   detach(): Tensor {
     return call('detach', [this]);
@@ -202,12 +196,14 @@ export class Tensor {
     }
     const numel = this.numel();
     if (numel > TOLIST_MAX_ELEMENTS) {
-      argError('tolist', `the tensor has ${numel} elements, more than the ${TOLIST_MAX_ELEMENTS} that nested JS arrays can hold safely; read it with toTypedArray()`);
+      argError(
+        'tolist',
+        `the tensor has ${numel} elements, more than the ${TOLIST_MAX_ELEMENTS} that nested JS arrays can hold safely; read it with toTypedArray()`,
+      );
     }
     const flat = this.toTypedArray();
     const dtype = this.dtype;
-    const read = (i: number): number | boolean =>
-      dtype === 'bool' ? flat[i] !== 0 : typeof flat[i] === 'bigint' ? Number(flat[i]) : (flat[i] as number);
+    const read = (i: number): number | boolean => (dtype === 'bool' ? flat[i] !== 0 : typeof flat[i] === 'bigint' ? Number(flat[i]) : (flat[i] as number));
     const shape = this.shape;
     if (shape.length === 0) return read(0);
     let offset = 0;
@@ -229,7 +225,10 @@ export class Tensor {
   // ---- conversion ----
   to(target: DType | Device | ToOptions): Tensor {
     if (typeof target === 'string' && !isDType(target) && !/^(cpu|cuda(:\d+)?)$/.test(target)) {
-      argError('to', `'${target}' is neither a dtype (float32, float64, float16, bfloat16, int64, int32, int16, int8, uint8, bool) nor a device (cpu, cuda, cuda:N)`);
+      argError(
+        'to',
+        `'${target}' is neither a dtype (float32, float64, float16, bfloat16, int64, int32, int16, int8, uint8, bool) nor a device (cpu, cuda, cuda:N)`,
+      );
     }
     const opts: ToOptions = typeof target === 'string' ? (isDType(target) ? { dtype: target } : { device: target as Device }) : target;
     return call('to.dtype_layout', [this], {
@@ -658,4 +657,3 @@ export function where(condition: Tensor, x: Tensor | Scalar, y: Tensor | Scalar)
   if (isScalar(y)) return call('where.ScalarOther', [condition, x, y]);
   return call('where.self', [condition, x, y]);
 }
-

@@ -64,7 +64,10 @@ describe('caching CPU allocator', () => {
     assert.equal(s3.hits, s2.hits + 1);
     assert.equal(s3.misses, s2.misses);
     assert.equal(s3.cachedBytes, s2.cachedBytes - MiB);
-    assert.equal(torch.tidy(() => u.abs().sum().item()), 0);
+    assert.equal(
+      torch.tidy(() => u.abs().sum().item()),
+      0,
+    );
     u.dispose();
 
     const small = torch.ones([1000]); // 4 KB: the default allocator's

@@ -48,7 +48,12 @@ const startMemory = torch.memory();
 
 describe('shapes and broadcasting', () => {
   test('mismatched broadcast shapes', () => {
-    expectError(() => torch.ones([2, 3]).add(torch.ones([4, 3])), TorchError, /The size of tensor a \(2\) must match the size of tensor b \(4\) at non-singleton dimension 0/, 'add.Tensor');
+    expectError(
+      () => torch.ones([2, 3]).add(torch.ones([4, 3])),
+      TorchError,
+      /The size of tensor a \(2\) must match the size of tensor b \(4\) at non-singleton dimension 0/,
+      'add.Tensor',
+    );
     expectError(() => torch.ones([2, 3]).mul(torch.ones([3, 2])), TorchError, /must match the size of tensor b/, 'mul.Tensor');
     expectError(() => torch.where(torch.tensor([true, false]), torch.ones([3]), 0), TorchError, /must match the size/);
   });
@@ -64,23 +69,48 @@ describe('shapes and broadcasting', () => {
   });
 
   test('view on a non-contiguous tensor', () =>
-    expectError(() => torch.ones([2, 3]).transpose(0, 1).view(6), TorchError, /view size is not compatible with input tensor's size and stride.*Use \.reshape/, 'view'));
+    expectError(
+      () => torch.ones([2, 3]).transpose(0, 1).view(6),
+      TorchError,
+      /view size is not compatible with input tensor's size and stride.*Use \.reshape/,
+      'view',
+    ));
 
   test('cat and stack of mismatched shapes', () => {
-    expectError(() => torch.cat([torch.ones([2, 3]), torch.ones([2, 4])]), TorchError, /Sizes of tensors must match except in dimension 0\. Expected size 3 but got size 4 for tensor number 1/, 'cat');
-    expectError(() => torch.stack([torch.ones([2]), torch.ones([3])]), TorchError, /stack expects each tensor to be equal size, but got \[2\] at entry 0 and \[3\] at entry 1/, 'stack');
+    expectError(
+      () => torch.cat([torch.ones([2, 3]), torch.ones([2, 4])]),
+      TorchError,
+      /Sizes of tensors must match except in dimension 0\. Expected size 3 but got size 4 for tensor number 1/,
+      'cat',
+    );
+    expectError(
+      () => torch.stack([torch.ones([2]), torch.ones([3])]),
+      TorchError,
+      /stack expects each tensor to be equal size, but got \[2\] at entry 0 and \[3\] at entry 1/,
+      'stack',
+    );
     expectError(() => torch.cat([]), TypeError, /cat: expected a non-empty array of tensors/);
   });
 
   test('dim out of range', () => {
     expectError(() => torch.ones([2, 3]).sum(5), TorchError, /Dimension out of range \(expected to be in range of \[-2, 1\], but got 5\)/, 'sum.dim_IntList');
     expectError(() => torch.ones([2, 3]).softmax(2), TorchError, /Dimension out of range/, 'softmax.int');
-    expectError(() => torch.ones([2, 3]).transpose(0, -3), TorchError, /Dimension out of range \(expected to be in range of \[-2, 1\], but got -3\)/, 'transpose.int');
+    expectError(
+      () => torch.ones([2, 3]).transpose(0, -3),
+      TorchError,
+      /Dimension out of range \(expected to be in range of \[-2, 1\], but got -3\)/,
+      'transpose.int',
+    );
     expectError(() => torch.ones([2]).size(3), TypeError, /size: dim 3 is out of range for a 1-d tensor/);
   });
 
   test('expand, permute, narrow and select out of bounds', () => {
-    expectError(() => torch.ones([2, 3]).expand(4, 3), TorchError, /expanded size of the tensor \(4\) must match the existing size \(2\) at non-singleton dimension 0/, 'expand');
+    expectError(
+      () => torch.ones([2, 3]).expand(4, 3),
+      TorchError,
+      /expanded size of the tensor \(4\) must match the existing size \(2\) at non-singleton dimension 0/,
+      'expand',
+    );
     expectError(() => torch.ones([2, 3]).permute(0, 0), TorchError, /duplicate dims are not allowed/, 'permute');
     expectError(() => torch.ones([3]).narrow(0, 2, 5), TorchError, /start \(2\) \+ length \(5\) exceeds dimension size \(3\)/, 'narrow');
     expectError(() => torch.ones([3]).select(0, 3), TorchError, /index 3 out of range for tensor of size \[3\] at dimension 0/, 'select.int');
@@ -128,7 +158,11 @@ describe('creation', () => {
   test('unknown dtype', () => {
     expectError(() => torch.zeros([2], { dtype: 'float128' as torch.DType }), TypeError, /zeros: unknown dtype 'float128'/);
     expectError(() => torch.tensor([1], { dtype: 'complex64' as torch.DType }), TypeError, /tensor: unknown dtype 'complex64'/);
-    expectError(() => torch.ones([2]).to('float128' as torch.DType), TypeError, /to: 'float128' is neither a dtype \(float32, .*\) nor a device \(cpu, cuda, cuda:N\)/);
+    expectError(
+      () => torch.ones([2]).to('float128' as torch.DType),
+      TypeError,
+      /to: 'float128' is neither a dtype \(float32, .*\) nor a device \(cpu, cuda, cuda:N\)/,
+    );
   });
 
   test('wrong data length for a shape', () => {
@@ -169,8 +203,16 @@ describe('argument types', () => {
     expectError(() => torch.ones([2]).mul('2' as unknown as number), TypeError, /mul: other must be a Tensor, a number or a boolean, got the string '2'/);
     expectError(() => torch.ones([2]).softmax('0' as unknown as number), TypeError, /softmax: dim must be an integer, got the string '0'/);
     expectError(() => torch.zeros([2, '3' as unknown as number]), TypeError, /zeros: shape\[1\] must be an integer, got the string '3'/);
-    expectError(() => torch.ones([2]).leakyRelu('0.1' as unknown as number), TypeError, /leaky_relu: argument 'negative_slope' of aten::leaky_relu must be a number/);
-    expectError(() => F.conv2d(torch.ones([1, 1, 4, 4]), torch.ones([1, 1, 2, 2]), { stride: '2' as unknown as number }), TypeError, /conv2d: stride must be an integer or a pair of integers/);
+    expectError(
+      () => torch.ones([2]).leakyRelu('0.1' as unknown as number),
+      TypeError,
+      /leaky_relu: argument 'negative_slope' of aten::leaky_relu must be a number/,
+    );
+    expectError(
+      () => F.conv2d(torch.ones([1, 1, 4, 4]), torch.ones([1, 1, 2, 2]), { stride: '2' as unknown as number }),
+      TypeError,
+      /conv2d: stride must be an integer or a pair of integers/,
+    );
   });
 
   test('a missing operand', () => {
@@ -200,20 +242,39 @@ describe('argument types', () => {
   test('a float mask for maskedFill (libtorch 1.13 would silently fill nothing)', () => {
     expectError(() => torch.zeros([3]).maskedFill(torch.tensor([1, 0, 1]), 5), TypeError, /maskedFill: mask must be a bool tensor, got float32/);
     expectError(() => torch.zeros([3]).maskedFill_(torch.tensor([1, 0, 1]), 5), TypeError, /maskedFill_: mask must be a bool tensor, got float32/);
-    expectError(() => torch.where(torch.ones([3]), torch.ones([3]), 0), TorchError, /where expected condition to be a boolean tensor, but got a tensor with dtype Float/);
+    expectError(
+      () => torch.where(torch.ones([3]), torch.ones([3]), 0),
+      TorchError,
+      /where expected condition to be a boolean tensor, but got a tensor with dtype Float/,
+    );
   });
 });
 
 describe('indexing', () => {
   test('indexSelect with an index out of range', () => {
-    expectError(() => torch.ones([2, 3]).indexSelect(0, long([0, 5])), TorchError, /index 5 is out of range for dimension 0 with size 2 \(expected indices in \[0, 1\]\)/, 'index_select');
+    expectError(
+      () => torch.ones([2, 3]).indexSelect(0, long([0, 5])),
+      TorchError,
+      /index 5 is out of range for dimension 0 with size 2 \(expected indices in \[0, 1\]\)/,
+      'index_select',
+    );
     expectError(() => torch.ones([2, 3]).indexSelect(1, long([-1])), TorchError, /index -1 is out of range for dimension 1 with size 3/, 'index_select');
-    expectError(() => torch.ones([2, 3]).indexSelect(0, torch.tensor([0])), TorchError, /index_select\(\): Expected dtype int(32 or int)?64 for index/, 'index_select');
+    expectError(
+      () => torch.ones([2, 3]).indexSelect(0, torch.tensor([0])),
+      TorchError,
+      /index_select\(\): Expected dtype int(32 or int)?64 for index/,
+      'index_select',
+    );
   });
 
   test('gather, scatter and index with an index out of range', () => {
     expectError(() => torch.ones([2, 3]).gather(1, long([[5]])), TorchError, /index 5 is out of bounds for dimension 1 with size 3/, 'gather');
-    expectError(() => torch.zeros([3]).scatter(0, long([5]), torch.ones([1])), TorchError, /index 5 is out of bounds for dimension 0 with size 3/, 'scatter.src');
+    expectError(
+      () => torch.zeros([3]).scatter(0, long([5]), torch.ones([1])),
+      TorchError,
+      /index 5 is out of bounds for dimension 0 with size 3/,
+      'scatter.src',
+    );
     expectError(() => torch.zeros([3]).scatterAdd(0, torch.tensor([1]), torch.ones([1])), TorchError, /Expected dtype int64 for index/, 'scatter_add');
     expectError(() => torch.ones([3]).index([long([4])]), TorchError, /index 4 is out of bounds for dimension 0 with size 3/, 'index.Tensor');
   });
@@ -221,20 +282,45 @@ describe('indexing', () => {
 
 describe('nn functions', () => {
   test('conv2d with the wrong channel count', () => {
-    expectError(() => F.conv2d(torch.ones([1, 3, 5, 5]), torch.ones([4, 2, 3, 3])), TorchError, /weight of size \[4, 2, 3, 3\], expected input\[1, 3, 5, 5\] to have 2 channels, but got 3 channels instead/, 'conv2d');
-    expectError(() => F.conv2d(torch.ones([1, 3, 5, 5]), torch.ones([4, 1, 3, 3]), { groups: 2 }), TorchError, /Given groups=2.*to have 2 channels, but got 3/, 'conv2d');
+    expectError(
+      () => F.conv2d(torch.ones([1, 3, 5, 5]), torch.ones([4, 2, 3, 3])),
+      TorchError,
+      /weight of size \[4, 2, 3, 3\], expected input\[1, 3, 5, 5\] to have 2 channels, but got 3 channels instead/,
+      'conv2d',
+    );
+    expectError(
+      () => F.conv2d(torch.ones([1, 3, 5, 5]), torch.ones([4, 1, 3, 3]), { groups: 2 }),
+      TorchError,
+      /Given groups=2.*to have 2 channels, but got 3/,
+      'conv2d',
+    );
   });
 
   test('conv2d on a 2-d input', () =>
-    expectError(() => F.conv2d(torch.ones([5, 5]), torch.ones([4, 3, 3, 3])), TorchError, /Expected 3D \(unbatched\) or 4D \(batched\) input to conv2d, but got input of size: \[5, 5\]/, 'conv2d'));
+    expectError(
+      () => F.conv2d(torch.ones([5, 5]), torch.ones([4, 3, 3, 3])),
+      TorchError,
+      /Expected 3D \(unbatched\) or 4D \(batched\) input to conv2d, but got input of size: \[5, 5\]/,
+      'conv2d',
+    ));
 
   test('conv2d and pooling arguments', () => {
-    expectError(() => F.conv2d(torch.ones([1, 1, 2, 2]), torch.ones([1, 1, 3, 3])), TorchError, /Kernel size: \(3 x 3\)\. Kernel size can't be greater than actual input size/, 'conv2d');
+    expectError(
+      () => F.conv2d(torch.ones([1, 1, 2, 2]), torch.ones([1, 1, 3, 3])),
+      TorchError,
+      /Kernel size: \(3 x 3\)\. Kernel size can't be greater than actual input size/,
+      'conv2d',
+    );
     expectError(() => F.conv2d(torch.ones([1, 1, 4, 4]), torch.ones([1, 1, 2, 2]), { stride: 0 }), TypeError, /conv2d: stride must be positive, got \[0,0\]/);
     expectError(() => F.conv2d(torch.ones([1, 1, 4, 4]), torch.ones([1, 1, 2, 2]), { groups: 0 }), TypeError, /conv2d: groups must be positive, got 0/);
     expectError(() => F.maxPool2d(torch.ones([1, 1, 2, 2]), 5), TorchError, /Output size is too small/, 'max_pool2d');
     expectError(() => F.adaptiveAvgPool2d(torch.ones([1, 1, 2, 2]), 0), TypeError, /adaptiveAvgPool2d: outputSize must be positive, got \[0,0\]/);
-    expectError(() => F.pad(torch.ones([1, 1, 2, 2]), [3, 3, 3, 3], 'reflect'), TorchError, /Padding size should be less than the corresponding input dimension/, 'pad');
+    expectError(
+      () => F.pad(torch.ones([1, 1, 2, 2]), [3, 3, 3, 3], 'reflect'),
+      TorchError,
+      /Padding size should be less than the corresponding input dimension/,
+      'pad',
+    );
     expectError(() => F.pad(torch.ones([1, 2]), [1, 1, 1]), TypeError, /pad: padding must have an even number of entries/);
   });
 
@@ -248,28 +334,82 @@ describe('nn functions', () => {
   });
 
   test('batchNorm with mismatched parameters', () => {
-    expectError(() => F.batchNorm(torch.ones([2, 3, 2, 2]), null, null, { training: true, weight: torch.ones([4]) }), TorchError, /weight should contain 3 elements not 4/, 'batch_norm');
+    expectError(
+      () => F.batchNorm(torch.ones([2, 3, 2, 2]), null, null, { training: true, weight: torch.ones([4]) }),
+      TorchError,
+      /weight should contain 3 elements not 4/,
+      'batch_norm',
+    );
     expectError(() => F.batchNorm(torch.ones([2, 3, 2, 2]), null, null), TypeError, /batchNorm: running statistics are needed when not training/);
   });
 
   test('crossEntropy with a float target of the wrong shape, or an int32 target', () => {
-    expectError(() => F.crossEntropy(torch.randn([2, 3]), torch.tensor([0, 1])), TypeError, /crossEntropy: target must hold int64 class indices of shape \[2\] or float32 class probabilities of the input's shape \[2,3\], got float32 of shape \[2\]/);
-    expectError(() => F.crossEntropy(torch.randn([2, 3]), torch.tensor([0, 1], { dtype: 'int32' })), TypeError, /crossEntropy: target class indices must be int64, got int32/);
-    expectError(() => F.nllLoss(torch.randn([2, 3]), torch.tensor([0, 1])), TypeError, /nllLoss: target must hold int64 class indices of shape \[2\], got float32/);
+    expectError(
+      () => F.crossEntropy(torch.randn([2, 3]), torch.tensor([0, 1])),
+      TypeError,
+      /crossEntropy: target must hold int64 class indices of shape \[2\] or float32 class probabilities of the input's shape \[2,3\], got float32 of shape \[2\]/,
+    );
+    expectError(
+      () => F.crossEntropy(torch.randn([2, 3]), torch.tensor([0, 1], { dtype: 'int32' })),
+      TypeError,
+      /crossEntropy: target class indices must be int64, got int32/,
+    );
+    expectError(
+      () => F.nllLoss(torch.randn([2, 3]), torch.tensor([0, 1])),
+      TypeError,
+      /nllLoss: target must hold int64 class indices of shape \[2\], got float32/,
+    );
   });
 
   test('crossEntropy with a class id out of range', () => {
-    expectError(() => F.crossEntropy(torch.randn([2, 3]), long([7, 1])), TorchError, /Target 7 is out of bounds: the input has 3 classes, so targets must be in \[0, 2\] or equal ignoreIndex \(-100\)/, 'cross_entropy_loss');
-    expectError(() => F.crossEntropy(torch.randn([1, 3, 2, 2]), long([[[0, 1], [2, 255]]])), TorchError, /Target 255 is out of bounds: the input has 3 classes/, 'cross_entropy_loss');
-    expectError(() => F.nllLoss(torch.randn([2, 3]), long([3, 0]), { ignoreIndex: 255 }), TorchError, /Target 3 is out of bounds: the input has 3 classes, so targets must be in \[0, 2\] or equal ignoreIndex \(255\)/, 'nll_loss_nd');
-    expectError(() => F.crossEntropy(torch.randn([2, 3]), long([0, 1, 2])), TorchError, /Expected input batch_size \(2\) to match target batch_size \(3\)/, 'cross_entropy_loss');
+    expectError(
+      () => F.crossEntropy(torch.randn([2, 3]), long([7, 1])),
+      TorchError,
+      /Target 7 is out of bounds: the input has 3 classes, so targets must be in \[0, 2\] or equal ignoreIndex \(-100\)/,
+      'cross_entropy_loss',
+    );
+    expectError(
+      () =>
+        F.crossEntropy(
+          torch.randn([1, 3, 2, 2]),
+          long([
+            [
+              [0, 1],
+              [2, 255],
+            ],
+          ]),
+        ),
+      TorchError,
+      /Target 255 is out of bounds: the input has 3 classes/,
+      'cross_entropy_loss',
+    );
+    expectError(
+      () => F.nllLoss(torch.randn([2, 3]), long([3, 0]), { ignoreIndex: 255 }),
+      TorchError,
+      /Target 3 is out of bounds: the input has 3 classes, so targets must be in \[0, 2\] or equal ignoreIndex \(255\)/,
+      'nll_loss_nd',
+    );
+    expectError(
+      () => F.crossEntropy(torch.randn([2, 3]), long([0, 1, 2])),
+      TorchError,
+      /Expected input batch_size \(2\) to match target batch_size \(3\)/,
+      'cross_entropy_loss',
+    );
   });
 
   test('loss options', () => {
     const x = () => torch.randn([2, 3]);
     expectError(() => F.crossEntropy(x(), long([0, 1]), { labelSmoothing: 2 }), TypeError, /crossEntropy: labelSmoothing must be in \[0, 1\], got 2/);
-    expectError(() => F.crossEntropy(x(), long([0, 1]), { reduction: 'avg' as torch.Reduction }), TypeError, /crossEntropy: reduction must be 'none', 'mean' or 'sum', got 'avg'/);
-    expectError(() => F.crossEntropy(x(), long([0, 1]), { weight: torch.ones([4]) }), TorchError, /weight tensor should be defined either for all 3 classes or no classes/);
+    expectError(
+      () => F.crossEntropy(x(), long([0, 1]), { reduction: 'avg' as torch.Reduction }),
+      TypeError,
+      /crossEntropy: reduction must be 'none', 'mean' or 'sum', got 'avg'/,
+    );
+    expectError(
+      () => F.crossEntropy(x(), long([0, 1]), { weight: torch.ones([4]) }),
+      TorchError,
+      /weight tensor should be defined either for all 3 classes or no classes/,
+    );
     expectError(() => F.mseLoss(x(), torch.randn([3, 2])), TorchError, /The size of tensor a \(3\) must match the size of tensor b \(2\)/, 'mse_loss');
   });
 });
@@ -285,7 +425,12 @@ describe('autograd', () => {
   test('backward on a non-scalar without a gradient', () => {
     const w = torch.ones([2], { requiresGrad: true });
     expectError(() => w.mul(2).backward(), TorchError, /grad can be implicitly created only for scalar outputs/, 'backward');
-    expectError(() => w.mul(2).backward(torch.ones([3])), TorchError, /invalid gradient at index 0 - got \[3\] but expected shape compatible with \[2\]/, 'backward');
+    expectError(
+      () => w.mul(2).backward(torch.ones([3])),
+      TorchError,
+      /invalid gradient at index 0 - got \[3\] but expected shape compatible with \[2\]/,
+      'backward',
+    );
     w.dispose();
   });
 
@@ -306,23 +451,46 @@ describe('autograd', () => {
 
   test('gradients of tensors that do not require grad, and other autograd misuse', () => {
     expectError(() => torch.ones([2]).sum().backward(), TorchError, /element 0 of tensors does not require grad and does not have a grad_fn/, 'backward');
-    expectError(() => {
-      const x = torch.ones([2]);
-      torch.autograd.grad(x.sum(), x);
-    }, TorchError, /does not require grad/, 'autograd.grad');
-    expectError(() => torch.tensor([1], { dtype: 'int64' }).requiresGrad_(true), TorchError, /Only Tensors of floating point and complex dtype can require gradients/);
-    expectError(() => {
-      const w = torch.ones([2], { requiresGrad: true });
-      w.grad = torch.ones([3]);
-    }, TorchError, /gradient shape \[3\] does not match the tensor's shape \[2\]/, 'setGrad');
-    expectError(() => {
-      const w = torch.ones([2], { requiresGrad: true });
-      w.grad = torch.ones([2], { dtype: 'float64' });
-    }, TypeError, /grad: the gradient must have the tensor's dtype float32, got float64/);
-    expectError(() => {
-      const t = torch.inferenceMode(() => torch.ones([2]));
-      t.mul(torch.ones([2], { requiresGrad: true }));
-    }, TorchError, /Inference tensors cannot be saved for backward/, 'mul.Tensor');
+    expectError(
+      () => {
+        const x = torch.ones([2]);
+        torch.autograd.grad(x.sum(), x);
+      },
+      TorchError,
+      /does not require grad/,
+      'autograd.grad',
+    );
+    expectError(
+      () => torch.tensor([1], { dtype: 'int64' }).requiresGrad_(true),
+      TorchError,
+      /Only Tensors of floating point and complex dtype can require gradients/,
+    );
+    expectError(
+      () => {
+        const w = torch.ones([2], { requiresGrad: true });
+        w.grad = torch.ones([3]);
+      },
+      TorchError,
+      /gradient shape \[3\] does not match the tensor's shape \[2\]/,
+      'setGrad',
+    );
+    expectError(
+      () => {
+        const w = torch.ones([2], { requiresGrad: true });
+        w.grad = torch.ones([2], { dtype: 'float64' });
+      },
+      TypeError,
+      /grad: the gradient must have the tensor's dtype float32, got float64/,
+    );
+    expectError(
+      () => {
+        const t = torch.inferenceMode(() => torch.ones([2]));
+        t.mul(torch.ones([2], { requiresGrad: true }));
+      },
+      TorchError,
+      /Inference tensors cannot be saved for backward/,
+      'mul.Tensor',
+    );
   });
 });
 
@@ -333,7 +501,11 @@ describe('reading values', () => {
   });
 
   test('tolist() of a tensor too large for JS arrays throws instead of aborting V8', () =>
-    expectError(() => torch.ones([1]).expand([2e8]).tolist(), TypeError, /tolist: the tensor has 200000000 elements, more than the 33554432 .* read it with toTypedArray\(\)/));
+    expectError(
+      () => torch.ones([1]).expand([2e8]).tolist(),
+      TypeError,
+      /tolist: the tensor has 200000000 elements, more than the 33554432 .* read it with toTypedArray\(\)/,
+    ));
 });
 
 describe('after all the bad calls', () => {
@@ -346,9 +518,20 @@ describe('after all the bad calls', () => {
       return { value: y.item(), grad: w.grad?.tolist() };
     });
     assert.equal(result.value, 30);
-    assert.deepEqual(result.grad, [[3, 3], [5, 5], [7, 7]]);
+    assert.deepEqual(result.grad, [
+      [3, 3],
+      [5, 5],
+      [7, 7],
+    ]);
     const out = torch.tidy(() => F.conv2d(torch.ones([1, 1, 3, 3]), torch.ones([1, 1, 2, 2])).tolist());
-    assert.deepEqual(out, [[[[4, 4], [4, 4]]]]);
+    assert.deepEqual(out, [
+      [
+        [
+          [4, 4],
+          [4, 4],
+        ],
+      ],
+    ]);
     assert.equal(torch.isGradEnabled(), true);
     assert.equal(torch.autograd.isInferenceMode(), false);
     const now = torch.memory();
@@ -363,7 +546,8 @@ test('a misspelt keyword argument is an error, not a silent default', () => {
   torch.tidy(() => {
     assert.throws(
       () => torch.callOp('sum.dim_IntList', [torch.ones([2, 2]), [0]], { keepdimm: true }),
-      (e: unknown) => e instanceof TypeError && /sum\.dim_IntList: unknown keyword argument 'keepdimm' \(valid: self, dim, keepdim, dtype\)/.test((e as Error).message),
+      (e: unknown) =>
+        e instanceof TypeError && /sum\.dim_IntList: unknown keyword argument 'keepdimm' \(valid: self, dim, keepdim, dtype\)/.test((e as Error).message),
     );
   });
 });

@@ -58,7 +58,10 @@ function gradcheck(fn: (...inputs: Tensor[]) => Tensor | Tensor[], inputs: Tenso
       const a = g.toTypedArray() as Float64Array;
       const b = viaBackward.toTypedArray() as Float64Array;
       for (let j = 0; j < a.length; j++) {
-        assert.ok(Math.abs(a[j] - b[j]) <= 1e-12 * (1 + Math.abs(a[j])), `gradcheck: autograd.grad and backward() differ at input ${i}[${j}]: ${a[j]} vs ${b[j]}`);
+        assert.ok(
+          Math.abs(a[j] - b[j]) <= 1e-12 * (1 + Math.abs(a[j])),
+          `gradcheck: autograd.grad and backward() differ at input ${i}[${j}]: ${a[j]} vs ${b[j]}`,
+        );
       }
       return a;
     });
@@ -98,10 +101,13 @@ function gradcheck(fn: (...inputs: Tensor[]) => Tensor | Tensor[], inputs: Tenso
 // ---- inputs ----
 const randn = (shape: number[]) => torch.randn(shape, f64);
 /** Uniform in [lo, hi). */
-const uniform = (shape: number[], lo: number, hi: number) => torch.rand(shape, f64).mul(hi - lo).add(lo);
+const uniform = (shape: number[], lo: number, hi: number) =>
+  torch
+    .rand(shape, f64)
+    .mul(hi - lo)
+    .add(lo);
 /** Magnitudes in [0.2, 1.2) with random signs: away from the kink at 0. */
-const awayFromZero = (shape: number[]) =>
-  torch.tidy(() => uniform(shape, 0.2, 1.2).mul(torch.rand(shape, f64).lt(0.5).to('float64').mul(2).sub(1)));
+const awayFromZero = (shape: number[]) => torch.tidy(() => uniform(shape, 0.2, 1.2).mul(torch.rand(shape, f64).lt(0.5).to('float64').mul(2).sub(1)));
 const long = (data: torch.NestedArray<number>) => torch.tensor(data, { dtype: 'int64' });
 
 /** Runs a check inside tidy with a fixed seed, asserting that it leaves no tensor behind. */
@@ -155,8 +161,7 @@ describe('unary math', () => {
   check('relu (away from 0)', () => gradcheck((x) => x.relu(), [awayFromZero([2, 3])]));
   check('leakyRelu (away from 0)', () => gradcheck((x) => x.leakyRelu(0.2), [awayFromZero([2, 3])]));
   check('clamp (inside the range)', () => gradcheck((x) => x.clamp(-2, 2), [uniform([2, 3], -1.5, 1.5)]));
-  check('clamp (values on both sides of the bounds)', () =>
-    gradcheck((x) => x.clamp(-0.5, 0.5), [torch.tensor([-1.2, -0.3, 0.1, 0.4, 0.9, 2], f64)]));
+  check('clamp (values on both sides of the bounds)', () => gradcheck((x) => x.clamp(-0.5, 0.5), [torch.tensor([-1.2, -0.3, 0.1, 0.4, 0.9, 2], f64)]));
 });
 
 describe('softmax', () => {
@@ -205,18 +210,58 @@ describe('shape ops', () => {
   check('select', () => gradcheck((x) => x.select(1, 2), [randn([2, 3])]));
   check('squeeze/unsqueeze', () => gradcheck((x) => x.unsqueeze(0).squeeze(2), [randn([2, 1, 3])]));
   check('indexSelect (repeated indices accumulate)', () => gradcheck((x) => x.indexSelect(0, long([2, 0, 2])), [randn([3, 2])]));
-  check('gather', () => gradcheck((x) => x.gather(1, long([[0, 0, 2], [1, 2, 1]])), [randn([2, 3])]));
+  check('gather', () =>
+    gradcheck(
+      (x) =>
+        x.gather(
+          1,
+          long([
+            [0, 0, 2],
+            [1, 2, 1],
+          ]),
+        ),
+      [randn([2, 3])],
+    ),
+  );
   check('scatter (self and src)', () =>
-    gradcheck((x, src) => x.scatter(1, long([[2, 0], [1, 2]]), src), [randn([2, 3]), randn([2, 2])]));
+    gradcheck(
+      (x, src) =>
+        x.scatter(
+          1,
+          long([
+            [2, 0],
+            [1, 2],
+          ]),
+          src,
+        ),
+      [randn([2, 3]), randn([2, 2])],
+    ),
+  );
   check('scatterAdd (duplicate targets)', () =>
-    gradcheck((x, src) => x.scatterAdd(0, long([[0, 1, 0], [0, 1, 1]]), src), [randn([2, 3]), randn([2, 3])]));
+    gradcheck(
+      (x, src) =>
+        x.scatterAdd(
+          0,
+          long([
+            [0, 1, 0],
+            [0, 1, 1],
+          ]),
+          src,
+        ),
+      [randn([2, 3]), randn([2, 3])],
+    ),
+  );
   check('pad constant', () => gradcheck((x) => F.pad(x, [1, 2, 0, 1], 'constant', 0.5), [randn([1, 2, 2, 3])]));
   check('pad reflect', () => gradcheck((x) => F.pad(x, [2, 1, 1, 2], 'reflect'), [randn([1, 2, 3, 4])]));
   check('pad replicate', () => gradcheck((x) => F.pad(x, [1, 1, 1, 0], 'replicate'), [randn([1, 1, 2, 3])]));
 });
 
 describe('where and maskedFill', () => {
-  const cond = () => torch.tensor([[true, false, true], [false, false, true]]);
+  const cond = () =>
+    torch.tensor([
+      [true, false, true],
+      [false, false, true],
+    ]);
   check('where (both branches)', () => gradcheck((x, y) => torch.where(cond(), x, y), [randn([2, 3]), randn([2, 3])]));
   check('where (broadcast, scalar other)', () => gradcheck((x) => torch.where(cond(), x, 0.5), [randn([3])]));
   check('Tensor.where', () => gradcheck((x, y) => x.where(cond(), y), [randn([2, 3]), randn([1, 3])]));
@@ -224,35 +269,37 @@ describe('where and maskedFill', () => {
 });
 
 describe('conv2d', () => {
-  check('plain, with bias', () =>
-    gradcheck((x, w, b) => F.conv2d(x, w, { bias: b }), [randn([1, 2, 4, 4]), randn([3, 2, 3, 3]), randn([3])]));
+  check('plain, with bias', () => gradcheck((x, w, b) => F.conv2d(x, w, { bias: b }), [randn([1, 2, 4, 4]), randn([3, 2, 3, 3]), randn([3])]));
   check('stride 2, padding 1', () =>
-    gradcheck((x, w, b) => F.conv2d(x, w, { bias: b, stride: 2, padding: 1 }), [randn([2, 2, 5, 5]), randn([2, 2, 3, 3]), randn([2])]));
+    gradcheck((x, w, b) => F.conv2d(x, w, { bias: b, stride: 2, padding: 1 }), [randn([2, 2, 5, 5]), randn([2, 2, 3, 3]), randn([2])]),
+  );
   check('dilation 2, asymmetric stride and padding', () =>
-    gradcheck((x, w) => F.conv2d(x, w, { dilation: 2, stride: [1, 2], padding: [2, 1] }), [randn([1, 1, 5, 5]), randn([2, 1, 3, 3])]));
+    gradcheck((x, w) => F.conv2d(x, w, { dilation: 2, stride: [1, 2], padding: [2, 1] }), [randn([1, 1, 5, 5]), randn([2, 1, 3, 3])]),
+  );
   check('groups 2, with bias', () =>
-    gradcheck((x, w, b) => F.conv2d(x, w, { bias: b, groups: 2, padding: 1 }), [randn([1, 4, 3, 3]), randn([4, 2, 3, 3]), randn([4])]));
-  check('depthwise 1x1 and 2x2 kernels', () =>
-    gradcheck((x, w) => F.conv2d(x, w, { groups: 2 }), [randn([1, 2, 3, 3]), randn([2, 1, 2, 2])]));
+    gradcheck((x, w, b) => F.conv2d(x, w, { bias: b, groups: 2, padding: 1 }), [randn([1, 4, 3, 3]), randn([4, 2, 3, 3]), randn([4])]),
+  );
+  check('depthwise 1x1 and 2x2 kernels', () => gradcheck((x, w) => F.conv2d(x, w, { groups: 2 }), [randn([1, 2, 3, 3]), randn([2, 1, 2, 2])]));
 });
 
 describe('convTranspose2d', () => {
   check('stride 2, with bias', () =>
-    gradcheck((x, w, b) => F.convTranspose2d(x, w, { bias: b, stride: 2 }), [randn([1, 2, 3, 3]), randn([2, 3, 2, 2]), randn([3])]));
+    gradcheck((x, w, b) => F.convTranspose2d(x, w, { bias: b, stride: 2 }), [randn([1, 2, 3, 3]), randn([2, 3, 2, 2]), randn([3])]),
+  );
   check('stride 2, padding 1, outputPadding 1', () =>
-    gradcheck((x, w) => F.convTranspose2d(x, w, { stride: 2, padding: 1, outputPadding: 1 }), [randn([1, 2, 2, 3]), randn([2, 1, 3, 3])]));
-  check('groups 2, dilation 2', () =>
-    gradcheck((x, w) => F.convTranspose2d(x, w, { groups: 2, dilation: 2 }), [randn([1, 2, 2, 2]), randn([2, 1, 2, 2])]));
+    gradcheck((x, w) => F.convTranspose2d(x, w, { stride: 2, padding: 1, outputPadding: 1 }), [randn([1, 2, 2, 3]), randn([2, 1, 3, 3])]),
+  );
+  check('groups 2, dilation 2', () => gradcheck((x, w) => F.convTranspose2d(x, w, { groups: 2, dilation: 2 }), [randn([1, 2, 2, 2]), randn([2, 1, 2, 2])]));
 });
 
 describe('pooling', () => {
   check('maxPool2d 2x2', () => gradcheck((x) => F.maxPool2d(x, 2), [randn([1, 2, 4, 4])]));
   check('maxPool2d 3x3, stride 2, padding 1', () => gradcheck((x) => F.maxPool2d(x, 3, { stride: 2, padding: 1 }), [randn([1, 1, 5, 5])]));
-  check('maxPool2d ceilMode, dilation', () =>
-    gradcheck((x) => F.maxPool2d(x, 2, { stride: 2, ceilMode: true, dilation: [1, 2] }), [randn([1, 1, 5, 6])]));
+  check('maxPool2d ceilMode, dilation', () => gradcheck((x) => F.maxPool2d(x, 2, { stride: 2, ceilMode: true, dilation: [1, 2] }), [randn([1, 1, 5, 6])]));
   check('avgPool2d 2x2', () => gradcheck((x) => F.avgPool2d(x, 2), [randn([1, 2, 4, 4])]));
   check('avgPool2d padding, countIncludePad false', () =>
-    gradcheck((x) => F.avgPool2d(x, 3, { stride: 2, padding: 1, countIncludePad: false }), [randn([1, 1, 5, 5])]));
+    gradcheck((x) => F.avgPool2d(x, 3, { stride: 2, padding: 1, countIncludePad: false }), [randn([1, 1, 5, 5])]),
+  );
   check('avgPool2d ceilMode', () => gradcheck((x) => F.avgPool2d(x, [2, 3], { stride: 2, ceilMode: true }), [randn([1, 1, 5, 5])]));
   check('adaptiveAvgPool2d to 1x1', () => gradcheck((x) => F.adaptiveAvgPool2d(x, 1), [randn([2, 2, 3, 3])]));
   check('adaptiveAvgPool2d to a non-divisor size', () => gradcheck((x) => F.adaptiveAvgPool2d(x, [3, 2]), [randn([1, 2, 5, 5])]));
@@ -260,18 +307,20 @@ describe('pooling', () => {
 
 describe('interpolate', () => {
   check('bilinear, alignCorners false, by size', () =>
-    gradcheck((x) => F.interpolate(x, { size: [5, 4], mode: 'bilinear', alignCorners: false }), [randn([1, 2, 3, 3])]));
+    gradcheck((x) => F.interpolate(x, { size: [5, 4], mode: 'bilinear', alignCorners: false }), [randn([1, 2, 3, 3])]),
+  );
   check('bilinear, alignCorners true, by size', () =>
-    gradcheck((x) => F.interpolate(x, { size: [5, 4], mode: 'bilinear', alignCorners: true }), [randn([1, 2, 3, 3])]));
-  check('bilinear, by scaleFactor, downsampling', () =>
-    gradcheck((x) => F.interpolate(x, { scaleFactor: 0.5, mode: 'bilinear' }), [randn([1, 1, 4, 6])]));
+    gradcheck((x) => F.interpolate(x, { size: [5, 4], mode: 'bilinear', alignCorners: true }), [randn([1, 2, 3, 3])]),
+  );
+  check('bilinear, by scaleFactor, downsampling', () => gradcheck((x) => F.interpolate(x, { scaleFactor: 0.5, mode: 'bilinear' }), [randn([1, 1, 4, 6])]));
   check('nearest, by scaleFactor 2', () => gradcheck((x) => F.interpolate(x, { scaleFactor: 2 }), [randn([1, 2, 2, 3])]));
   check('nearest, by size (non-integer ratio)', () => gradcheck((x) => F.interpolate(x, { size: [5, 2], mode: 'nearest' }), [randn([1, 1, 3, 3])]));
 });
 
 describe('batchNorm (training)', () => {
   check('input, weight and bias', () =>
-    gradcheck((x, w, b) => F.batchNorm(x, null, null, { training: true, weight: w, bias: b }), [randn([3, 2, 2, 2]), randn([2]), randn([2])]));
+    gradcheck((x, w, b) => F.batchNorm(x, null, null, { training: true, weight: w, bias: b }), [randn([3, 2, 2, 2]), randn([2]), randn([2])]),
+  );
   check('with running statistics being updated', () => {
     const runningMean = torch.zeros([2], f64);
     const runningVar = torch.ones([2], f64);
@@ -284,38 +333,90 @@ describe('batchNorm (training)', () => {
 describe('losses', () => {
   const target = () => long([2, 0, 1, 2]);
   check('crossEntropy', () => gradcheck((x) => F.crossEntropy(x, target()), [randn([4, 3])]));
-  check('crossEntropy with class weights', () =>
-    gradcheck((x) => F.crossEntropy(x, target(), { weight: torch.tensor([0.2, 1, 3], f64) }), [randn([4, 3])]));
-  check('crossEntropy with ignoreIndex', () =>
-    gradcheck((x) => F.crossEntropy(x, long([2, 255, 1, 255]), { ignoreIndex: 255 }), [randn([4, 3])]));
-  check('crossEntropy with labelSmoothing', () =>
-    gradcheck((x) => F.crossEntropy(x, target(), { labelSmoothing: 0.1 }), [randn([4, 3])]));
+  check('crossEntropy with class weights', () => gradcheck((x) => F.crossEntropy(x, target(), { weight: torch.tensor([0.2, 1, 3], f64) }), [randn([4, 3])]));
+  check('crossEntropy with ignoreIndex', () => gradcheck((x) => F.crossEntropy(x, long([2, 255, 1, 255]), { ignoreIndex: 255 }), [randn([4, 3])]));
+  check('crossEntropy with labelSmoothing', () => gradcheck((x) => F.crossEntropy(x, target(), { labelSmoothing: 0.1 }), [randn([4, 3])]));
   check('crossEntropy with weight, ignoreIndex and labelSmoothing, sum', () =>
     gradcheck(
       (x) => F.crossEntropy(x, long([2, -100, 1, 0]), { weight: torch.tensor([0.5, 2, 1], f64), labelSmoothing: 0.2, reduction: 'sum' }),
       [randn([4, 3])],
-    ));
+    ),
+  );
   check('crossEntropy over [N, C, H, W] (segmentation), reduction none', () =>
-    gradcheck((x) => F.crossEntropy(x, long([[[0, 2], [1, 255]]]), { ignoreIndex: 255, reduction: 'none' }), [randn([1, 3, 2, 2])]));
+    gradcheck(
+      (x) =>
+        F.crossEntropy(
+          x,
+          long([
+            [
+              [0, 2],
+              [1, 255],
+            ],
+          ]),
+          { ignoreIndex: 255, reduction: 'none' },
+        ),
+      [randn([1, 3, 2, 2])],
+    ),
+  );
   check('crossEntropy with class-probability targets', () =>
-    gradcheck((x) => F.crossEntropy(x, torch.tensor([[0.2, 0.3, 0.5], [1, 0, 0]], f64)), [randn([2, 3])]));
+    gradcheck(
+      (x) =>
+        F.crossEntropy(
+          x,
+          torch.tensor(
+            [
+              [0.2, 0.3, 0.5],
+              [1, 0, 0],
+            ],
+            f64,
+          ),
+        ),
+      [randn([2, 3])],
+    ),
+  );
   check('nllLoss', () => gradcheck((x) => F.nllLoss(x, target()), [randn([4, 3])]));
   check('nllLoss with weight and ignoreIndex', () =>
-    gradcheck((x) => F.nllLoss(x, long([2, 1, 1, 0]), { weight: torch.tensor([1, 2, 0.5], f64), ignoreIndex: 1 }), [randn([4, 3])]));
+    gradcheck((x) => F.nllLoss(x, long([2, 1, 1, 0]), { weight: torch.tensor([1, 2, 0.5], f64), ignoreIndex: 1 }), [randn([4, 3])]),
+  );
   check('nllLoss over log-probabilities of [N, C, H, W]', () =>
-    gradcheck((x) => F.nllLoss(x.logSoftmax(1), long([[[0, 2], [1, 1]]])), [randn([1, 3, 2, 2])]));
+    gradcheck(
+      (x) =>
+        F.nllLoss(
+          x.logSoftmax(1),
+          long([
+            [
+              [0, 2],
+              [1, 1],
+            ],
+          ]),
+        ),
+      [randn([1, 3, 2, 2])],
+    ),
+  );
   check('binaryCrossEntropyWithLogits (input and target)', () =>
-    gradcheck((x, t) => F.binaryCrossEntropyWithLogits(x, t), [randn([2, 3]), torch.rand([2, 3], f64)]));
+    gradcheck((x, t) => F.binaryCrossEntropyWithLogits(x, t), [randn([2, 3]), torch.rand([2, 3], f64)]),
+  );
   check('binaryCrossEntropyWithLogits with weight and posWeight, sum', () =>
     gradcheck(
       (x) =>
-        F.binaryCrossEntropyWithLogits(x, torch.tensor([[0, 1, 1], [1, 0, 0]], f64), {
-          weight: torch.tensor([0.5, 1, 2], f64),
-          posWeight: torch.tensor([3, 1, 0.5], f64),
-          reduction: 'sum',
-        }),
+        F.binaryCrossEntropyWithLogits(
+          x,
+          torch.tensor(
+            [
+              [0, 1, 1],
+              [1, 0, 0],
+            ],
+            f64,
+          ),
+          {
+            weight: torch.tensor([0.5, 1, 2], f64),
+            posWeight: torch.tensor([3, 1, 0.5], f64),
+            reduction: 'sum',
+          },
+        ),
       [randn([2, 3])],
-    ));
+    ),
+  );
   check('mseLoss (input and target)', () => gradcheck((x, t) => F.mseLoss(x, t), [randn([2, 3]), randn([2, 3])]));
   check('mseLoss, reduction none', () => gradcheck((x, t) => F.mseLoss(x, t, { reduction: 'none' }), [randn([4]), randn([4])]));
   check('l1Loss (input away from target)', () => {
@@ -331,10 +432,22 @@ describe('composite', () => {
       (x, w) => {
         const h = F.batchNorm(F.conv2d(x, w, { padding: 1 }), null, null, { training: true }).leakyRelu(0.1);
         const logits = F.interpolate(F.avgPool2d(h, 2), { size: [4, 4], mode: 'bilinear', alignCorners: false });
-        return F.crossEntropy(logits, long([[[0, 1, 2, 0], [1, 1, 2, 2], [0, 0, 1, 255], [2, 1, 0, 0]]]), { ignoreIndex: 255 });
+        return F.crossEntropy(
+          logits,
+          long([
+            [
+              [0, 1, 2, 0],
+              [1, 1, 2, 2],
+              [0, 0, 1, 255],
+              [2, 1, 0, 0],
+            ],
+          ]),
+          { ignoreIndex: 255 },
+        );
       },
       [randn([1, 2, 4, 4]), randn([3, 2, 3, 3])],
-    ));
+    ),
+  );
 });
 
 describe('higher-order gradients', () => {
@@ -381,7 +494,8 @@ describe('higher-order gradients', () => {
       },
       [randn([3]), randn([3])],
       { numericNeedsGrad: true },
-    ));
+    ),
+  );
 
   test('allowUnused gives null for an input that does not reach the output', () =>
     torch.tidy(() => {
@@ -437,9 +551,13 @@ describe('grad modes', () => {
     }));
 
   test('noGrad restores the mode when fn throws', () => {
-    assert.throws(() => torch.noGrad(() => {
-      throw new Error('boom');
-    }), /boom/);
+    assert.throws(
+      () =>
+        torch.noGrad(() => {
+          throw new Error('boom');
+        }),
+      /boom/,
+    );
     assert.equal(torch.isGradEnabled(), true);
   });
 
@@ -496,7 +614,10 @@ describe('grad modes', () => {
       assert.equal(y.requiresGrad, false);
       assert.deepEqual(y.tolist(), [3, 3]);
       const w = torch.ones([2], { requiresGrad: true });
-      assert.throws(() => y.mul(w), (e: unknown) => e instanceof torch.TorchError && /Inference tensors cannot be saved for backward/.test(e.message));
+      assert.throws(
+        () => y.mul(w),
+        (e: unknown) => e instanceof torch.TorchError && /Inference tensors cannot be saved for backward/.test(e.message),
+      );
       // A clone made outside inference mode is a normal tensor again.
       const normal = y.clone();
       const loss = normal.mul(w).sum();
@@ -505,11 +626,18 @@ describe('grad modes', () => {
     }));
 
   test('inferenceMode leaves the mode when fn throws, and rejects async functions', async () => {
-    assert.throws(() => torch.inferenceMode(() => {
-      throw new Error('inner');
-    }), /inner/);
+    assert.throws(
+      () =>
+        torch.inferenceMode(() => {
+          throw new Error('inner');
+        }),
+      /inner/,
+    );
     assert.equal(torch.autograd.isInferenceMode(), false);
-    assert.throws(() => torch.inferenceMode(async () => 1), (e: unknown) => e instanceof TypeError && /inferenceMode: fn must be synchronous/.test(e.message));
+    assert.throws(
+      () => torch.inferenceMode(async () => 1),
+      (e: unknown) => e instanceof TypeError && /inferenceMode: fn must be synchronous/.test(e.message),
+    );
     assert.equal(torch.autograd.isInferenceMode(), false);
   });
 

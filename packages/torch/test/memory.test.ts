@@ -82,7 +82,10 @@ describe('tidy', () => {
       });
       assert.equal(dropped?.isDisposed, true);
       const kept = [result.list[0] as Tensor, (result.list[1] as Tensor[])[0], result.nested.deep.t, result.m.get('m') as Tensor];
-      assert.deepEqual(kept.map((t) => t.item()), [1, 2, 3, 4]);
+      assert.deepEqual(
+        kept.map((t) => t.item()),
+        [1, 2, 3, 4],
+      );
       assert.equal(result.n, 5);
       torch.dispose(result);
       assert.ok(kept.every((t) => t.isDisposed));
@@ -241,7 +244,10 @@ describe('dispose', () => {
       const base = torch.arange(6);
       const view = base.view(2, 3);
       base.dispose();
-      assert.deepEqual(view.tolist(), [[0, 1, 2], [3, 4, 5]]);
+      assert.deepEqual(view.tolist(), [
+        [0, 1, 2],
+        [3, 4, 5],
+      ]);
       view.dispose();
     }));
 });

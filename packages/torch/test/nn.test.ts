@@ -18,9 +18,12 @@ const fixture = JSON.parse(readFileSync(new URL('./fixtures/nn/small_cnn.json', 
   eval_output: TensorJson;
 };
 
-test('parameter and state-dict names are PyTorch\'s', () => {
+test("parameter and state-dict names are PyTorch's", () => {
   const model = new SmallCNN();
-  assert.deepEqual(model.namedParameters().map(([n]) => n), fixture.parameter_names);
+  assert.deepEqual(
+    model.namedParameters().map(([n]) => n),
+    fixture.parameter_names,
+  );
   torch.tidy(() => assert.deepEqual(Object.keys(model.stateDict()), fixture.state_dict_keys));
   model.dispose();
 });
@@ -58,14 +61,21 @@ test('loadStateDict reports missing and unexpected keys and lists every shape mi
     const loose = model.loadStateDict(sd, { strict: false });
     assert.deepEqual(loose.missingKeys, ['head.bias']);
     assert.deepEqual(loose.unexpectedKeys, ['extra.weight']);
-    assert.throws(() => model.loadStateDict(sd), (e: unknown) => e instanceof nn.StateDictError && /missing key\(s\): head\.bias/.test(e.message) && /unexpected key\(s\): extra\.weight/.test(e.message));
+    assert.throws(
+      () => model.loadStateDict(sd),
+      (e: unknown) => e instanceof nn.StateDictError && /missing key\(s\): head\.bias/.test(e.message) && /unexpected key\(s\): extra\.weight/.test(e.message),
+    );
     const wrong = model.stateDict();
     wrong['enc1.0.weight'] = torch.zeros([8, 3, 5, 5]);
     wrong['head.weight'] = torch.zeros([4, 9, 1, 1]);
     const before = model.stateDict()['enc2.0.weight'].clone();
     assert.throws(
       () => model.loadStateDict(wrong, { strict: false }),
-      (e: unknown) => e instanceof nn.StateDictError && e.shapeMismatches.length === 2 && /enc1\.0\.weight: checkpoint has \[8, 3, 5, 5\], model has \[8, 3, 3, 3\]/.test(e.message) && /head\.weight/.test(e.message),
+      (e: unknown) =>
+        e instanceof nn.StateDictError &&
+        e.shapeMismatches.length === 2 &&
+        /enc1\.0\.weight: checkpoint has \[8, 3, 5, 5\], model has \[8, 3, 3, 3\]/.test(e.message) &&
+        /head\.weight/.test(e.message),
     );
     // Nothing was copied when the load failed.
     assert.ok(closeness(model.stateDict()['enc2.0.weight'], before, 0, 0) === 0);
@@ -161,17 +171,30 @@ test('Linear, ConvTranspose2d, GroupNorm shapes and PyTorch init bounds', () => 
 });
 
 test('Sequential frees intermediates; ModuleList and ModuleDict name their modules', () => {
-  const seq = new nn.Sequential(new nn.Conv2d({ inChannels: 1, outChannels: 2, kernelSize: 3 }), new nn.ReLU(), new nn.Conv2d({ inChannels: 2, outChannels: 2, kernelSize: 3 }));
+  const seq = new nn.Sequential(
+    new nn.Conv2d({ inChannels: 1, outChannels: 2, kernelSize: 3 }),
+    new nn.ReLU(),
+    new nn.Conv2d({ inChannels: 2, outChannels: 2, kernelSize: 3 }),
+  );
   const x = torch.randn([1, 1, 8, 8]);
   const before = torch.memory().tensors;
   const y = seq.forward(x);
   assert.equal(torch.memory().tensors, before + 1, 'only the output handle remains');
   y.dispose();
-  assert.deepEqual(seq.namedParameters().map(([n]) => n), ['0.weight', '0.bias', '2.weight', '2.bias']);
+  assert.deepEqual(
+    seq.namedParameters().map(([n]) => n),
+    ['0.weight', '0.bias', '2.weight', '2.bias'],
+  );
   const list = new nn.ModuleList([new nn.Linear({ inFeatures: 2, outFeatures: 2 }), new nn.Linear({ inFeatures: 2, outFeatures: 2, bias: false })]);
-  assert.deepEqual(list.namedParameters().map(([n]) => n), ['0.weight', '0.bias', '1.weight']);
+  assert.deepEqual(
+    list.namedParameters().map(([n]) => n),
+    ['0.weight', '0.bias', '1.weight'],
+  );
   const dict = new nn.ModuleDict({ a: new nn.Identity(), b: new nn.Linear({ inFeatures: 1, outFeatures: 1 }) });
-  assert.deepEqual(dict.namedParameters().map(([n]) => n), ['b.weight', 'b.bias']);
+  assert.deepEqual(
+    dict.namedParameters().map(([n]) => n),
+    ['b.weight', 'b.bias'],
+  );
   for (const m of [seq, list, dict]) m.dispose();
   x.dispose();
 });
@@ -227,7 +250,9 @@ for (const which of ['sgd', 'adam'] as const) {
       });
     }
     const expected = training[which];
-    losses.forEach((l, i) => assert.ok(Math.abs(l - expected.losses[i]) <= 1e-4 * Math.max(1, Math.abs(expected.losses[i])), `step ${i}: loss ${l} vs PyTorch ${expected.losses[i]}`));
+    losses.forEach((l, i) =>
+      assert.ok(Math.abs(l - expected.losses[i]) <= 1e-4 * Math.max(1, Math.abs(expected.losses[i])), `step ${i}: loss ${l} vs PyTorch ${expected.losses[i]}`),
+    );
     torch.tidy(() => {
       const sd = model.stateDict();
       for (const [k, v] of Object.entries(expected.final)) {
@@ -241,7 +266,7 @@ for (const which of ['sgd', 'adam'] as const) {
   });
 }
 
-test('weights written by PyTorch (safetensors) load here and give PyTorch\'s outputs', () => {
+test("weights written by PyTorch (safetensors) load here and give PyTorch's outputs", () => {
   const fx = JSON.parse(readFileSync(new URL('./fixtures/nn/small_cnn.json', import.meta.url), 'utf8')) as { roundtrip_output: TensorJson; x: TensorJson };
   const model = new SmallCNN();
   torch.tidy(() => {
@@ -271,7 +296,9 @@ test('weights written here load in PyTorch and give our outputs', { skip: hasTor
       writeFileSync(join(dir, 'x.json'), JSON.stringify(fixture.x));
       trained.eval();
       const ours = torch.noGrad(() => trained.forward(fromJson(fixture.x)));
-      const r = spawnSync(python, [fileURLToPath(new URL('../scripts/gen_nn_fixtures.py', import.meta.url)), 'forward', file, join(dir, 'x.json')], { encoding: 'utf8' });
+      const r = spawnSync(python, [fileURLToPath(new URL('../scripts/gen_nn_fixtures.py', import.meta.url)), 'forward', file, join(dir, 'x.json')], {
+        encoding: 'utf8',
+      });
       assert.equal(r.status, 0, r.stderr);
       assert.ok(closeness(ours, JSON.parse(r.stdout) as TensorJson, 1e-5, 1e-5) <= 1);
     });

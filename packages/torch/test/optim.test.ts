@@ -151,7 +151,10 @@ describe('state dicts', () => {
         sd.param_groups.forEach((g, i) => {
           for (const [k, v] of Object.entries(g)) assert.deepEqual(v, want.param_groups[i][k], `param_groups[${i}].${k}`);
           const extra = Object.keys(want.param_groups[i]).filter((k) => !(k in g));
-          assert.deepEqual(extra.sort(), ['capturable', 'differentiable', 'foreach', 'fused'].filter((k) => k in want.param_groups[i]));
+          assert.deepEqual(
+            extra.sort(),
+            ['capturable', 'differentiable', 'foreach', 'fused'].filter((k) => k in want.param_groups[i]),
+          );
         });
       });
       disposeAll(opt, params);
@@ -214,7 +217,10 @@ describe('state dicts', () => {
       optC.loadStateDict(optim.unflattenOptimizerState(flat.tensors, meta));
       if (schedC !== null) schedC.loadStateDict(schedState);
       torch.dispose(sd); // loadStateDict copies: the saved tensors are ours to free
-      assert.deepEqual(optC.paramGroups.map((g) => g.lr), schedB ? schedState._last_lr : optC.paramGroups.map((g) => g.lr));
+      assert.deepEqual(
+        optC.paramGroups.map((g) => g.lr),
+        schedB ? schedState._last_lr : optC.paramGroups.map((g) => g.lr),
+      );
       for (let step = 10; step < OPT.steps; step++) {
         doStep(optC, resumed, step, setup.missing);
         schedC?.step();
@@ -231,7 +237,10 @@ describe('state dicts', () => {
     const opt = new optim.Adam([{ params: [params[0]] }, { params: [params[1], params[2]], lr: 0.1 }], { lr: 0.01 });
     doStep(opt, params, 0, false);
     const sd = opt.stateDict();
-    assert.deepEqual(sd.param_groups.map((g) => g.params), [[0], [1, 2]]);
+    assert.deepEqual(
+      sd.param_groups.map((g) => g.params),
+      [[0], [1, 2]],
+    );
     assert.deepEqual(sd.param_groups[1], { lr: 0.1, betas: [0.9, 0.999], eps: 1e-8, weight_decay: 0, amsgrad: false, maximize: false, params: [1, 2] });
     const before = Array.from((sd.state[0].exp_avg as Tensor).toTypedArray() as Float32Array);
     doStep(opt, params, 1, false);
@@ -441,7 +450,11 @@ function makeSchedule(opt: optim.Optimizer<optim.OptimizerOptions>, spec: Spec &
     case 'ConstantLR':
       return new optim.ConstantLR(opt, { factor: s.factor, totalIters: s.total_iters });
     case 'SequentialLR':
-      return new optim.SequentialLR(opt, spec.schedulers!.map((c) => makeSchedule(opt, c)), s.milestones);
+      return new optim.SequentialLR(
+        opt,
+        spec.schedulers!.map((c) => makeSchedule(opt, c)),
+        s.milestones,
+      );
     default:
       throw new Error(`unknown schedule ${spec.kind}`);
   }
@@ -458,12 +471,19 @@ describe('schedules match PyTorch 1.13', () => {
       const { opt, params } = makeScheduleOptimizer();
       const sched = makeSchedule(opt, spec);
       assertLrs(sched.getLastLr(), lrs[0], 'after construction');
-      assertLrs(opt.paramGroups.map((g) => g.lr), lrs[0], 'group lrs after construction');
+      assertLrs(
+        opt.paramGroups.map((g) => g.lr),
+        lrs[0],
+        'group lrs after construction',
+      );
       for (let t = 1; t <= SCHED.steps; t++) {
         opt.step();
         sched.step();
         assertLrs(sched.getLastLr(), lrs[t], `step ${t}`);
-        assert.deepEqual(opt.paramGroups.map((g) => g.lr), sched.getLastLr());
+        assert.deepEqual(
+          opt.paramGroups.map((g) => g.lr),
+          sched.getLastLr(),
+        );
       }
       disposeAll(opt as never, params);
     });
@@ -479,7 +499,10 @@ describe('schedules match PyTorch 1.13', () => {
       const sb = makeSchedule(b.opt, spec);
       b.opt.loadStateDict(optState);
       sb.loadStateDict(saved);
-      assert.deepEqual(b.opt.paramGroups.map((g) => g.lr), sa.getLastLr());
+      assert.deepEqual(
+        b.opt.paramGroups.map((g) => g.lr),
+        sa.getLastLr(),
+      );
       assert.deepEqual(sb.getLastLr(), sa.getLastLr());
       for (let t = 21; t <= SCHED.steps; t++) {
         sb.step();
@@ -509,7 +532,10 @@ describe('schedules match PyTorch 1.13', () => {
   test('a schedule keeps the 10x head ratio of param groups, and sets initialLr as PyTorch', () => {
     const { opt, params } = makeScheduleOptimizer();
     const sched = new optim.CosineAnnealingLR(opt, { tMax: 10 });
-    assert.deepEqual(opt.paramGroups.map((g) => g.initialLr), SCHED.base_lrs);
+    assert.deepEqual(
+      opt.paramGroups.map((g) => g.initialLr),
+      SCHED.base_lrs,
+    );
     for (let t = 0; t < 5; t++) sched.step();
     const [a, b] = sched.getLastLr();
     assert.ok(Math.abs(b / a - 10) < 1e-12);

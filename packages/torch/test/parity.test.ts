@@ -40,10 +40,7 @@ interface EncodedInput extends Encoded {
   requiresGrad?: boolean;
 }
 
-type Output =
-  | { kind: 'tensors'; tensors: Encoded[] }
-  | { kind: 'str'; value: string }
-  | { kind: 'json'; value: unknown };
+type Output = { kind: 'tensors'; tensors: Encoded[] } | { kind: 'str'; value: string } | { kind: 'json'; value: unknown };
 
 interface Case {
   id: string;
@@ -332,7 +329,14 @@ const OPS: Record<string, OpFn> = {
   maskedFill_: (x, k) => inPlace(x[0], (c) => c.maskedFill_(x[1], k.value)),
   scatter_: (x, k) => inPlace(x[0], (c) => c.scatter_(k.dim, x[1], x.length > 2 ? x[2] : k.value)),
   scatterAdd_: (x, k) => inPlace(x[0], (c) => c.scatterAdd_(k.dim, x[1], x[2])),
-  indexPut_: (x, k) => inPlace(x[0], (c) => c.indexPut_((k.indices as number[]).map((i) => x[i]), x[k.values], k.accumulate)),
+  indexPut_: (x, k) =>
+    inPlace(x[0], (c) =>
+      c.indexPut_(
+        (k.indices as number[]).map((i) => x[i]),
+        x[k.values],
+        k.accumulate,
+      ),
+    ),
   // reading and printing
   tolist: (x) => x[0].tolist(),
   item: (x) => x[0].item(),
@@ -397,8 +401,16 @@ function runCase(c: Case): void {
 
 test('parity fixture covers every op in the TS table', () => {
   const fixtureOps = new Set(fixture.cases.map((c) => c.op));
-  assert.deepEqual([...fixtureOps].filter((op) => !(op in OPS)), [], 'fixture ops with no TS mapping');
-  assert.deepEqual(Object.keys(OPS).filter((op) => !fixtureOps.has(op)), [], 'TS ops with no fixture case');
+  assert.deepEqual(
+    [...fixtureOps].filter((op) => !(op in OPS)),
+    [],
+    'fixture ops with no TS mapping',
+  );
+  assert.deepEqual(
+    Object.keys(OPS).filter((op) => !fixtureOps.has(op)),
+    [],
+    'TS ops with no fixture case',
+  );
 });
 
 for (const c of fixture.cases) {

@@ -18,7 +18,10 @@ test('getRngState/setRngState resume the random stream exactly (5056-byte state,
 
 test('setRngState refuses a tensor that is not a generator state', () => {
   torch.tidy(() => {
-    assert.throws(() => torch.setRngState(torch.ones([3])), (e: unknown) => e instanceof torch.TorchError && /setRngState: the state must be a 1-d uint8 tensor/.test((e as Error).message));
+    assert.throws(
+      () => torch.setRngState(torch.ones([3])),
+      (e: unknown) => e instanceof torch.TorchError && /setRngState: the state must be a 1-d uint8 tensor/.test((e as Error).message),
+    );
     assert.throws(() => torch.setRngState(torch.zeros([7], { dtype: 'uint8' })), torch.TorchError);
   });
 });

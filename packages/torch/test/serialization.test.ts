@@ -141,7 +141,10 @@ describe('round trips', () => {
       assert.deepEqual(header.metadata, { a: 'b' });
       assert.deepEqual(header.tensors['float16/2x3'], { dtype: 'float16', shape: [2, 3], dataOffsets: header.tensors['float16/2x3'].dataOffsets });
       assert.equal(header.dataStart + header.dataLength, readFileSync(path).length);
-      assert.deepEqual(readdirSync(dir).filter((f) => f.includes('.tmp-')), []);
+      assert.deepEqual(
+        readdirSync(dir).filter((f) => f.includes('.tmp-')),
+        [],
+      );
     });
   });
 
@@ -158,7 +161,10 @@ describe('round trips', () => {
         assert.equal(header.tensors[name].dtype, expected.dtype);
         assert.deepEqual(header.tensors[name].shape, expected.shape);
       }
-      assert.deepEqual(readdirSync(dir).filter((f) => f.includes('.tmp-')), []);
+      assert.deepEqual(
+        readdirSync(dir).filter((f) => f.includes('.tmp-')),
+        [],
+      );
     });
   });
 
@@ -222,7 +228,15 @@ describe('layout, as the reference implementation writes it', () => {
   test('tensors sorted by descending dtype alignment then name, each aligned; metadata keys sorted', () => {
     noLeaks(() => {
       const bytes = serializeSafetensors(
-        { a: torch.tensor([true]), b: torch.tensor([1], { dtype: 'int64' }), c: torch.ones([3]), '9': torch.ones([1]), '10': torch.ones([1]), h: torch.ones([3]).to('float16'), u: torch.tensor([1], { dtype: 'uint8' }) },
+        {
+          a: torch.tensor([true]),
+          b: torch.tensor([1], { dtype: 'int64' }),
+          c: torch.ones([3]),
+          '9': torch.ones([1]),
+          '10': torch.ones([1]),
+          h: torch.ones([3]).to('float16'),
+          u: torch.tensor([1], { dtype: 'uint8' }),
+        },
         { z: '1', a: '2' },
       );
       const text = headerText(bytes);
@@ -303,10 +317,7 @@ describe('PyTorch interoperability', () => {
       assert.equal(run.status, 0, run.stderr + run.stdout);
       const dumped = JSON.parse(run.stdout) as Expected & { reserialized_identical: boolean };
       assert.deepEqual(dumped.metadata, metadata);
-      assertMatches(
-        Object.fromEntries(Object.entries(tensors).map(([k, t]) => [k, t.detach().contiguous()])),
-        dumped.tensors,
-      );
+      assertMatches(Object.fromEntries(Object.entries(tensors).map(([k, t]) => [k, t.detach().contiguous()])), dumped.tensors);
       assert.equal(dumped.reserialized_identical, true, 'the Python writer lays out the same tensors byte for byte the same');
     });
   });
@@ -345,11 +356,20 @@ describe('malformed files', () => {
       return true;
     };
     const before = torch.memory().tensors;
-    assert.throws(() => loadSafetensorsSync(path), (e) => check(e, path));
+    assert.throws(
+      () => loadSafetensorsSync(path),
+      (e) => check(e, path),
+    );
     await assert.rejects(loadSafetensors(path), (e) => check(e, path));
-    assert.throws(() => deserializeSafetensors(bytes), (e) => check(e, undefined));
+    assert.throws(
+      () => deserializeSafetensors(bytes),
+      (e) => check(e, undefined),
+    );
     if (headerOnly) {
-      assert.throws(() => readSafetensorsHeaderSync(path), (e) => check(e, path));
+      assert.throws(
+        () => readSafetensorsHeaderSync(path),
+        (e) => check(e, path),
+      );
       await assert.rejects(readSafetensorsHeader(path), (e) => check(e, path));
     }
     assert.equal(torch.memory().tensors, before);
@@ -371,7 +391,10 @@ describe('malformed files', () => {
     await assertBad(fileBytes('{"a": {"dtype": '), /not valid JSON/);
     await assertBad(fileBytes(Buffer.concat([Buffer.from('{"'), Buffer.from([0xff, 0xfe]), Buffer.from('":1}')])), /not valid UTF-8/);
     await assertBad(fileBytes('{"a": 1}'), /tensor "a": expected \{dtype, shape, data_offsets\}, got number 1/);
-    await assertBad(fileBytes('{"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}, "a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}', 4), /names "a" twice/);
+    await assertBad(
+      fileBytes('{"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}, "a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}', 4),
+      /names "a" twice/,
+    );
     await assertBad(fileBytes({ __metadata__: { epoch: 3 } }), /__metadata__ values must be strings, "epoch" is number 3/);
     await assertBad(fileBytes({ __metadata__: ['x'] }), /__metadata__ must be an object of strings/);
   });
@@ -390,20 +413,33 @@ describe('malformed files', () => {
   });
 
   test('overlapping, gapped, truncated and oversized data', async () => {
-    await assertBad(fileBytes({ a: f32([2], [0, 8]), b: f32([2], [4, 12]) }, 12), /tensor "b" \(data_offsets \[4, 12\]\) overlaps tensor "a", which ends at byte 8/);
+    await assertBad(
+      fileBytes({ a: f32([2], [0, 8]), b: f32([2], [4, 12]) }, 12),
+      /tensor "b" \(data_offsets \[4, 12\]\) overlaps tensor "a", which ends at byte 8/,
+    );
     await assertBad(fileBytes({ a: f32([2], [0, 8]), b: f32([2], [12, 20]) }, 20), /a gap of 4 bytes between tensor "a", which ends at byte 8, and tensor "b"/);
     await assertBad(fileBytes({ a: f32([2], [4, 12]) }, 12), /a gap of 4 bytes between the start of the data section and tensor "a"/);
-    await assertBad(fileBytes({ a: f32([2], [0, 8]), b: f32([2], [8, 16]) }, 12), /truncated: tensor "b" ends at byte 16 of the data section, which holds only 12 bytes/);
+    await assertBad(
+      fileBytes({ a: f32([2], [0, 8]), b: f32([2], [8, 16]) }, 12),
+      /truncated: tensor "b" ends at byte 16 of the data section, which holds only 12 bytes/,
+    );
     await assertBad(fileBytes({ a: f32([2], [0, 8]) }, 9), /the tensors cover 8 bytes of data but the data section holds 9: 1 bytes follow the last tensor/);
   });
 
   test('bool bytes other than 0 and 1', async () => {
-    await assertBad(fileBytes({ m: { dtype: 'BOOL', shape: [3], data_offsets: [0, 3] } }, Buffer.from([1, 0, 2])), /tensor "m" \(BOOL\) holds the byte 2 at element 2/, { headerOnly: false });
+    await assertBad(
+      fileBytes({ m: { dtype: 'BOOL', shape: [3], data_offsets: [0, 3] } }, Buffer.from([1, 0, 2])),
+      /tensor "m" \(BOOL\) holds the byte 2 at element 2/,
+      { headerOnly: false },
+    );
   });
 
   test('every truncation of a valid file, and random corruption of its header, fail cleanly', () => {
     noLeaks(() => {
-      const good = serializeSafetensors({ w: torch.randn([2, 3]), b: torch.tensor([1, 2], { dtype: 'int64' }), m: torch.tensor([true, false]), h: torch.ones([2]).to('float16') }, { k: 'v' });
+      const good = serializeSafetensors(
+        { w: torch.randn([2, 3]), b: torch.tensor([1, 2], { dtype: 'int64' }), m: torch.tensor([true, false]), h: torch.ones([2]).to('float16') },
+        { k: 'v' },
+      );
       for (let cut = 0; cut < good.length; cut++) {
         assert.throws(() => deserializeSafetensors(good.subarray(0, cut)), SafetensorsError, `cut at ${cut}`);
       }

@@ -84,12 +84,16 @@ export function roundBudget(config: BudgetConfig, options: { round: number; pool
 
 /** Rejects budget kinds that do not fit the units (at config load, with a clear message). */
 export function checkBudget(config: BudgetConfig, units: UnitConfig): void {
-  if (!(typeof config.total === 'number' && Number.isFinite(config.total) && config.total >= 0)) throw new RangeError(`budget: total must be a number >= 0, got ${config.total}`);
+  if (!(typeof config.total === 'number' && Number.isFinite(config.total) && config.total >= 0))
+    throw new RangeError(`budget: total must be a number >= 0, got ${config.total}`);
   if (!Number.isInteger(config.rounds) || config.rounds < 1) throw new RangeError(`budget: rounds must be a positive integer, got ${config.rounds}`);
-  if (config.kind === 'images' && units.kind !== 'image') throw new RangeError(`budget: an 'images' budget needs image units (got ${units.kind} units: use 'regions' or 'pixelPercent')`);
-  if (config.kind === 'regions' && units.kind === 'image') throw new RangeError("budget: a 'regions' budget counts region, superpixel or pixel units; with image units use 'images' or 'pixelPercent'");
+  if (config.kind === 'images' && units.kind !== 'image')
+    throw new RangeError(`budget: an 'images' budget needs image units (got ${units.kind} units: use 'regions' or 'pixelPercent')`);
+  if (config.kind === 'regions' && units.kind === 'image')
+    throw new RangeError("budget: a 'regions' budget counts region, superpixel or pixel units; with image units use 'images' or 'pixelPercent'");
   if (config.kind === 'pixelPercent' && config.total > 100) throw new RangeError(`budget: pixelPercent total must be <= 100, got ${config.total}`);
-  if ((config.kind === 'images' || config.kind === 'regions') && !Number.isInteger(config.total)) throw new RangeError(`budget: a '${config.kind}' total must be an integer, got ${config.total}`);
+  if ((config.kind === 'images' || config.kind === 'regions') && !Number.isInteger(config.total))
+    throw new RangeError(`budget: a '${config.kind}' total must be an integer, got ${config.total}`);
 }
 
 /** The seeded random numbers of a selection (SelectionContext.random) for a round and strategy. */

@@ -53,13 +53,28 @@ export interface PoolPredictionOptions {
  * at the working resolution, one batch at a time. The labels are never read. The model's modes
  * are restored when the iteration ends (or is left early).
  */
-export async function* predictPoolImages(model: SegmentationModel, pool: DatasetDescription, images: readonly number[], options: PoolPredictionOptions = {}): AsyncGenerator<{ index: number; maps: OverlayMaps }> {
+export async function* predictPoolImages(
+  model: SegmentationModel,
+  pool: DatasetDescription,
+  images: readonly number[],
+  options: PoolPredictionOptions = {},
+): AsyncGenerator<{ index: number; maps: OverlayMaps }> {
   const unique = [...new Set(images)].sort((a, b) => a - b);
   if (unique.length === 0) return;
-  for (const i of unique) if (pool.samples[i] === undefined) throw new RangeError(`predictPoolImages: the pool has no image ${i} (${pool.samples.length} images)`);
-  const subset = withSamples(pool, unique.map((i) => withoutLabel(pool.samples[i])));
+  for (const i of unique)
+    if (pool.samples[i] === undefined) throw new RangeError(`predictPoolImages: the pool has no image ${i} (${pool.samples.length} images)`);
+  const subset = withSamples(
+    pool,
+    unique.map((i) => withoutLabel(pool.samples[i])),
+  );
   const workers = options.workers ?? 0;
-  const loader = new DataLoader(subset, { batchSize: options.batchSize ?? 4, workers, prefetch: workers === 0 ? 0 : 2, transforms: options.transforms ?? [], normalize: options.normalize ?? IMAGENET_NORMALIZE });
+  const loader = new DataLoader(subset, {
+    batchSize: options.batchSize ?? 4,
+    workers,
+    prefetch: workers === 0 ? 0 : 2,
+    transforms: options.transforms ?? [],
+    normalize: options.normalize ?? IMAGENET_NORMALIZE,
+  });
   const wasTraining = model.training;
   const wasMc = model.mcDropout;
   const hasDropout = model.dropoutLayers().length > 0;

@@ -77,7 +77,13 @@ export async function computeSourceAnchors(model: SegmentationModel, source: Dat
   const C = model.numClasses;
   if (numClasses(source) !== C) throw new Error(`computeSourceAnchors: the model predicts ${C} classes but ${source.name} has ${numClasses(source)}`);
   const workers = options.workers ?? 0;
-  const loader = new DataLoader(source, { batchSize: options.batchSize ?? 4, workers, prefetch: workers === 0 ? 0 : 2, transforms: options.transforms ?? [], normalize: options.normalize ?? IMAGENET_NORMALIZE });
+  const loader = new DataLoader(source, {
+    batchSize: options.batchSize ?? 4,
+    workers,
+    prefetch: workers === 0 ? 0 : 2,
+    transforms: options.transforms ?? [],
+    normalize: options.normalize ?? IMAGENET_NORMALIZE,
+  });
   const vectors: Float32Array[] = [];
   let D = 0;
   const wasTraining = model.training;
@@ -95,7 +101,11 @@ export async function computeSourceAnchors(model: SegmentationModel, source: Dat
             const pred = predictedClass(out.logits);
             const rows: Tensor[] = [];
             for (let c = 0; c < C; c++) {
-              const mask = batch.labels.eq(c).logicalAnd(pred.eq(c)).float().reshape([N, H * W, 1]);
+              const mask = batch.labels
+                .eq(c)
+                .logicalAnd(pred.eq(c))
+                .float()
+                .reshape([N, H * W, 1]);
               const count = mask.sum(1);
               const mean = flat.matmul(mask).squeeze(2).div(count.clamp(1));
               rows.push(mean.mul(count.ge(minPixels).float()));
@@ -141,7 +151,8 @@ function labelledMask(options: ScoreOptions, indices: number[], ids: string[], H
   indices.forEach((index, i) => {
     const m = options.labelled?.(index, ids[i]);
     if (m === null || m === undefined) return;
-    if (m.length !== plane) throw new RangeError(`scorePool: the labelled mask of '${ids[i]}' has ${m.length} values, but the pool image is ${W}x${H} (${plane})`);
+    if (m.length !== plane)
+      throw new RangeError(`scorePool: the labelled mask of '${ids[i]}' has ${m.length} values, but the pool image is ${W}x${H} (${plane})`);
     const out = data.subarray(i * plane, (i + 1) * plane);
     for (let p = 0; p < plane; p++) out[p] = m[p] !== 0 ? 1 : 0;
   });
@@ -162,11 +173,15 @@ export async function scorePool(model: SegmentationModel, pool: DatasetDescripti
   const seed = options.seed ?? 0;
   const keepPerImage = options.keepPerImage ?? (units.kind === 'pixel' ? DEFAULT_PIXEL_RECORDS : Infinity);
   if (!(keepPerImage >= 1)) throw new RangeError(`scorePool: keepPerImage must be >= 1, got ${keepPerImage}`);
-  if (needs.has('targetness') && options.discriminator === undefined) throw new Error(`scorePool: strategy ${strategy.name} needs 'targetness': pass options.discriminator (e.g. restoreDiscriminators(run).main)`);
-  if (needs.has('sourceAnchors') && options.source === undefined) throw new Error(`scorePool: strategy ${strategy.name} needs 'sourceAnchors': pass options.source (the labelled source data)`);
-  if (model.numClasses !== numClasses(pool)) throw new Error(`scorePool: the model predicts ${model.numClasses} classes but ${pool.name} has ${numClasses(pool)}`);
+  if (needs.has('targetness') && options.discriminator === undefined)
+    throw new Error(`scorePool: strategy ${strategy.name} needs 'targetness': pass options.discriminator (e.g. restoreDiscriminators(run).main)`);
+  if (needs.has('sourceAnchors') && options.source === undefined)
+    throw new Error(`scorePool: strategy ${strategy.name} needs 'sourceAnchors': pass options.source (the labelled source data)`);
+  if (model.numClasses !== numClasses(pool))
+    throw new Error(`scorePool: the model predicts ${model.numClasses} classes but ${pool.name} has ${numClasses(pool)}`);
   const passes = strategy.settings.mcPasses ?? 10;
-  if (needs.has('mcSamples') && !(Number.isInteger(passes) && passes >= 1)) throw new RangeError(`scorePool: mcPasses must be a positive integer, got ${passes}`);
+  if (needs.has('mcSamples') && !(Number.isInteger(passes) && passes >= 1))
+    throw new RangeError(`scorePool: mcPasses must be a positive integer, got ${passes}`);
   // One deterministic forward pass serves all of these (MC samples are separate passes).
   const needsForward = (['probabilities', 'features', 'targetness', 'gradientEmbedding'] as const).some((n) => needs.has(n));
   const wasTraining = model.training;
@@ -177,7 +192,10 @@ export async function scorePool(model: SegmentationModel, pool: DatasetDescripti
   // Without workers, no prefetch: decoding the next batch on the main thread while the model runs
   // would take cores from the engine's threads (a 2-core machine then slows down overall).
   // The pool's labels are never read (selection must not see ground truth; it also saves decoding).
-  const unlabelledPool = withSamples(pool, pool.samples.map((s) => (s.label.kind === 'none' ? s : withoutLabel(s))));
+  const unlabelledPool = withSamples(
+    pool,
+    pool.samples.map((s) => (s.label.kind === 'none' ? s : withoutLabel(s))),
+  );
   const loader = new DataLoader(unlabelledPool, { batchSize: options.batchSize ?? 4, workers, prefetch: workers === 0 ? 0 : 2, transforms, normalize });
   const records: UnitRecord[] = [];
   let done = 0;
@@ -212,42 +230,44 @@ export async function scorePool(model: SegmentationModel, pool: DatasetDescripti
         }
         let batchRecords: UnitRecord[] = [];
         // (The tidy returns nothing: records hold no tensors, so it need not search them.)
-        torch.inferenceMode(() => torch.tidy(() => {
-          const inputs: BatchInputs = {
-            images: batch.indices,
-            imageIds: batch.ids,
-            labelled: labelledMask(options, batch.indices, batch.ids, H, W),
-            seed,
-            keepPerImage,
-          };
-          if (segments !== null) {
-            const flat = new Int32Array(N * H * W);
-            segments.forEach((s, i) => flat.set(s.labels, i * H * W));
-            inputs.segments = torch.tensor(flat, { shape: [N, H, W] }).long();
-            inputs.segmentCounts = segments.map((s) => s.count);
-          }
-          if (needsForward) {
-            const out = model.forward(batch.images);
-            const probs = out.logits.softmax(1);
-            const features = needs.has('features') || needs.has('gradientEmbedding') ? upsampleTo(out.features, H, W) : null;
-            if (needs.has('probabilities')) inputs.probabilities = probs;
-            if (needs.has('features')) inputs.features = features!;
-            if (needs.has('targetness')) inputs.targetness = targetness(options.discriminator!, probs);
-            if (needs.has('gradientEmbedding')) inputs.gradientEmbedding = gradientEmbeddings(new BatchUnits(inputs, units), probs, features!);
-          }
-          if (needs.has('mcSamples')) {
-            model.setMcDropout(true);
-            try {
-              const samples: Tensor[] = [];
-              for (let t = 0; t < passes; t++) samples.push(model.forward(batch.images).logits.softmax(1));
-              inputs.mcSamples = torch.stack(samples, 0);
-            } finally {
-              model.setMcDropout(wasMc);
+        torch.inferenceMode(() =>
+          torch.tidy(() => {
+            const inputs: BatchInputs = {
+              images: batch.indices,
+              imageIds: batch.ids,
+              labelled: labelledMask(options, batch.indices, batch.ids, H, W),
+              seed,
+              keepPerImage,
+            };
+            if (segments !== null) {
+              const flat = new Int32Array(N * H * W);
+              segments.forEach((s, i) => flat.set(s.labels, i * H * W));
+              inputs.segments = torch.tensor(flat, { shape: [N, H, W] }).long();
+              inputs.segmentCounts = segments.map((s) => s.count);
             }
-          }
-          if (anchors !== null) inputs.sourceAnchors = anchors;
-          batchRecords = strategy.scoreBatch(inputs, units);
-        }));
+            if (needsForward) {
+              const out = model.forward(batch.images);
+              const probs = out.logits.softmax(1);
+              const features = needs.has('features') || needs.has('gradientEmbedding') ? upsampleTo(out.features, H, W) : null;
+              if (needs.has('probabilities')) inputs.probabilities = probs;
+              if (needs.has('features')) inputs.features = features!;
+              if (needs.has('targetness')) inputs.targetness = targetness(options.discriminator!, probs);
+              if (needs.has('gradientEmbedding')) inputs.gradientEmbedding = gradientEmbeddings(new BatchUnits(inputs, units), probs, features!);
+            }
+            if (needs.has('mcSamples')) {
+              model.setMcDropout(true);
+              try {
+                const samples: Tensor[] = [];
+                for (let t = 0; t < passes; t++) samples.push(model.forward(batch.images).logits.softmax(1));
+                inputs.mcSamples = torch.stack(samples, 0);
+              } finally {
+                model.setMcDropout(wasMc);
+              }
+            }
+            if (anchors !== null) inputs.sourceAnchors = anchors;
+            batchRecords = strategy.scoreBatch(inputs, units);
+          }),
+        );
         for (const r of pruneRecords(batchRecords, keepPerImage)) records.push(r);
       } finally {
         batch.dispose();

@@ -50,7 +50,9 @@ export async function selectionErrors(
     // An image whose bought pixels are all void has no label mask: nothing of it counts.
     if (mask === undefined) continue;
     if (mask.width !== maps.width || mask.height !== maps.height) {
-      throw new RangeError(`selectionErrors: labels of '${id}' are ${mask.width}x${mask.height} but the model's prediction is ${maps.width}x${maps.height} (use the pool's working resolution)`);
+      throw new RangeError(
+        `selectionErrors: labels of '${id}' are ${mask.width}x${mask.height} but the model's prediction is ${maps.width}x${maps.height} (use the pool's working resolution)`,
+      );
     }
     for (const u of byImage.get(index)!) {
       for (const p of u.pixelIndices) {

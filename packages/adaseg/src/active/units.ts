@@ -54,9 +54,12 @@ export function checkUnitConfig(units: UnitConfig): void {
       regionSide(units.k);
       return;
     case 'superpixel':
-      if (!(typeof units.size === 'number' && Number.isFinite(units.size) && units.size >= 1)) throw new RangeError(`superpixel units: size must be a number >= 1, got ${units.size}`);
-      if (units.compactness !== undefined && !(units.compactness > 0)) throw new RangeError(`superpixel units: compactness must be > 0, got ${units.compactness}`);
-      if (units.method !== undefined && units.method !== 'slic' && units.method !== 'grid') throw new RangeError(`superpixel units: method must be 'slic' or 'grid', got ${JSON.stringify(units.method)}`);
+      if (!(typeof units.size === 'number' && Number.isFinite(units.size) && units.size >= 1))
+        throw new RangeError(`superpixel units: size must be a number >= 1, got ${units.size}`);
+      if (units.compactness !== undefined && !(units.compactness > 0))
+        throw new RangeError(`superpixel units: compactness must be > 0, got ${units.compactness}`);
+      if (units.method !== undefined && units.method !== 'slic' && units.method !== 'grid')
+        throw new RangeError(`superpixel units: method must be 'slic' or 'grid', got ${JSON.stringify(units.method)}`);
       return;
     default:
       throw new RangeError(`unknown unit kind ${JSON.stringify((units as { kind: unknown }).kind)} (image, region, superpixel, pixel)`);
@@ -74,7 +77,8 @@ export function needsImage(units: UnitConfig): boolean {
 export function superpixels(units: Extract<UnitConfig, { kind: 'superpixel' }>, size: ImageSize, image?: RgbImage): Segmentation {
   if ((units.method ?? 'slic') === 'grid') return gridSegments(size, units.size);
   if (image === undefined) throw new Error("superpixel units (SLIC) need the image: pass its RGB (poolImageRgb), or use method 'grid'");
-  if (image.width !== size.width || image.height !== size.height) throw new RangeError(`superpixels: image is ${image.width}x${image.height}, expected ${size.width}x${size.height}`);
+  if (image.width !== size.width || image.height !== size.height)
+    throw new RangeError(`superpixels: image is ${image.width}x${image.height}, expected ${size.width}x${size.height}`);
   return slic(image, { size: units.size, compactness: units.compactness });
 }
 
@@ -98,7 +102,8 @@ export class UnitLayout {
   ) {
     checkUnitConfig(units);
     const { width, height } = size;
-    if (!(Number.isInteger(width) && Number.isInteger(height) && width > 0 && height > 0)) throw new RangeError(`unit layout: bad image size ${width}x${height}`);
+    if (!(Number.isInteger(width) && Number.isInteger(height) && width > 0 && height > 0))
+      throw new RangeError(`unit layout: bad image size ${width}x${height}`);
     this.segments = null;
     this.grid = null;
     switch (units.kind) {
@@ -132,7 +137,8 @@ export class UnitLayout {
         return pixel;
       case 'region': {
         const g = this.grid!;
-        const x = pixel % width, y = (pixel - x) / width;
+        const x = pixel % width,
+          y = (pixel - x) / width;
         return Math.floor(y / g.side) * g.cols + Math.floor(x / g.side);
       }
       case 'superpixel':
@@ -150,7 +156,8 @@ export class UnitLayout {
   }
 
   private checkUnit(unit: number): void {
-    if (!Number.isInteger(unit) || unit < 0 || unit >= this.count) throw new RangeError(`unit ${unit} is out of range: this ${this.units.kind} layout has units 0..${this.count - 1}`);
+    if (!Number.isInteger(unit) || unit < 0 || unit >= this.count)
+      throw new RangeError(`unit ${unit} is out of range: this ${this.units.kind} layout has units 0..${this.count - 1}`);
   }
 
   /** Row-major indices of the pixels of a unit, ascending. */
@@ -164,9 +171,12 @@ export class UnitLayout {
         return Uint32Array.of(unit);
       case 'region': {
         const g = this.grid!;
-        const r = Math.floor(unit / g.cols), c = unit % g.cols;
-        const y0 = r * g.side, x0 = c * g.side;
-        const y1 = Math.min(height, y0 + g.side), x1 = Math.min(width, x0 + g.side);
+        const r = Math.floor(unit / g.cols),
+          c = unit % g.cols;
+        const y0 = r * g.side,
+          x0 = c * g.side;
+        const y1 = Math.min(height, y0 + g.side),
+          x1 = Math.min(width, x0 + g.side);
         const out = new Uint32Array((y1 - y0) * (x1 - x0));
         let i = 0;
         for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++) out[i++] = y * width + x;
@@ -248,7 +258,8 @@ const DETERMINISTIC = new Set(['resize', 'centerCrop']);
 
 export function checkPoolTransforms(transforms: readonly Transform[]): void {
   for (const t of transforms) {
-    if (!DETERMINISTIC.has(t.kind)) throw new Error(`pool transforms must be deterministic (resize, centerCrop): '${t.kind}' would change the units and labels between calls`);
+    if (!DETERMINISTIC.has(t.kind))
+      throw new Error(`pool transforms must be deterministic (resize, centerCrop): '${t.kind}' would change the units and labels between calls`);
   }
 }
 
@@ -282,7 +293,9 @@ export function denormalizeRgb(images: Tensor, normalize: Normalize): RgbImage[]
   for (let i = 0; i < N; i++) {
     const rgb = new Uint8Array(3 * plane);
     for (let c = 0; c < 3; c++) {
-      const base = (i * 3 + c) * plane, mean = normalize.mean[c], std = normalize.std[c];
+      const base = (i * 3 + c) * plane,
+        mean = normalize.mean[c],
+        std = normalize.std[c];
       for (let p = 0; p < plane; p++) {
         const v = Math.round((data[base + p] * std + mean) * 255);
         rgb[3 * p + c] = v < 0 ? 0 : v > 255 ? 255 : v;

@@ -35,7 +35,12 @@ export interface AdaptRunResult extends TrainingResult {
 }
 
 /** The starting segmenter: an in-memory model, the init run/checkpoint, or a fresh model (+ weights). */
-function startingModel(config: AdaptConfig, classes: number, options: AdaptRunOptions, log: (line: string) => void): { model: SegmentationModel; owned: boolean } {
+function startingModel(
+  config: AdaptConfig,
+  classes: number,
+  options: AdaptRunOptions,
+  log: (line: string) => void,
+): { model: SegmentationModel; owned: boolean } {
   if (options.model !== undefined) {
     if (options.model.numClasses !== classes) throw new Error(`adapt: the given model predicts ${options.model.numClasses} classes, the data has ${classes}`);
     return { model: options.model, owned: false };
@@ -61,7 +66,10 @@ export async function adaptModel(config: AdaptConfig, options: AdaptRunOptions =
   const labelledTargetSet = options.labelledTarget ?? (config.data.labelledTarget ? await loadDataset(config.data.labelledTarget) : undefined);
   const valSets = await Promise.all(config.data.val.map(async (v) => ({ name: v.name, dataset: await loadDataset(v.dataset) })));
   const classes = numClasses(sourceSet);
-  const others: [string, DatasetDescription][] = [['target set', targetSet], ...valSets.map((v): [string, DatasetDescription] => [`validation set '${v.name}'`, v.dataset])];
+  const others: [string, DatasetDescription][] = [
+    ['target set', targetSet],
+    ...valSets.map((v): [string, DatasetDescription] => [`validation set '${v.name}'`, v.dataset]),
+  ];
   if (labelledTargetSet) others.push(['labelled target set', labelledTargetSet]);
   for (const [what, ds] of others) {
     if (numClasses(ds) !== classes) throw new Error(`the ${what} has ${numClasses(ds)} classes, the source set ${classes}`);
@@ -80,7 +88,12 @@ export async function adaptModel(config: AdaptConfig, options: AdaptRunOptions =
       iterations: config.train.iterations,
       auxWeight: config.train.auxWeight,
       targetSet,
-      targetLoader: { batchSize: config.eval.batchSize, workers: config.data.workers, normalize: config.data.normalize, transforms: config.data.evalTransforms },
+      targetLoader: {
+        batchSize: config.eval.batchSize,
+        workers: config.data.workers,
+        normalize: config.data.normalize,
+        transforms: config.data.evalTransforms,
+      },
       log,
     });
     let weights: number[] | null;
@@ -105,7 +118,12 @@ export async function adaptModel(config: AdaptConfig, options: AdaptRunOptions =
         source: { dataset: sourceSet, loader: { ...loaderCommon, shuffle: true, seed: config.seed, transforms: config.data.transforms } },
         target: { dataset: targetSet, loader: { ...loaderCommon, shuffle: true, seed: hashSeed(config.seed, 1), transforms: config.data.targetTransforms } },
         ...(labelledTargetSet !== undefined
-          ? { labelledTarget: { dataset: labelledTargetSet, loader: { ...loaderCommon, shuffle: true, seed: hashSeed(config.seed, 2), transforms: config.data.targetTransforms } } }
+          ? {
+              labelledTarget: {
+                dataset: labelledTargetSet,
+                loader: { ...loaderCommon, shuffle: true, seed: hashSeed(config.seed, 2), transforms: config.data.targetTransforms },
+              },
+            }
           : {}),
       },
       output: config.output,

@@ -103,7 +103,19 @@ export interface AdaptConfig {
 }
 
 const ROOT_KEYS = ['name', 'output', 'seed', 'model', 'init', 'weights', 'data', 'train', 'eval', 'adapt'];
-const DATA_KEYS = ['source', 'target', 'labelledTarget', 'val', 'batchSize', 'workers', 'transforms', 'targetTransforms', 'evalTransforms', 'normalize', 'cache'];
+const DATA_KEYS = [
+  'source',
+  'target',
+  'labelledTarget',
+  'val',
+  'batchSize',
+  'workers',
+  'transforms',
+  'targetTransforms',
+  'evalTransforms',
+  'normalize',
+  'cache',
+];
 
 function datasetAt(r: ConfigReader, key: string, baseDir: string): DatasetConfig {
   try {
@@ -122,7 +134,8 @@ export function parseMethodConfig(r: ConfigReader, options: { labelledTarget?: b
   // An experiment's adapt sections have no labelled target of their own (rounds.labelledTargetWeight
   // weighs the rounds' labels): there the field is refused rather than silently ignored.
   const labelledTarget = options.labelledTarget ?? true;
-  if (!labelledTarget && r.has('labelledTargetWeight')) r.fail('labelledTargetWeight', 'does not apply here: set rounds.labelledTargetWeight (the weight of the cross-entropy on the labelled target regions)');
+  if (!labelledTarget && r.has('labelledTargetWeight'))
+    r.fail('labelledTargetWeight', 'does not apply here: set rounds.labelledTargetWeight (the weight of the cross-entropy on the labelled target regions)');
   const method = r.oneOf('method', ADAPT_METHODS);
   const common = (): MethodCommon => ({
     levels: r.oneOf('levels', ['auto', 'single', 'multi'] as const, 'auto'),
@@ -152,7 +165,8 @@ export function parseAdaptConfig(value: unknown, baseDir = process.cwd()): Adapt
 
   // The shared sections go through the training config's parsers (source as its training set).
   const base = parseTrainParts(r, baseDir, { trainSet: 'source', dataKeys: DATA_KEYS, defaultName: 'adapt' });
-  if (base.train.gradAccumulation !== 1) ConfigReader.root(raw.train, 'config.train').fail('gradAccumulation', 'must be 1 for adaptation (each iteration takes one source and one target batch)');
+  if (base.train.gradAccumulation !== 1)
+    ConfigReader.root(raw.train, 'config.train').fail('gradAccumulation', 'must be 1 for adaptation (each iteration takes one source and one target batch)');
   let targetTransforms = base.data.transforms;
   if (d.has('targetTransforms')) {
     try {

@@ -64,11 +64,15 @@ export class FCDiscriminator extends torch.nn.Module {
   /** Logits [N, 1, h, w] (h = H/32 rounded down through five halvings) of a [N, C, H, W] map. */
   forward(x: Tensor): Tensor {
     if (x === null || typeof x !== 'object' || (x as { isTensor?: unknown }).isTensor !== true || x.ndim !== 4 || x.shape[1] !== this.inChannels) {
-      throw new TypeError(`FCDiscriminator.forward: expected [N, ${this.inChannels}, H, W]${x && (x as Tensor).shape ? `, got [${(x as Tensor).shape.join(', ')}]` : ''}`);
+      throw new TypeError(
+        `FCDiscriminator.forward: expected [N, ${this.inChannels}, H, W]${x && (x as Tensor).shape ? `, got [${(x as Tensor).shape.join(', ')}]` : ''}`,
+      );
     }
     const [h, w] = [x.shape[2], x.shape[3]];
     if (h < DISCRIMINATOR_MIN_SIZE || w < DISCRIMINATOR_MIN_SIZE) {
-      throw new RangeError(`FCDiscriminator.forward: inputs must be at least ${DISCRIMINATOR_MIN_SIZE}x${DISCRIMINATOR_MIN_SIZE} (five stride-2 convolutions), got ${w}x${h} (W x H)`);
+      throw new RangeError(
+        `FCDiscriminator.forward: inputs must be at least ${DISCRIMINATOR_MIN_SIZE}x${DISCRIMINATOR_MIN_SIZE} (five stride-2 convolutions), got ${w}x${h} (W x H)`,
+      );
     }
     return torch.tidy(() => {
       let y = this.conv1.forward(x).leakyRelu(0.2);
@@ -146,7 +150,9 @@ export function restoreDiscriminators(path: string): RestoredDiscriminators {
     }
   }
   if (provided === null) {
-    throw new Error(`restoreDiscriminators: ${file} is not from an adversarial adaptation run (no config.json with adapt.method 'adaptsegnet' or 'advent-adversarial' beside it)`);
+    throw new Error(
+      `restoreDiscriminators: ${file} is not from an adversarial adaptation run (no config.json with adapt.method 'adaptsegnet' or 'advent-adversarial' beside it)`,
+    );
   }
   const { input, objective } = provided;
   const all = torch.loadSafetensorsSync(file);

@@ -16,7 +16,17 @@ import * as torch from '@adaseg/torch';
 import type { DatasetDescription } from '../data/dataset.js';
 import type { Batch, LoaderOptions } from '../data/loader.js';
 import type { SegmentationModel } from '../models/base.js';
-import { detachLevels, entropyLoss, ganLoss, type LabelledBatch, levelsOf, type OutputLevels, segmentationLoss, SOURCE_LABEL, TARGET_LABEL } from '../train/losses.js';
+import {
+  detachLevels,
+  entropyLoss,
+  ganLoss,
+  type LabelledBatch,
+  levelsOf,
+  type OutputLevels,
+  segmentationLoss,
+  SOURCE_LABEL,
+  TARGET_LABEL,
+} from '../train/losses.js';
 import { type LrScheduler, type Objective, PLAIN_STEP, type StepContext } from '../train/trainer.js';
 import type { AdaptMethodConfig, AdversarialConfig, EntropyConfig, SelfTrainingConfig } from './config.js';
 import { type DiscriminatorInput, FCDiscriminator } from './discriminator.js';
@@ -86,7 +96,13 @@ export interface StepOptions {
  * backpropagated through ctx (default: plainly, for callers outside the Trainer that zero the
  * gradients before and step after). Returns the scalars to log.
  */
-export function adaptationStep(model: SegmentationModel, method: AdaptationMethod, batches: AdaptationBatches, options: StepOptions, ctx: StepContext = PLAIN_STEP): Record<string, number> {
+export function adaptationStep(
+  model: SegmentationModel,
+  method: AdaptationMethod,
+  batches: AdaptationBatches,
+  options: StepOptions,
+  ctx: StepContext = PLAIN_STEP,
+): Record<string, number> {
   const scalars: Record<string, number> = {};
   const classWeight = options.classWeight ?? null;
   const source = torch.tidy(() => {
@@ -178,7 +194,8 @@ export class AdaptationObjective implements Objective<AdaptationStreams> {
 /** The levels a method works on: main alone, or [aux, main] (the first auxiliary output). */
 function selectLevels(levels: OutputLevels, multi: boolean): { name: 'main' | 'aux'; logits: Tensor }[] {
   if (!multi) return [{ name: 'main', logits: levels.main }];
-  if (levels.aux.length === 0) throw new Error("multi-level adaptation needs a model with an auxiliary output in training (e.g. deeplabv2 with multiLevel); use levels: 'single'");
+  if (levels.aux.length === 0)
+    throw new Error("multi-level adaptation needs a model with an auxiliary output in training (e.g. deeplabv2 with multiLevel); use levels: 'single'");
   return [
     { name: 'aux', logits: levels.aux[0] },
     { name: 'main', logits: levels.main },
@@ -340,7 +357,8 @@ export class SelfTrainingMethod implements AdaptationMethod {
     readonly config: SelfTrainingConfig,
     private readonly ctx: MethodContext,
   ) {
-    if (ctx.targetSet === undefined || ctx.targetLoader === undefined) throw new Error('self-training needs the target set (MethodContext.targetSet and targetLoader)');
+    if (ctx.targetSet === undefined || ctx.targetLoader === undefined)
+      throw new Error('self-training needs the target set (MethodContext.targetSet and targetLoader)');
     this.model = ctx.model;
     this.modules = { pseudo: new PseudoLabeler(ctx.model, { portion: config.portion, maxThreshold: config.maxThreshold }) };
   }
@@ -388,7 +406,9 @@ export function hasAuxOutput(model: SegmentationModel): boolean {
 export function resolveLevels(config: AdaptMethodConfig, model: SegmentationModel): 'single' | 'multi' {
   if (config.levels === 'auto') return hasAuxOutput(model) ? 'multi' : 'single';
   if (config.levels === 'multi' && !hasAuxOutput(model)) {
-    throw new Error(`adapt.levels 'multi' needs a model with an auxiliary output in training (deeplabv2 with multiLevel, or fcn/deeplabv3 with aux); ${model.config.kind} has none`);
+    throw new Error(
+      `adapt.levels 'multi' needs a model with an auxiliary output in training (deeplabv2 with multiLevel, or fcn/deeplabv3 with aux); ${model.config.kind} has none`,
+    );
   }
   return config.levels;
 }

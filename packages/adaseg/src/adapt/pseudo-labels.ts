@@ -35,9 +35,16 @@ export function accumulateConfidences(histogram: Float64Array, probs: Tensor, bi
   if (histogram.length !== classes * bins) throw new RangeError(`accumulateConfidences: histogram has ${histogram.length} bins, expected ${classes} x ${bins}`);
   const counts = torch.tidy(() => {
     const [conf, pred] = probs.max(1);
-    const bin = conf.mul(bins).floor().clamp(0, bins - 1).long();
+    const bin = conf
+      .mul(bins)
+      .floor()
+      .clamp(0, bins - 1)
+      .long();
     const index = pred.mul(bins).add(bin).flatten();
-    return torch.zeros([classes * bins], { dtype: 'float64' }).scatterAdd(0, index, torch.ones([index.shape[0]], { dtype: 'float64' })).toTypedArray() as Float64Array;
+    return torch
+      .zeros([classes * bins], { dtype: 'float64' })
+      .scatterAdd(0, index, torch.ones([index.shape[0]], { dtype: 'float64' }))
+      .toTypedArray() as Float64Array;
   });
   for (let i = 0; i < counts.length; i++) histogram[i] += counts[i];
 }
@@ -80,7 +87,10 @@ export class PseudoLabeler extends torch.nn.Module {
   readonly teacher: SegmentationModel;
   readonly numClasses: number;
 
-  constructor(model: SegmentationModel, readonly options: ThresholdOptions) {
+  constructor(
+    model: SegmentationModel,
+    readonly options: ThresholdOptions,
+  ) {
     super();
     this.numClasses = model.numClasses;
     this.teacher = this.registerModule('teacher', buildModel(model.config as ModelConfig, model.numClasses));

@@ -26,7 +26,8 @@ export interface AdaptMethodEntry<C extends AdaptMethodConfig = AdaptMethodConfi
 
 function betasAt(r: ConfigReader, key: string, fallback: [number, number]): [number, number] {
   const b = r.raw(key) ?? fallback;
-  if (!Array.isArray(b) || b.length !== 2 || !b.every((x) => typeof x === 'number' && x >= 0 && x < 1)) r.fail(key, `must be two numbers in [0, 1), got ${JSON.stringify(b)}`);
+  if (!Array.isArray(b) || b.length !== 2 || !b.every((x) => typeof x === 'number' && x >= 0 && x < 1))
+    r.fail(key, `must be two numbers in [0, 1), got ${JSON.stringify(b)}`);
   return [b[0], b[1]];
 }
 
@@ -48,7 +49,12 @@ function adversarial(method: AdversarialConfig['method'], input: DiscriminatorIn
         lambdaAdv: r.number('lambdaAdv', 1e-3, { min: 0 }),
         lambdaAdvAux: r.number('lambdaAdvAux', 2e-4, { min: 0 }),
         gan: r.oneOf('gan', ['vanilla', 'ls'] as const, 'vanilla'),
-        discriminator: { ndf: d.integer('ndf', 64, 1), lr: d.positive('lr', 1e-4), betas: betasAt(d, 'betas', [0.9, 0.99]), power: d.number('power', 0.9, { min: 0 }) },
+        discriminator: {
+          ndf: d.integer('ndf', 64, 1),
+          lr: d.positive('lr', 1e-4),
+          betas: betasAt(d, 'betas', [0.9, 0.99]),
+          power: d.number('power', 0.9, { min: 0 }),
+        },
       };
     },
     create: (config, ctx) => new AdversarialMethod(config, ctx, input),
@@ -62,7 +68,12 @@ export const ADAPT_METHOD_REGISTRY = [
   {
     method: 'advent-entropy',
     keys: ['lambdaEnt', 'lambdaEntAux'],
-    parse: (r, common) => ({ method: 'advent-entropy', ...common, lambdaEnt: r.number('lambdaEnt', 1e-3, { min: 0 }), lambdaEntAux: r.number('lambdaEntAux', 2e-4, { min: 0 }) }),
+    parse: (r, common) => ({
+      method: 'advent-entropy',
+      ...common,
+      lambdaEnt: r.number('lambdaEnt', 1e-3, { min: 0 }),
+      lambdaEntAux: r.number('lambdaEntAux', 2e-4, { min: 0 }),
+    }),
     create: (config, ctx) => new EntropyMethod(config, ctx.multiLevel),
     discriminator: () => null,
   } satisfies AdaptMethodEntry<Extract<AdaptMethodConfig, { method: 'advent-entropy' }>>,
@@ -85,7 +96,12 @@ export const ADAPT_METHOD_REGISTRY = [
 
 /** Every registered method is a member of the config union, and every member is registered. */
 type Registered = (typeof ADAPT_METHOD_REGISTRY)[number]['method'];
-const everyMethodRegistered: Record<AdaptMethodConfig['method'], true> = { adaptsegnet: true, 'advent-entropy': true, 'advent-adversarial': true, 'self-training': true } satisfies Record<Registered, true>;
+const everyMethodRegistered: Record<AdaptMethodConfig['method'], true> = {
+  adaptsegnet: true,
+  'advent-entropy': true,
+  'advent-adversarial': true,
+  'self-training': true,
+} satisfies Record<Registered, true>;
 void everyMethodRegistered;
 
 export const ADAPT_METHODS: readonly AdaptMethodConfig['method'][] = ADAPT_METHOD_REGISTRY.map((e) => e.method);

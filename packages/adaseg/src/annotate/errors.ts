@@ -5,16 +5,7 @@ import { LabelStoreError } from '../labels/store.js';
 import { AdasegError, type HttpStatus, httpStatusOf } from '../errors.js';
 
 export type HttpErrorCode =
-  | 'bad-request'
-  | 'unauthorized'
-  | 'forbidden'
-  | 'not-found'
-  | 'conflict'
-  | 'invalid'
-  | 'too-large'
-  | 'unavailable'
-  | 'not-implemented'
-  | 'internal';
+  'bad-request' | 'unauthorized' | 'forbidden' | 'not-found' | 'conflict' | 'invalid' | 'too-large' | 'unavailable' | 'not-implemented' | 'internal';
 
 export class HttpError extends AdasegError {
   declare readonly code: HttpErrorCode;

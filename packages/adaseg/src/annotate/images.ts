@@ -37,9 +37,11 @@ export function datasetImages(pool: DatasetDescription, transforms: readonly Tra
   const cache = new Map<number, Promise<RgbImage>>();
   return async (_run, image) => {
     const sample = pool.samples[image.index];
-    if (sample === undefined || sample.id !== image.id) throw new HttpError('not-found', `pool image ${image.index} is not '${image.id}' in dataset ${pool.name}`);
+    if (sample === undefined || sample.id !== image.id)
+      throw new HttpError('not-found', `pool image ${image.index} is not '${image.id}' in dataset ${pool.name}`);
     if (sample.image.kind === 'file') {
-      if (pool.root === null || !insideRoot(pool.root, sample.image.path)) throw new HttpError('forbidden', `the image of '${image.id}' is outside the dataset root`);
+      if (pool.root === null || !insideRoot(pool.root, sample.image.path))
+        throw new HttpError('forbidden', `the image of '${image.id}' is outside the dataset root`);
     }
     let p = cache.get(image.index);
     if (p === undefined) {
@@ -49,7 +51,8 @@ export function datasetImages(pool: DatasetDescription, transforms: readonly Tra
       if (cache.size > cacheSize) cache.delete(cache.keys().next().value as number);
     }
     const rgb = await p;
-    if (rgb.width !== image.width || rgb.height !== image.height) throw new Error(`pool image '${image.id}' is ${rgb.width}x${rgb.height}, the label store says ${image.width}x${image.height}`);
+    if (rgb.width !== image.width || rgb.height !== image.height)
+      throw new Error(`pool image '${image.id}' is ${rgb.width}x${rgb.height}, the label store says ${image.width}x${image.height}`);
     return rgb;
   };
 }

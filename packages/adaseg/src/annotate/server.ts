@@ -52,7 +52,8 @@ type Env = { Variables: { user: User } };
 const MAX_ID = 2 ** 31;
 
 function parseId(raw: string): number {
-  if (!/^\d{1,10}$/.test(raw) || Number(raw) < 1 || Number(raw) >= MAX_ID) throw new HttpError('bad-request', `query id must be a positive integer, got '${raw.slice(0, 40)}'`);
+  if (!/^\d{1,10}$/.test(raw) || Number(raw) < 1 || Number(raw) >= MAX_ID)
+    throw new HttpError('bad-request', `query id must be a positive integer, got '${raw.slice(0, 40)}'`);
   return Number(raw);
 }
 
@@ -73,7 +74,8 @@ async function jsonBody(c: Context<Env>): Promise<Record<string, unknown>> {
 
 function onlyKeys(body: Record<string, unknown>, allowed: readonly string[]): void {
   const extra = Object.keys(body).filter((k) => !allowed.includes(k));
-  if (extra.length > 0) throw new HttpError('bad-request', `unknown field(s) ${extra.map((k) => JSON.stringify(k.slice(0, 40))).join(', ')}; allowed: ${allowed.join(', ')}`);
+  if (extra.length > 0)
+    throw new HttpError('bad-request', `unknown field(s) ${extra.map((k) => JSON.stringify(k.slice(0, 40))).join(', ')}; allowed: ${allowed.join(', ')}`);
 }
 
 function optionalString(body: Record<string, unknown>, key: string): string | undefined {
@@ -164,7 +166,10 @@ async function labelsPng(store: LabelStore, q: Query): Promise<Buffer> {
 }
 
 const grayPng = (data: Uint8Array, width: number, height: number): Promise<Buffer> =>
-  sharp(Buffer.from(data.buffer, data.byteOffset, data.byteLength), { raw: { width, height, channels: 1 } }).toColourspace('b-w').png().toBuffer();
+  sharp(Buffer.from(data.buffer, data.byteOffset, data.byteLength), { raw: { width, height, channels: 1 } })
+    .toColourspace('b-w')
+    .png()
+    .toBuffer();
 
 /**
  * Gray PNG: pixel = unit position + 1 inside the query's units (0 elsewhere), or 255 on unit
@@ -172,7 +177,8 @@ const grayPng = (data: Uint8Array, width: number, height: number): Promise<Buffe
  * g * 256 + b; 0 outside), exact however many units the query has.
  */
 async function maskPng(q: Query, outline: boolean, rgb = false): Promise<Buffer> {
-  const W = q.width, H = q.height;
+  const W = q.width,
+    H = q.height;
   const owner = new Int32Array(W * H).fill(-1);
   q.units.forEach((u, i) => {
     for (const p of u.pixelIndices) owner[p] = i;
@@ -185,7 +191,9 @@ async function maskPng(q: Query, outline: boolean, rgb = false): Promise<Buffer>
       out[p * 3 + 1] = (v >> 8) & 255;
       out[p * 3 + 2] = v & 255;
     }
-    return sharp(Buffer.from(out.buffer, out.byteOffset, out.byteLength), { raw: { width: W, height: H, channels: 3 } }).png().toBuffer();
+    return sharp(Buffer.from(out.buffer, out.byteOffset, out.byteLength), { raw: { width: W, height: H, channels: 3 } })
+      .png()
+      .toBuffer();
   }
   const out = new Uint8Array(W * H);
   for (let p = 0; p < out.length; p++) {
@@ -195,11 +203,14 @@ async function maskPng(q: Query, outline: boolean, rgb = false): Promise<Buffer>
       out[p] = Math.min(254, o + 1);
       continue;
     }
-    const x = p % W, y = (p - x) / W;
+    const x = p % W,
+      y = (p - x) / W;
     const edge = x === 0 || y === 0 || x === W - 1 || y === H - 1 || owner[p - 1] !== o || owner[p + 1] !== o || owner[p - W] !== o || owner[p + W] !== o;
     if (edge) out[p] = 255;
   }
-  return sharp(Buffer.from(out.buffer, out.byteOffset, out.byteLength), { raw: { width: W, height: H, channels: 1 } }).png().toBuffer();
+  return sharp(Buffer.from(out.buffer, out.byteOffset, out.byteLength), { raw: { width: W, height: H, channels: 1 } })
+    .png()
+    .toBuffer();
 }
 
 const png = (c: Context<Env>, data: Buffer) => c.body(new Uint8Array(data), 200, { 'Content-Type': 'image/png', 'Cache-Control': 'private, max-age=60' });
@@ -217,7 +228,8 @@ const CONTENT_TYPES: Record<string, string> = {
 
 // The page holds an access token: it may run only its own scripts and talk only to this server.
 const PAGE_HEADERS = {
-  'Content-Security-Policy': "default-src 'self'; img-src 'self' blob: data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+  'Content-Security-Policy':
+    "default-src 'self'; img-src 'self' blob: data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
   'X-Content-Type-Options': 'nosniff',
   'Referrer-Policy': 'no-referrer',
 };
@@ -260,7 +272,8 @@ export function createAnnotateApp(options: AnnotateServerOptions): Hono<Env> {
     let e: HttpError;
     if (err instanceof HttpError) e = err;
     else if (err instanceof LabelStoreError) e = fromStoreError(err);
-    else if (err instanceof HTTPException && err.status === 413) e = new HttpError('too-large', `the request body is larger than ${options.bodyLimitBytes ?? 16 << 20} bytes`);
+    else if (err instanceof HTTPException && err.status === 413)
+      e = new HttpError('too-large', `the request body is larger than ${options.bodyLimitBytes ?? 16 << 20} bytes`);
     else if (err instanceof HTTPException && err.status < 500) e = new HttpError('bad-request', err.message || 'bad request');
     else {
       log(`annotate server: ${c.req.method} ${c.req.path}: ${(err as Error)?.stack ?? String(err)}`);
@@ -292,7 +305,8 @@ export function createAnnotateApp(options: AnnotateServerOptions): Hono<Env> {
   });
   const annotator = (c: Context<Env>): User => {
     const user = c.get('user');
-    if (user.role !== 'annotator') throw new HttpError('forbidden', `user '${user.name}' is ${user.role}: only annotators can lease, answer or release queries`);
+    if (user.role !== 'annotator')
+      throw new HttpError('forbidden', `user '${user.name}' is ${user.role}: only annotators can lease, answer or release queries`);
     return user;
   };
   const runParam = (c: Context<Env>): string | undefined => {
@@ -305,7 +319,11 @@ export function createAnnotateApp(options: AnnotateServerOptions): Hono<Env> {
   app.get('/', (c) => {
     if (page === null) {
       const where = options.webDir ? ` (looked in ${options.webDir})` : '';
-      return c.text(`The annotation page is not built${where}: run \`npm run build\` in packages/adaseg (it bundles web/ into dist/web/). The JSON API is at /api.\n`, 503, PAGE_HEADERS);
+      return c.text(
+        `The annotation page is not built${where}: run \`npm run build\` in packages/adaseg (it bundles web/ into dist/web/). The JSON API is at /api.\n`,
+        503,
+        PAGE_HEADERS,
+      );
     }
     return c.body(new Uint8Array(page.index), 200, { ...PAGE_HEADERS, 'Content-Type': CONTENT_TYPES['.html'], 'Cache-Control': 'no-cache' });
   });
@@ -320,7 +338,16 @@ export function createAnnotateApp(options: AnnotateServerOptions): Hono<Env> {
 
   app.get('/api/runs', (c) =>
     c.json({
-      runs: store.runs().map((r) => ({ name: r.name, strategy: r.strategy, seed: r.seed, units: r.units, classNames: r.classNames, palette: r.palette, images: r.images, current: currentRounds(store, r.name)[0]?.round ?? null })),
+      runs: store.runs().map((r) => ({
+        name: r.name,
+        strategy: r.strategy,
+        seed: r.seed,
+        units: r.units,
+        classNames: r.classNames,
+        palette: r.palette,
+        images: r.images,
+        current: currentRounds(store, r.name)[0]?.round ?? null,
+      })),
     }),
   );
 
@@ -343,7 +370,12 @@ export function createAnnotateApp(options: AnnotateServerOptions): Hono<Env> {
     return c.json({
       runs: runs.map((name) => ({
         run: name,
-        rounds: store.rounds(name).map((r) => ({ round: r.round, phase: r.phase, queries: store.queryProgress(name, r.round), labelledUnits: store.labelledUnits(name, { round: r.round }).length })),
+        rounds: store.rounds(name).map((r) => ({
+          round: r.round,
+          phase: r.phase,
+          queries: store.queryProgress(name, r.round),
+          labelledUnits: store.labelledUnits(name, { round: r.round }).length,
+        })),
       })),
     });
   });
@@ -378,7 +410,12 @@ export function createAnnotateApp(options: AnnotateServerOptions): Hono<Env> {
     const q = store.query(parseId(c.req.param('id')));
     if (options.images === undefined) throw new HttpError('unavailable', 'this server has no access to the pool images');
     const rgb = await options.images(q.run, { index: q.imageIndex, id: q.imageId, width: q.width, height: q.height });
-    return png(c, await sharp(Buffer.from(rgb.data.buffer, rgb.data.byteOffset, rgb.data.byteLength), { raw: { width: rgb.width, height: rgb.height, channels: 3 } }).png().toBuffer());
+    return png(
+      c,
+      await sharp(Buffer.from(rgb.data.buffer, rgb.data.byteOffset, rgb.data.byteLength), { raw: { width: rgb.width, height: rgb.height, channels: 3 } })
+        .png()
+        .toBuffer(),
+    );
   });
 
   app.get('/api/queries/:id/mask', async (c) => {
@@ -401,7 +438,10 @@ export function createAnnotateApp(options: AnnotateServerOptions): Hono<Env> {
     const what = kind === 'prediction' ? 'model prediction' : 'uncertainty map';
     const folder = store.round(q.run, q.round)?.info[OVERLAYS_INFO_KEY];
     if (typeof folder !== 'string') {
-      throw new HttpError('not-found', `query ${q.id} has no ${what}: round ${q.round} of run '${q.run}' was selected without overlays (the loop writes them for rounds with annotator: human)`);
+      throw new HttpError(
+        'not-found',
+        `query ${q.id} has no ${what}: round ${q.round} of run '${q.run}' was selected without overlays (the loop writes them for rounds with annotator: human)`,
+      );
     }
     const name = `${folder}/${overlayFileName({ index: q.imageIndex, id: q.imageId }, kind)}`;
     const file = join(outputDir, name);
@@ -409,14 +449,19 @@ export function createAnnotateApp(options: AnnotateServerOptions): Hono<Env> {
     if (!insideRoot(outputDir, file)) throw new HttpError('forbidden', `the ${what} of query ${q.id} is outside the run folder`);
     const bytes = readFileSync(file);
     const header = readPngHeader(bytes);
-    if (header.width !== q.width || header.height !== q.height) throw new Error(`${file} is ${header.width}x${header.height}, query ${q.id} is ${q.width}x${q.height}`);
+    if (header.width !== q.width || header.height !== q.height)
+      throw new Error(`${file} is ${header.width}x${header.height}, query ${q.id} is ${q.width}x${q.height}`);
     return { file, bytes };
   };
 
   app.get('/api/queries/:id/prediction', async (c) => {
     const q = store.query(parseId(c.req.param('id')));
     const format = c.req.query('format') ?? 'palette';
-    if (format !== 'palette' && format !== 'ids') throw new HttpError('bad-request', `'format' must be 'palette' (class colours, index = train id) or 'ids' (gray, value = train id), got '${format.slice(0, 40)}'`);
+    if (format !== 'palette' && format !== 'ids')
+      throw new HttpError(
+        'bad-request',
+        `'format' must be 'palette' (class colours, index = train id) or 'ids' (gray, value = train id), got '${format.slice(0, 40)}'`,
+      );
     const { file, bytes } = overlayFile(q, 'prediction');
     if (format === 'palette') return png(c, bytes);
     const decoded = decodePng(bytes);
@@ -435,21 +480,29 @@ export function createAnnotateApp(options: AnnotateServerOptions): Hono<Env> {
     const body = await jsonBody(c);
     onlyKeys(body, ['classes', 'mask', 'seconds']);
     const seconds = body.seconds === undefined ? 0 : body.seconds;
-    if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds < 0 || seconds > 86_400) throw new HttpError('bad-request', "'seconds' must be a number of seconds in 0..86400");
+    if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds < 0 || seconds > 86_400)
+      throw new HttpError('bad-request', "'seconds' must be a number of seconds in 0..86400");
     let answer: QueryAnswer;
-    if (body.classes !== undefined && body.mask !== undefined) throw new HttpError('bad-request', "send either 'classes' (region-class query) or 'mask' (pixel-paint query), not both");
+    if (body.classes !== undefined && body.mask !== undefined)
+      throw new HttpError('bad-request', "send either 'classes' (region-class query) or 'mask' (pixel-paint query), not both");
     if (body.classes !== undefined) {
       const classes = body.classes;
-      if (!Array.isArray(classes) || classes.length > 100_000 || !classes.every((v) => typeof v === 'number' && Number.isInteger(v))) throw new HttpError('bad-request', "'classes' must be an array of integer class ids (255 = none)");
+      if (!Array.isArray(classes) || classes.length > 100_000 || !classes.every((v) => typeof v === 'number' && Number.isInteger(v)))
+        throw new HttpError('bad-request', "'classes' must be an array of integer class ids (255 = none)");
       answer = { classes: classes as number[] };
     } else if (body.mask !== undefined) {
-      if (typeof body.mask !== 'string' || !BASE64.test(body.mask)) throw new HttpError('bad-request', "'mask' must be base64 of width x height bytes (train ids, 255 = unknown), row-major");
+      if (typeof body.mask !== 'string' || !BASE64.test(body.mask))
+        throw new HttpError('bad-request', "'mask' must be base64 of width x height bytes (train ids, 255 = unknown), row-major");
       answer = { mask: new Uint8Array(Buffer.from(body.mask, 'base64')) };
     } else throw new HttpError('bad-request', "an answer needs 'classes' (region-class query) or 'mask' (pixel-paint query)");
     const q = store.query(id);
     if (q.status === 'answered') throw new HttpError('conflict', `query ${id} was already answered by ${q.answeredBy} at ${q.answeredAt}`);
     if (q.status === 'cancelled') throw new HttpError('conflict', `query ${id} was cancelled (its round was closed)`);
-    if (q.leaseOwner !== user.name) throw new HttpError('conflict', `lease query ${id} before answering it${q.leaseOwner !== null && (q.leaseExpires ?? 0) > now() ? ` (it is leased by ${q.leaseOwner})` : ''}`);
+    if (q.leaseOwner !== user.name)
+      throw new HttpError(
+        'conflict',
+        `lease query ${id} before answering it${q.leaseOwner !== null && (q.leaseExpires ?? 0) > now() ? ` (it is leased by ${q.leaseOwner})` : ''}`,
+      );
     const done = store.answer(id, user.name, answer, seconds);
     return c.json({ query: querySummary(done, now()), progress: store.queryProgress(done.run, done.round) });
   });

@@ -59,9 +59,12 @@ export class UserStore {
     if (!ROLES.includes(role)) throw new UserError(`role must be one of ${ROLES.join(', ')}, got '${role}'`);
     const token = `ads_${randomBytes(24).toString('base64url')}`;
     try {
-      this.db.prepare('INSERT INTO annotate_users (name, role, token_hash, created_at) VALUES (?, ?, ?, ?)').run(name, role, hashToken(token), new Date().toISOString());
+      this.db
+        .prepare('INSERT INTO annotate_users (name, role, token_hash, created_at) VALUES (?, ?, ?, ?)')
+        .run(name, role, hashToken(token), new Date().toISOString());
     } catch (err) {
-      if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') throw new UserError(`user '${name}' exists already (remove it first to get a new token)`);
+      if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY')
+        throw new UserError(`user '${name}' exists already (remove it first to get a new token)`);
       throw err;
     }
     return token;
@@ -78,7 +81,8 @@ export class UserStore {
   /** The person a token belongs to, or null. */
   verify(token: string): User | null {
     if (typeof token !== 'string' || token.length < 8 || token.length > 200) return null;
-    const row = this.db.prepare('SELECT name, role, created_at AS createdAt FROM annotate_users WHERE token_hash = ?').get(hashToken(token)) as User | undefined;
+    const row = this.db.prepare('SELECT name, role, created_at AS createdAt FROM annotate_users WHERE token_hash = ?').get(hashToken(token)) as
+      User | undefined;
     return row ?? null;
   }
 }

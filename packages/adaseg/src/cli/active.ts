@@ -20,7 +20,14 @@ export function resultsSummary(result: ExperimentRunResult): Record<string, unkn
     ...(result.files ? { files: result.files } : {}),
     ...(r
       ? {
-          strategies: r.strategies.map((s) => ({ strategy: s.strategy, labelledPercent: s.final.percent.mean, mIoU: s.final.mIoU, aubc: s.aubc, ofFull: s.ofFull, vsRandom: s.vsRandom })),
+          strategies: r.strategies.map((s) => ({
+            strategy: s.strategy,
+            labelledPercent: s.final.percent.mean,
+            mIoU: s.final.mIoU,
+            aubc: s.aubc,
+            ofFull: s.ofFull,
+            vsRandom: s.vsRandom,
+          })),
           baselines: Object.fromEntries(Object.entries(r.baselines).map(([k, v]) => [k, typeof v === 'string' ? v : v.mIoU])),
         }
       : {}),
@@ -33,16 +40,30 @@ export function resultsTable(r: ExperimentResults): string {
   const lines = [`${'strategy'.padEnd(w)}  labelled %   final mIoU        AUBC`];
   for (const s of r.strategies) {
     const m = s.final.mIoU;
-    lines.push(`${s.strategy.padEnd(w)}  ${s.final.percent.mean.toFixed(3).padStart(10)}   ${(m.mean * 100).toFixed(2).padStart(6)} ± ${(m.std * 100).toFixed(2).padEnd(6)}   ${(s.aubc.mean * 100).toFixed(2)}`);
+    lines.push(
+      `${s.strategy.padEnd(w)}  ${s.final.percent.mean.toFixed(3).padStart(10)}   ${(m.mean * 100).toFixed(2).padStart(6)} ± ${(m.std * 100).toFixed(2).padEnd(6)}   ${(s.aubc.mean * 100).toFixed(2)}`,
+    );
   }
-  for (const [name, b] of [['source only', r.baselines.sourceOnly], ['UDA only', r.baselines.udaOnly], ['full', r.baselines.full]] as const) {
-    if (b !== undefined) lines.push(`${name.padEnd(w)}  ${'-'.padStart(10)}   ${(b.mIoU.mean * 100).toFixed(2).padStart(6)} ± ${(b.mIoU.std * 100).toFixed(2)}`);
+  for (const [name, b] of [
+    ['source only', r.baselines.sourceOnly],
+    ['UDA only', r.baselines.udaOnly],
+    ['full', r.baselines.full],
+  ] as const) {
+    if (b !== undefined)
+      lines.push(`${name.padEnd(w)}  ${'-'.padStart(10)}   ${(b.mIoU.mean * 100).toFixed(2).padStart(6)} ± ${(b.mIoU.std * 100).toFixed(2)}`);
   }
   return lines.join('\n');
 }
 
 export const RUN_OPTIONS: OptionSpec[] = [
-  { name: 'config', type: 'string', value: 'FILE', required: true, description: 'experiment config (YAML or JSON): data, source, warmup, active (units, budget, strategies), annotator, rounds, baselines; see configs/ and the README' },
+  {
+    name: 'config',
+    type: 'string',
+    value: 'FILE',
+    required: true,
+    description:
+      'experiment config (YAML or JSON): data, source, warmup, active (units, budget, strategies), annotator, rounds, baselines; see configs/ and the README',
+  },
   ...outputGroup.options,
   { name: 'seeds', type: 'string', value: 'LIST', description: 'comma-separated seeds (overrides the config), e.g. 0,1,2' },
   ...threadsGroup.options,
@@ -60,8 +81,11 @@ export const runCommand: Command = {
     noPositionals(positionals);
     let seeds: number[] | undefined;
     if (options.seeds !== undefined) {
-      const parts = String(options.seeds).split(',').map((s) => s.trim());
-      if (parts.length === 0 || !parts.every((s) => /^\d+$/.test(s))) throw new UsageError(`--seeds must be comma-separated non-negative integers, got '${options.seeds}'`);
+      const parts = String(options.seeds)
+        .split(',')
+        .map((s) => s.trim());
+      if (parts.length === 0 || !parts.every((s) => /^\d+$/.test(s)))
+        throw new UsageError(`--seeds must be comma-separated non-negative integers, got '${options.seeds}'`);
       seeds = parts.map(Number);
     }
     configMustExist(resolve(options.config as string));

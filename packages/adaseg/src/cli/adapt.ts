@@ -5,13 +5,20 @@ import type { Command } from './command.js';
 import { runConfiguredTraining, TRAIN_OPTIONS } from './train.js';
 
 const ADAPT_OPTIONS: OptionSpec[] = TRAIN_OPTIONS.map((o) =>
-  o.name === 'config' ? { ...o, description: "adaptation config (YAML or JSON): source and target data, init run, adapt.method ('adaptsegnet', 'advent-entropy', 'advent-adversarial', 'self-training'); see the README" } : o,
+  o.name === 'config'
+    ? {
+        ...o,
+        description:
+          "adaptation config (YAML or JSON): source and target data, init run, adapt.method ('adaptsegnet', 'advent-entropy', 'advent-adversarial', 'self-training'); see the README",
+      }
+    : o,
 );
 
 export const adaptCommand: Command = {
   name: 'adapt',
   summary: 'adapt a model to an unlabelled target domain (AdaptSegNet, ADVENT, self-training); resumes from the run directory',
-  usage: 'adaseg adapt --config FILE [options]\n\nInterrupt with Ctrl-C: a checkpoint (with the discriminators) is written and the same command resumes exactly.',
+  usage:
+    'adaseg adapt --config FILE [options]\n\nInterrupt with Ctrl-C: a checkpoint (with the discriminators) is written and the same command resumes exactly.',
   options: ADAPT_OPTIONS,
   run: (args, io) =>
     runConfiguredTraining(args, io, async () => {

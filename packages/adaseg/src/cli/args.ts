@@ -54,7 +54,10 @@ export function suggest(name: string, known: readonly string[], prefix: string):
 }
 
 export function formatOptions(specs: readonly OptionSpec[]): string {
-  const rows = specs.map((s) => [`--${s.name}${s.type === 'boolean' ? '' : ` ${s.value ?? s.type.toUpperCase()}`}`, s.description + (s.choices ? ` (${s.choices.join('|')})` : '') + (s.required ? ' (required)' : '')]);
+  const rows = specs.map((s) => [
+    `--${s.name}${s.type === 'boolean' ? '' : ` ${s.value ?? s.type.toUpperCase()}`}`,
+    s.description + (s.choices ? ` (${s.choices.join('|')})` : '') + (s.required ? ' (required)' : ''),
+  ]);
   const w = Math.max(...rows.map((r) => r[0].length));
   return rows.map(([a, b]) => `  ${a.padEnd(w)}  ${b}`).join('\n');
 }

@@ -13,7 +13,13 @@ import type { Command, Io } from './command.js';
 const SIZE = /^(\d+)x(\d+)$/;
 
 export const DATASET_OPTIONS: OptionSpec[] = [
-  { name: 'format', type: 'string', value: 'FORMAT', description: 'dataset format (default: detected from the folder)', choices: ['folder', 'camvid', 'cityscapes', 'gta5', 'synthia', 'synthetic'] },
+  {
+    name: 'format',
+    type: 'string',
+    value: 'FORMAT',
+    description: 'dataset format (default: detected from the folder)',
+    choices: ['folder', 'camvid', 'cityscapes', 'gta5', 'synthia', 'synthetic'],
+  },
   { name: 'root', type: 'string', value: 'DIR', description: 'dataset folder (instead of the positional path)' },
   { name: 'split', type: 'string', value: 'S', description: 'split: a list name for folder/gta5/synthia, train|val|test for camvid/cityscapes' },
   { name: 'classes', type: 'string', value: 'N', description: 'cityscapes/gta5/synthia class protocol', choices: ['19', '16', '13'] },
@@ -30,7 +36,14 @@ export async function datasetConfigFromArgs(spec: string | undefined, o: Record<
     const size = (o.size as string | undefined) ?? '128x96';
     const m = SIZE.exec(size);
     if (!m) throw new UsageError(`--size must look like 128x96, got '${size}'`);
-    return { format: 'synthetic', style: (o.style as 'source' | 'target') ?? 'source', count: (o.count as number) ?? 32, width: Number(m[1]), height: Number(m[2]), seed: (o.seed as number) ?? 0 };
+    return {
+      format: 'synthetic',
+      style: (o.style as 'source' | 'target') ?? 'source',
+      count: (o.count as number) ?? 32,
+      width: Number(m[1]),
+      height: Number(m[2]),
+      seed: (o.seed as number) ?? 0,
+    };
   }
   const rootArg = (o.root as string | undefined) ?? spec;
   if (rootArg === undefined) throw new UsageError('which dataset? give a folder, `synthetic`, or --format F --root DIR');
@@ -38,7 +51,8 @@ export async function datasetConfigFromArgs(spec: string | undefined, o: Record<
   const root = resolve(rootArg);
   if (!(await isDir(root))) throw new DataError('not-found', `dataset folder ${root} does not exist`, { file: root });
   const fmt = format ?? (await detectFormat(root));
-  if (fmt === null) throw new UsageError(`cannot tell the format of ${root} (no meta.json, leftImg8bit/, RGB/+GT/LABELS/, {split}annot/ or images/+labels/): pass --format`);
+  if (fmt === null)
+    throw new UsageError(`cannot tell the format of ${root} (no meta.json, leftImg8bit/, RGB/+GT/LABELS/, {split}annot/ or images/+labels/): pass --format`);
   const split = o.split as string | undefined;
   const classes = o.classes === undefined ? undefined : (Number(o.classes) as 19 | 16 | 13);
   switch (fmt) {
@@ -68,7 +82,8 @@ const INSPECT_OPTIONS: OptionSpec[] = [
 const inspect: Command = {
   name: 'inspect',
   summary: 'counts, image sizes, class pixel frequencies, label values and problems of a dataset',
-  usage: 'adaseg data inspect <dataset> [options]\n\n<dataset> is a dataset folder (format detected: meta.json → folder, leftImg8bit/ → cityscapes,\nRGB/ + GT/LABELS/ → synthia, trainannot/ → camvid, images/ + labels/ → gta5), `synthetic`,\nor given by --format F --root DIR.\n\nExit code 1 when problems are found.',
+  usage:
+    'adaseg data inspect <dataset> [options]\n\n<dataset> is a dataset folder (format detected: meta.json → folder, leftImg8bit/ → cityscapes,\nRGB/ + GT/LABELS/ → synthia, trainannot/ → camvid, images/ + labels/ → gta5), `synthetic`,\nor given by --format F --root DIR.\n\nExit code 1 when problems are found.',
   options: INSPECT_OPTIONS,
   async run({ positionals, options }: Parsed, io: Io): Promise<number> {
     if (positionals.length > 1) throw new UsageError(`one dataset at a time, got: ${positionals.join(' ')}`);

@@ -50,7 +50,13 @@ export interface DemoConfig {
   warmup: { train: TrainGiven; adapt: Given<AdaptMethodConfig> & { method: AdaptMethodConfig['method'] } };
   active: { units: UnitConfig; budget: BudgetConfig; ranking: 'global' | 'perImage'; strategies: StrategyConfig[] };
   annotator: { kind: 'simulated' };
-  rounds: { train: TrainGiven; init: 'previous' | 'start'; labelledTargetWeight: number; targetData: 'pool' | 'labelled'; negativeLearning?: { weight: number; threshold: number } };
+  rounds: {
+    train: TrainGiven;
+    init: 'previous' | 'start';
+    labelledTargetWeight: number;
+    targetData: 'pool' | 'labelled';
+    negativeLearning?: { weight: number; threshold: number };
+  };
   baselines: BaselineKind[];
   eval: { batchSize: number };
   report: { examples: number };
@@ -126,11 +132,17 @@ function demoSteps(config: ExperimentConfig): Step[] {
   const fullIterations = (config.warmup?.train.iterations ?? 0) + config.active.budget.rounds * config.rounds.train.iterations;
   config.seeds.forEach((seed, s) => {
     const ofSeeds = `seed ${seed} (${s + 1}/${config.seeds.length})`;
-    if (config.source.kind === 'train') steps.push({ key: `source:${seed}`, label: `${ofSeeds}: source model trained`, passes: config.source.train.iterations });
-    if (config.warmup) steps.push({ key: `warmup:${seed}`, label: `${ofSeeds}: ${config.warmup.adapt.method} warm-up done`, passes: 2 * config.warmup.train.iterations });
+    if (config.source.kind === 'train')
+      steps.push({ key: `source:${seed}`, label: `${ofSeeds}: source model trained`, passes: config.source.train.iterations });
+    if (config.warmup)
+      steps.push({ key: `warmup:${seed}`, label: `${ofSeeds}: ${config.warmup.adapt.method} warm-up done`, passes: 2 * config.warmup.train.iterations });
     for (const st of config.active.strategies) {
       for (let r = 1; r <= config.active.budget.rounds; r++) {
-        steps.push({ key: `evaluated:${seed}:${st.label}:${r}`, label: `${ofSeeds}: ${st.label} round ${r}/${config.active.budget.rounds} selected, labelled, trained, evaluated`, passes: 2 * config.rounds.train.iterations });
+        steps.push({
+          key: `evaluated:${seed}:${st.label}:${r}`,
+          label: `${ofSeeds}: ${st.label} round ${r}/${config.active.budget.rounds} selected, labelled, trained, evaluated`,
+          passes: 2 * config.rounds.train.iterations,
+        });
       }
     }
     if (config.baselines.includes('full')) steps.push({ key: `full:${seed}`, label: `${ofSeeds}: fully supervised baseline done`, passes: 2 * fullIterations });
@@ -240,11 +252,16 @@ export function openInBrowser(file: string, log: (line: string) => void): void {
   }
 }
 
-const QUICK_NOTE = '--quick: a smoke test on tiny scenes with a few iterations; its figures are NOT meaningful (run `adaseg demo` without --quick for real results)';
+const QUICK_NOTE =
+  '--quick: a smoke test on tiny scenes with a few iterations; its figures are NOT meaningful (run `adaseg demo` without --quick for real results)';
 
 const DEMO_OPTIONS: OptionSpec[] = [
   { ...outputGroup.options[0], description: `output folder (default ./${DEMO_OUTPUT}; with --quick ./${QUICK_DEMO_OUTPUT})` },
-  { name: 'quick', type: 'boolean', description: 'smoke test: the same pipeline on tiny scenes, model and iterations, one seed (well under a minute; figures not meaningful)' },
+  {
+    name: 'quick',
+    type: 'boolean',
+    description: 'smoke test: the same pipeline on tiny scenes, model and iterations, one seed (well under a minute; figures not meaningful)',
+  },
   { name: 'open', type: 'boolean', description: 'open report.html with xdg-open when done (when xdg-open is available)' },
   ...threadsGroup.options,
   { name: 'no-resume', type: 'boolean', description: 'delete what an earlier demo left in the output folder and start over' },
@@ -253,13 +270,14 @@ const DEMO_OPTIONS: OptionSpec[] = [
 
 export const demoCommand: Command = {
   name: 'demo',
-  summary: 'the whole mission on the built-in synthetic domain pair, no files needed: source training, AdaptSegNet warm-up, 3 rounds of RIPU vs random, report.html',
+  summary:
+    'the whole mission on the built-in synthetic domain pair, no files needed: source training, AdaptSegNet warm-up, 3 rounds of RIPU vs random, report.html',
   usage: [
     'adaseg demo [options]',
     '',
     'Runs the experiment of configs/synthetic-demo.yaml (the same as `adaseg run --config configs/synthetic-demo.yaml`,',
     'which writes to runs/synthetic-demo instead): per seed, source training on the synthetic source style, an AdaptSegNet',
-    'warm-up on the unlabelled target style, then 3 rounds of RIPU and of random region selection (3% of the target pool\'s',
+    "warm-up on the unlabelled target style, then 3 rounds of RIPU and of random region selection (3% of the target pool's",
     'pixels in all, labels revealed by a simulated annotator), each round evaluated on the target val set; then the',
     'source-only, UDA-only and fully supervised baselines, results.json and report.html; 4 seeds. About 7 minutes on',
     '2 cores, with progress bars (rate, ETA) and a line per finished step. The last line printed is the path of report.html.',

@@ -16,7 +16,15 @@ export interface OptionGroup {
 
 /** --threads N: intra-op threads of the engine, set before any work (train, eval, adapt, run, demo). */
 export const threadsGroup: OptionGroup = {
-  options: [{ name: 'threads', type: 'integer', value: 'N', min: 1, description: "intra-op threads of the engine (default: libtorch's, usually the cores); 1 when the machine is shared" }],
+  options: [
+    {
+      name: 'threads',
+      type: 'integer',
+      value: 'N',
+      min: 1,
+      description: "intra-op threads of the engine (default: libtorch's, usually the cores); 1 when the machine is shared",
+    },
+  ],
   async apply(options) {
     if (options.threads === undefined) return;
     const torch = await import('@adaseg/torch');

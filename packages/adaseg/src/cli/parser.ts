@@ -82,7 +82,13 @@ export function parseArgs(argv: readonly string[], specs: readonly OptionSpec[])
     const name = arg.slice(2, eq < 0 ? undefined : eq);
     const spec = specs.find((s) => s.name === name);
     if (spec?.type === 'boolean') throw new UsageError(`--${name} takes no value`);
-    throw new UsageError(`unknown option --${name}${suggest(name, specs.map((s) => s.name), '--')}`);
+    throw new UsageError(
+      `unknown option --${name}${suggest(
+        name,
+        specs.map((s) => s.name),
+        '--',
+      )}`,
+    );
   }
   const parsed: Parsed['options'] = {};
   for (const [spec, option] of options) {

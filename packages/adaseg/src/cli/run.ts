@@ -39,7 +39,10 @@ const helpCommand: Command = {
       const next = cmd.subcommands?.find((c) => c.name === word);
       if (next === undefined) {
         const known = cmd.subcommands?.map((c) => c.name) ?? [];
-        const what = known.length > 0 ? `unknown command '${word}' for ${path.join(' ')}${suggest(word, known, '')}` : `${path.join(' ')} has no subcommands, got '${word}'`;
+        const what =
+          known.length > 0
+            ? `unknown command '${word}' for ${path.join(' ')}${suggest(word, known, '')}`
+            : `${path.join(' ')} has no subcommands, got '${word}'`;
         throw new UsageError(`${what} (try adaseg help${path.length > 1 ? ` ${path.slice(1).join(' ')}` : ''})`);
       }
       cmd = next;
@@ -55,7 +58,19 @@ export const ROOT: Command = {
   name: 'adaseg',
   summary: 'active domain adaptation for semantic segmentation',
   usage: 'adaseg <command> [options]',
-  subcommands: [demoCommand, dataCommand, weightsCommand, ...trainCommands, adaptCommand, runCommand, reportCommand, serveCommand, usersCommand, labelsCommand, helpCommand],
+  subcommands: [
+    demoCommand,
+    dataCommand,
+    weightsCommand,
+    ...trainCommands,
+    adaptCommand,
+    runCommand,
+    reportCommand,
+    serveCommand,
+    usersCommand,
+    labelsCommand,
+    helpCommand,
+  ],
 };
 
 function help(cmd: Command, path: string[]): string {
@@ -66,7 +81,15 @@ function help(cmd: Command, path: string[]): string {
     for (const c of cmd.subcommands) lines.push(`  ${c.name.padEnd(w)}  ${c.summary}`);
   }
   const root = path.length === 1;
-  lines.push('', 'Options:', formatOptions([...(cmd.options ?? []), ...GLOBAL_OPTIONS, ...(root ? [{ name: 'version', type: 'boolean' as const, description: 'print the version' }] : [])]));
+  lines.push(
+    '',
+    'Options:',
+    formatOptions([
+      ...(cmd.options ?? []),
+      ...GLOBAL_OPTIONS,
+      ...(root ? [{ name: 'version', type: 'boolean' as const, description: 'print the version' }] : []),
+    ]),
+  );
   if (root) lines.push('', `Run 'adaseg help <command>' or 'adaseg <command> --help' for a command's options.`, EXIT_CODES);
   else if (cmd.subcommands?.length) lines.push('', `Run '${path.join(' ')} <command> --help' for a command's options.`);
   return lines.join('\n');
@@ -129,7 +152,14 @@ export async function run(argv: readonly string[], runIo: RunIo = {}): Promise<n
       }
       if (!cmd.subcommands || arg.startsWith('-')) break;
       const next = cmd.subcommands.find((c) => c.name === arg);
-      if (next === undefined) throw new UsageError(`unknown command '${arg}' for ${path.join(' ')}${suggest(arg, cmd.subcommands.map((c) => c.name), '')} (try ${path.join(' ')} --help)`);
+      if (next === undefined)
+        throw new UsageError(
+          `unknown command '${arg}' for ${path.join(' ')}${suggest(
+            arg,
+            cmd.subcommands.map((c) => c.name),
+            '',
+          )} (try ${path.join(' ')} --help)`,
+        );
       cmd = next;
       path.push(arg);
     }
@@ -152,7 +182,8 @@ export async function run(argv: readonly string[], runIo: RunIo = {}): Promise<n
         throw new UsageError(`a command is needed (${names}) (try ${path.join(' ')} --help)`);
       }
       const option = rest.find((a) => a.startsWith('-') && !GLOBAL_FLAGS.has(a));
-      if (option !== undefined) throw new UsageError(`unknown option ${option.split('=')[0]} for ${path.join(' ')}, which needs a command (${names}) (try ${path.join(' ')} --help)`);
+      if (option !== undefined)
+        throw new UsageError(`unknown option ${option.split('=')[0]} for ${path.join(' ')}, which needs a command (${names}) (try ${path.join(' ')} --help)`);
       throw new UsageError(`a command is needed (${names}) (try ${path.join(' ')} --help)`);
     }
     const args = parseArgs(rest, [...(cmd.options ?? []), ...GLOBAL_OPTIONS]);
@@ -162,7 +193,9 @@ export async function run(argv: readonly string[], runIo: RunIo = {}): Promise<n
     // Exit codes by error code (errors.ts): 2 for 'usage', 1 for every other failure.
     const info = errorInfo(err);
     if (exitCodeOf(err) === 2) {
-      io.err(`${path.join(' ')}: ${info.message}${info.message.includes('--help') || info.message.includes('adaseg help') ? '' : ` (see ${path.join(' ')} --help)`}`);
+      io.err(
+        `${path.join(' ')}: ${info.message}${info.message.includes('--help') || info.message.includes('adaseg help') ? '' : ` (see ${path.join(' ')} --help)`}`,
+      );
       if (io.json) io.out(JSON.stringify({ error: info }));
       return 2;
     }

@@ -18,7 +18,8 @@ const SERVE_OPTIONS: OptionSpec[] = [
 export const serveCommand: Command = {
   name: 'serve',
   summary: "serve the annotation API for an 'adaseg run' output folder (people answer the loop's queries)",
-  usage: 'adaseg serve --run DIR [--port N] [--host HOST]\n\nOpen the printed address in a browser for the annotation studio (the web page); it asks for a token,\nand so does every API call: create one with `adaseg users add NAME --role annotator --run DIR`.',
+  usage:
+    'adaseg serve --run DIR [--port N] [--host HOST]\n\nOpen the printed address in a browser for the annotation studio (the web page); it asks for a token,\nand so does every API call: create one with `adaseg users add NAME --role annotator --run DIR`.',
   options: SERVE_OPTIONS,
   async run({ positionals, options }: Parsed, io: Io): Promise<number> {
     noPositionals(positionals);
@@ -65,7 +66,10 @@ export const serveCommand: Command = {
   },
 };
 
-const USERS_OPTIONS: OptionSpec[] = [...labelStoreGroup.options, { name: 'role', type: 'string', value: 'ROLE', choices: ['annotator', 'readonly'], description: 'what the user may do (default annotator)' }];
+const USERS_OPTIONS: OptionSpec[] = [
+  ...labelStoreGroup.options,
+  { name: 'role', type: 'string', value: 'ROLE', choices: ['annotator', 'readonly'], description: 'what the user may do (default annotator)' },
+];
 
 export const usersCommand: Command = {
   name: 'users',

@@ -76,8 +76,23 @@ export async function runConfiguredTraining<Config, Result extends TrainRunResul
     });
     const method = engine.method?.(result);
     if (io.json) {
-      const evaluations = Object.fromEntries(Object.entries(result.evaluations).map(([k, r]) => [k, { mIoU: r.mIoU, pixelAccuracy: r.pixelAccuracy, iou: r.iou, classNames: r.classNames }]));
-      io.out(JSON.stringify({ output: result.output, ...(method === undefined ? {} : { method }), iteration: result.iteration, stopped: result.stopped, seconds: result.seconds, evaluations }, null, 2));
+      const evaluations = Object.fromEntries(
+        Object.entries(result.evaluations).map(([k, r]) => [k, { mIoU: r.mIoU, pixelAccuracy: r.pixelAccuracy, iou: r.iou, classNames: r.classNames }]),
+      );
+      io.out(
+        JSON.stringify(
+          {
+            output: result.output,
+            ...(method === undefined ? {} : { method }),
+            iteration: result.iteration,
+            stopped: result.stopped,
+            seconds: result.seconds,
+            evaluations,
+          },
+          null,
+          2,
+        ),
+      );
     } else {
       for (const [name, r] of Object.entries(result.evaluations)) io.out(formatMetrics(r, `${name}:`));
       io.out(
@@ -106,7 +121,13 @@ const train: Command = {
 };
 
 const EVAL_OPTIONS: OptionSpec[] = [
-  { name: 'checkpoint', type: 'string', value: 'FILE', required: true, description: 'a checkpoint (or weights file) from adaseg train, or a run directory (its best checkpoint)' },
+  {
+    name: 'checkpoint',
+    type: 'string',
+    value: 'FILE',
+    required: true,
+    description: 'a checkpoint (or weights file) from adaseg train, or a run directory (its best checkpoint)',
+  },
   { name: 'model', type: 'string', value: 'JSON', description: 'model config when the checkpoint has no run directory beside it, e.g. \'{"kind":"unet"}\'' },
   ...DATASET_OPTIONS,
   { name: 'flip', type: 'boolean', description: 'flip test-time augmentation' },

@@ -16,7 +16,8 @@ const CONVERT_OPTIONS: OptionSpec[] = [
 const convert: Command = {
   name: 'convert',
   summary: 'convert a PyTorch checkpoint (.pth) into a safetensors weights file',
-  usage: 'adaseg weights convert IN.pth OUT.safetensors [options]\n\nKeys keep their PyTorch names (state_dict / model wrappers are unpacked). Load the result with\n`adaseg train --weights OUT.safetensors` or `weights:` in a config; missing and unexpected keys are reported.',
+  usage:
+    'adaseg weights convert IN.pth OUT.safetensors [options]\n\nKeys keep their PyTorch names (state_dict / model wrappers are unpacked). Load the result with\n`adaseg train --weights OUT.safetensors` or `weights:` in a config; missing and unexpected keys are reported.',
   options: CONVERT_OPTIONS,
   async run({ positionals, options }: Parsed, io: Io): Promise<number> {
     const { CONVERT_SNIPPET } = await import('../models/weights.js');
@@ -40,7 +41,10 @@ const convert: Command = {
       if (r.error || r.status !== 0) {
         rmSync(tmp, { force: true });
         const reason = r.error ? r.error.message : r.stderr.trim().split('\n').slice(-3).join('\n');
-        throw new CliError('conversion-failed', `conversion with ${python} failed: ${reason}\n(needs Python with torch; or run \`adaseg weights convert --print-snippet\` where torch is installed)`);
+        throw new CliError(
+          'conversion-failed',
+          `conversion with ${python} failed: ${reason}\n(needs Python with torch; or run \`adaseg weights convert --print-snippet\` where torch is installed)`,
+        );
       }
       renameSync(tmp, output);
       if (io.json) io.out(JSON.stringify({ input, output, message: r.stdout.trim() }));
@@ -55,7 +59,7 @@ const convert: Command = {
 const inspectWeights: Command = {
   name: 'inspect',
   summary: 'list the tensors of a safetensors file (name, dtype, shape)',
-  usage: 'adaseg weights inspect FILE.safetensors [--json]\n\n--json prints the header: every tensor\'s dtype, shape and data offsets, and the metadata.',
+  usage: "adaseg weights inspect FILE.safetensors [--json]\n\n--json prints the header: every tensor's dtype, shape and data offsets, and the metadata.",
   async run({ positionals }: Parsed, io: Io): Promise<number> {
     if (positionals.length !== 1) throw new UsageError('give one safetensors file');
     const file = resolve(positionals[0]);

@@ -91,13 +91,46 @@ export function subsetClasses(classes: ClassList, names: readonly string[]): Cla
 /** The 19 evaluation classes of Cityscapes, in train-id order, with their standard colours. */
 export const CITYSCAPES_CLASSES: ClassList = {
   names: [
-    'road', 'sidewalk', 'building', 'wall', 'fence', 'pole', 'traffic light', 'traffic sign', 'vegetation',
-    'terrain', 'sky', 'person', 'rider', 'car', 'truck', 'bus', 'train', 'motorcycle', 'bicycle',
+    'road',
+    'sidewalk',
+    'building',
+    'wall',
+    'fence',
+    'pole',
+    'traffic light',
+    'traffic sign',
+    'vegetation',
+    'terrain',
+    'sky',
+    'person',
+    'rider',
+    'car',
+    'truck',
+    'bus',
+    'train',
+    'motorcycle',
+    'bicycle',
   ],
   palette: [
-    [128, 64, 128], [244, 35, 232], [70, 70, 70], [102, 102, 156], [190, 153, 153], [153, 153, 153],
-    [250, 170, 30], [220, 220, 0], [107, 142, 35], [152, 251, 152], [70, 130, 180], [220, 20, 60],
-    [255, 0, 0], [0, 0, 142], [0, 0, 70], [0, 60, 100], [0, 80, 100], [0, 0, 230], [119, 11, 32],
+    [128, 64, 128],
+    [244, 35, 232],
+    [70, 70, 70],
+    [102, 102, 156],
+    [190, 153, 153],
+    [153, 153, 153],
+    [250, 170, 30],
+    [220, 220, 0],
+    [107, 142, 35],
+    [152, 251, 152],
+    [70, 130, 180],
+    [220, 20, 60],
+    [255, 0, 0],
+    [0, 0, 142],
+    [0, 0, 70],
+    [0, 60, 100],
+    [0, 80, 100],
+    [0, 0, 230],
+    [119, 11, 32],
   ],
 };
 
@@ -155,19 +188,53 @@ export const CITYSCAPES_MAPPING: LabelMapping = (() => {
 
 /** SYNTHIA class ids (README of SYNTHIA-RAND-CITYSCAPES), 0..22. */
 export const SYNTHIA_LABEL_IDS: readonly { id: number; name: string }[] = [
-  { id: 0, name: 'void' }, { id: 1, name: 'sky' }, { id: 2, name: 'building' }, { id: 3, name: 'road' },
-  { id: 4, name: 'sidewalk' }, { id: 5, name: 'fence' }, { id: 6, name: 'vegetation' }, { id: 7, name: 'pole' },
-  { id: 8, name: 'car' }, { id: 9, name: 'traffic sign' }, { id: 10, name: 'pedestrian' }, { id: 11, name: 'bicycle' },
-  { id: 12, name: 'motorcycle' }, { id: 13, name: 'parking-slot' }, { id: 14, name: 'road-work' },
-  { id: 15, name: 'traffic light' }, { id: 16, name: 'terrain' }, { id: 17, name: 'rider' }, { id: 18, name: 'truck' },
-  { id: 19, name: 'bus' }, { id: 20, name: 'train' }, { id: 21, name: 'wall' }, { id: 22, name: 'lanemarking' },
+  { id: 0, name: 'void' },
+  { id: 1, name: 'sky' },
+  { id: 2, name: 'building' },
+  { id: 3, name: 'road' },
+  { id: 4, name: 'sidewalk' },
+  { id: 5, name: 'fence' },
+  { id: 6, name: 'vegetation' },
+  { id: 7, name: 'pole' },
+  { id: 8, name: 'car' },
+  { id: 9, name: 'traffic sign' },
+  { id: 10, name: 'pedestrian' },
+  { id: 11, name: 'bicycle' },
+  { id: 12, name: 'motorcycle' },
+  { id: 13, name: 'parking-slot' },
+  { id: 14, name: 'road-work' },
+  { id: 15, name: 'traffic light' },
+  { id: 16, name: 'terrain' },
+  { id: 17, name: 'rider' },
+  { id: 18, name: 'truck' },
+  { id: 19, name: 'bus' },
+  { id: 20, name: 'train' },
+  { id: 21, name: 'wall' },
+  { id: 22, name: 'lanemarking' },
 ];
 
 /** The standard SYNTHIA → Cityscapes train-id mapping (19-class indices; ids 0, 13, 14, 22 are ignore). */
 export const SYNTHIA_MAPPING_19: LabelMapping = {
   toTrain: [
-    [3, 0], [4, 1], [2, 2], [21, 3], [5, 4], [7, 5], [15, 6], [9, 7], [6, 8], [16, 9], [1, 10],
-    [10, 11], [17, 12], [8, 13], [18, 14], [19, 15], [20, 16], [12, 17], [11, 18],
+    [3, 0],
+    [4, 1],
+    [2, 2],
+    [21, 3],
+    [5, 4],
+    [7, 5],
+    [15, 6],
+    [9, 7],
+    [6, 8],
+    [16, 9],
+    [1, 10],
+    [10, 11],
+    [17, 12],
+    [8, 13],
+    [18, 14],
+    [19, 15],
+    [20, 16],
+    [12, 17],
+    [11, 18],
   ],
   ignore: [0, 13, 14, 22, UNLABELLED_RAW],
 };
@@ -191,8 +258,17 @@ export function cityscapesClasses(protocol: CityscapesProtocol): ClassList {
 export const CAMVID_CLASSES: ClassList = {
   names: ['sky', 'building', 'pole', 'road', 'pavement', 'tree', 'sign_symbol', 'fence', 'car', 'pedestrian', 'bicyclist'],
   palette: [
-    [128, 128, 128], [128, 0, 0], [192, 192, 128], [128, 64, 128], [60, 40, 222], [128, 128, 0],
-    [192, 128, 128], [64, 64, 128], [64, 0, 128], [64, 64, 0], [0, 128, 192],
+    [128, 128, 128],
+    [128, 0, 0],
+    [192, 192, 128],
+    [128, 64, 128],
+    [60, 40, 222],
+    [128, 128, 0],
+    [192, 128, 128],
+    [64, 64, 128],
+    [64, 0, 128],
+    [64, 64, 0],
+    [0, 128, 192],
   ],
 };
 export const CAMVID_VOID = 11;
@@ -205,7 +281,10 @@ export function defaultPalette(n: number): RGB[] {
   const out: RGB[] = [];
   for (let i = 0; i < n; i++) {
     // Bit-reversed PASCAL VOC-style colour map.
-    let r = 0, g = 0, b = 0, c = i + 1;
+    let r = 0,
+      g = 0,
+      b = 0,
+      c = i + 1;
     for (let j = 7; j >= 0 && c > 0; j--) {
       r |= (c & 1) << j;
       g |= ((c >> 1) & 1) << j;

@@ -86,7 +86,13 @@ export async function readRawLabel(path: string): Promise<RawLabel> {
       const header = readPngHeader(bytes);
       if (header.interlace === 0) {
         const png = decodePng(bytes);
-        return { width: png.width, height: png.height, channels: png.channels, data: png.data, kind: `PNG, ${COLOR_TYPES[png.colorType]}, ${png.bitDepth}-bit` };
+        return {
+          width: png.width,
+          height: png.height,
+          channels: png.channels,
+          data: png.data,
+          kind: `PNG, ${COLOR_TYPES[png.colorType]}, ${png.bitDepth}-bit`,
+        };
       }
       if (header.colorType === 3) throw new PngError('interlaced palette PNG labels are not supported; re-save the label without interlacing');
     } catch (err) {

@@ -66,7 +66,11 @@ export async function inspectDataset(ds: DatasetDescription, options: InspectOpt
       const img = await decodeImage(s.image.path);
       return { width: img.width, height: img.height };
     } catch (err) {
-      problems.push(err instanceof DataError ? err.toInfo() : { code: 'unreadable', message: `cannot read image ${s.image.path}: ${(err as Error).message}`, file: s.image.path });
+      problems.push(
+        err instanceof DataError
+          ? err.toInfo()
+          : { code: 'unreadable', message: `cannot read image ${s.image.path}: ${(err as Error).message}`, file: s.image.path },
+      );
       return null;
     }
   };
@@ -79,11 +83,19 @@ export async function inspectDataset(ds: DatasetDescription, options: InspectOpt
       if (label.kind === 'file') {
         const raw = await readRawLabel(label.path);
         if (size !== null && (raw.width !== size.width || raw.height !== size.height)) {
-          problems.push({ code: 'size-mismatch', message: `label ${label.path} is ${raw.width}x${raw.height} but its image ${describeSample(s)} is ${size.width}x${size.height}`, file: label.path });
+          problems.push({
+            code: 'size-mismatch',
+            message: `label ${label.path} is ${raw.width}x${raw.height} but its image ${describeSample(s)} is ${size.width}x${size.height}`,
+            file: label.path,
+          });
         }
         const ch = ds.encoding.channel;
         if (ch >= raw.channels) {
-          problems.push({ code: 'unreadable', message: `label ${label.path} has ${raw.channels} channel(s) (${raw.kind}); the dataset reads channel ${ch}`, file: label.path });
+          problems.push({
+            code: 'unreadable',
+            message: `label ${label.path} has ${raw.channels} channel(s) (${raw.kind}); the dataset reads channel ${ch}`,
+            file: label.path,
+          });
           return;
         }
         const n = raw.width * raw.height;
@@ -98,10 +110,23 @@ export async function inspectDataset(ds: DatasetDescription, options: InspectOpt
           trainHist[compiled.lut[v]] += c;
           if (compiled.declared[v] === 0) bad.push(v);
         }
-        if (bad.length > 0) problems.push(undeclaredError(label.path, bad.sort((a, b) => a - b), raw).toInfo());
+        if (bad.length > 0)
+          problems.push(
+            undeclaredError(
+              label.path,
+              bad.sort((a, b) => a - b),
+              raw,
+            ).toInfo(),
+          );
       } else if (label.kind === 'mask') {
         const bad = checkMask(label.mask.data, k);
-        if (bad.length > 0) problems.push({ code: 'undeclared-values', message: `mask of sample '${s.id}' holds values that are neither a class nor ignore: ${listValues(bad)}`, file: describeSample(s), values: bad });
+        if (bad.length > 0)
+          problems.push({
+            code: 'undeclared-values',
+            message: `mask of sample '${s.id}' holds values that are neither a class nor ignore: ${listValues(bad)}`,
+            file: describeSample(s),
+            values: bad,
+          });
         for (const v of label.mask.data) trainHist[v >= k ? IGNORE_INDEX : v]++;
       } else if (label.kind === 'synthetic' && s.image.kind === 'synthetic') {
         const scene = renderScene(s.image.scene);
@@ -168,11 +193,15 @@ export function formatReport(r: InspectReport): string {
   lines.push(`sizes     ${r.imageSizes.map((s) => `${s.width}x${s.height} (${s.count})`).join(', ') || 'none read'}`);
   lines.push(`classes   ${r.dataset.classes.length}; pixels per class (share of labelled pixels):`);
   const w = Math.max(6, ...r.classPixels.map((c) => c.name.length));
-  for (const c of r.classPixels) lines.push(`  ${String(c.trainId).padStart(3)} ${c.name.padEnd(w)} ${fmt(c.pixels).padStart(14)}  ${pct(c.fraction).padStart(7)}`);
-  lines.push(`  ${String(IGNORE_INDEX).padStart(3)} ${'ignore'.padEnd(w)} ${fmt(r.ignorePixels).padStart(14)}  ${pct(r.labelPixels ? r.ignorePixels / r.labelPixels : 0).padStart(7)}`);
+  for (const c of r.classPixels)
+    lines.push(`  ${String(c.trainId).padStart(3)} ${c.name.padEnd(w)} ${fmt(c.pixels).padStart(14)}  ${pct(c.fraction).padStart(7)}`);
+  lines.push(
+    `  ${String(IGNORE_INDEX).padStart(3)} ${'ignore'.padEnd(w)} ${fmt(r.ignorePixels).padStart(14)}  ${pct(r.labelPixels ? r.ignorePixels / r.labelPixels : 0).padStart(7)}`,
+  );
   if (r.labelValues.length > 0) {
     lines.push('label values found (raw → class):');
-    for (const v of r.labelValues) lines.push(`  ${String(v.value).padStart(5)} → ${v.mapsTo.padEnd(w)} ${fmt(v.pixels).padStart(14)}${v.declared ? '' : '  UNDECLARED'}`);
+    for (const v of r.labelValues)
+      lines.push(`  ${String(v.value).padStart(5)} → ${v.mapsTo.padEnd(w)} ${fmt(v.pixels).padStart(14)}${v.declared ? '' : '  UNDECLARED'}`);
   }
   if (r.problems.length === 0) lines.push('problems  none');
   else {

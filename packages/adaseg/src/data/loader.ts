@@ -75,7 +75,8 @@ function checkOptions(o: LoaderOptions): void {
   int('seed', o.seed, 0);
   if (o.cache !== undefined && typeof o.cache !== 'boolean') {
     const m = (o.cache as { maxBytes?: unknown }).maxBytes;
-    if (typeof m !== 'number' || !(m >= 0)) throw new DataError('bad-config', `DataLoader: cache must be a boolean or { maxBytes }, got ${JSON.stringify(o.cache)}`);
+    if (typeof m !== 'number' || !(m >= 0))
+      throw new DataError('bad-config', `DataLoader: cache must be a boolean or { maxBytes }, got ${JSON.stringify(o.cache)}`);
   }
 }
 
@@ -256,7 +257,10 @@ export class DataLoader implements AsyncIterable<Batch> {
     this.prefetch = options.prefetch ?? 2;
     this.onProblem = options.onProblem;
     if (this.length === 0) {
-      throw new DataError('empty-split', `dataset ${dataset.name} (split ${dataset.split}) has ${dataset.samples.length} samples: no full batch of ${this.batchSize} (dropLast)`);
+      throw new DataError(
+        'empty-split',
+        `dataset ${dataset.name} (split ${dataset.split}) has ${dataset.samples.length} samples: no full batch of ${this.batchSize} (dropLast)`,
+      );
     }
     const spec: PipelineSpec = {
       numClasses: numClasses(dataset),
@@ -314,7 +318,8 @@ export class DataLoader implements AsyncIterable<Batch> {
    * and augmentation) that the interrupted run would have seen next.
    */
   batches(fromBatch = 0): AsyncGenerator<Batch> {
-    if (!Number.isInteger(fromBatch) || fromBatch < 0) throw new DataError('bad-config', `DataLoader.batches: fromBatch must be a non-negative integer, got ${fromBatch}`);
+    if (!Number.isInteger(fromBatch) || fromBatch < 0)
+      throw new DataError('bad-config', `DataLoader.batches: fromBatch must be a non-negative integer, got ${fromBatch}`);
     const self = this;
     function* all(): Generator<BatchPlan> {
       let skip = fromBatch;

@@ -100,9 +100,13 @@ export class Pipeline {
       case 'mask': {
         const m = sample.label.mask;
         if (m.width !== image.width || m.height !== image.height) {
-          throw new DataError('size-mismatch', `mask of sample '${sample.id}' is ${m.width}x${m.height} but its image ${describeSample(sample)} is ${image.width}x${image.height}`, {
-            file: describeSample(sample),
-          });
+          throw new DataError(
+            'size-mismatch',
+            `mask of sample '${sample.id}' is ${m.width}x${m.height} but its image ${describeSample(sample)} is ${image.width}x${image.height}`,
+            {
+              file: describeSample(sample),
+            },
+          );
         }
         const bad = checkMask(m.data, this.spec.numClasses);
         if (bad.length > 0) {

@@ -32,17 +32,23 @@ function srgbToLinear(v: number): number {
 /** CIELAB (D65) planes of an 8-bit sRGB image. */
 export function rgbToLab(image: RgbImage): [Float32Array, Float32Array, Float32Array] {
   const n = image.width * image.height;
-  const L = new Float32Array(n), A = new Float32Array(n), B = new Float32Array(n);
+  const L = new Float32Array(n),
+    A = new Float32Array(n),
+    B = new Float32Array(n);
   const lin = new Float64Array(256);
   for (let v = 0; v < 256; v++) lin[v] = srgbToLinear(v);
   const f = (t: number) => (t > 216 / 24389 ? Math.cbrt(t) : ((24389 / 27) * t + 16) / 116);
   const d = image.data;
   for (let i = 0; i < n; i++) {
-    const r = lin[d[3 * i]], g = lin[d[3 * i + 1]], b = lin[d[3 * i + 2]];
+    const r = lin[d[3 * i]],
+      g = lin[d[3 * i + 1]],
+      b = lin[d[3 * i + 2]];
     const x = (0.4124564 * r + 0.3575761 * g + 0.1804375 * b) / 0.95047;
     const y = 0.2126729 * r + 0.7151522 * g + 0.072175 * b;
     const z = (0.0193339 * r + 0.119192 * g + 0.9503041 * b) / 1.08883;
-    const fx = f(x), fy = f(y), fz = f(z);
+    const fx = f(x),
+      fy = f(y),
+      fz = f(z);
     L[i] = 116 * fy - 16;
     A[i] = 500 * (fx - fy);
     B[i] = 200 * (fy - fz);
@@ -73,27 +79,37 @@ export function slic(image: RgbImage, options: SlicOptions): Segmentation {
   const side = Math.sqrt(Math.max(1, options.size));
   const nx = Math.max(1, Math.min(W, Math.round(W / side)));
   const ny = Math.max(1, Math.min(H, Math.round(H / side)));
-  const stepX = W / nx, stepY = H / ny;
+  const stepX = W / nx,
+    stepY = H / ny;
   const S = Math.max(stepX, stepY);
   const [L, A, B] = rgbToLab(image);
   const grad = (x: number, y: number) => {
     const i = y * W + x;
-    const xl = x > 0 ? i - 1 : i, xr = x < W - 1 ? i + 1 : i, yu = y > 0 ? i - W : i, yd = y < H - 1 ? i + W : i;
+    const xl = x > 0 ? i - 1 : i,
+      xr = x < W - 1 ? i + 1 : i,
+      yu = y > 0 ? i - W : i,
+      yd = y < H - 1 ? i + W : i;
     const dx = (L[xr] - L[xl]) ** 2 + (A[xr] - A[xl]) ** 2 + (B[xr] - B[xl]) ** 2;
     const dy = (L[yd] - L[yu]) ** 2 + (A[yd] - A[yu]) ** 2 + (B[yd] - B[yu]) ** 2;
     return dx + dy;
   };
   const K = nx * ny;
-  const cl = new Float64Array(K), ca = new Float64Array(K), cb = new Float64Array(K), cx = new Float64Array(K), cy = new Float64Array(K);
+  const cl = new Float64Array(K),
+    ca = new Float64Array(K),
+    cb = new Float64Array(K),
+    cx = new Float64Array(K),
+    cy = new Float64Array(K);
   for (let j = 0; j < ny; j++) {
     for (let i = 0; i < nx; i++) {
       let bx = Math.min(W - 1, Math.floor((i + 0.5) * stepX));
       let by = Math.min(H - 1, Math.floor((j + 0.5) * stepY));
       let best = grad(bx, by);
-      const x0 = bx, y0 = by;
+      const x0 = bx,
+        y0 = by;
       for (let dy = -1; dy <= 1; dy++) {
         for (let dx = -1; dx <= 1; dx++) {
-          const x = x0 + dx, y = y0 + dy;
+          const x = x0 + dx,
+            y = y0 + dy;
           if (x < 0 || y < 0 || x >= W || y >= H) continue;
           const g = grad(x, y);
           if (g < best) {
@@ -103,7 +119,8 @@ export function slic(image: RgbImage, options: SlicOptions): Segmentation {
           }
         }
       }
-      const k = j * nx + i, p = by * W + bx;
+      const k = j * nx + i,
+        p = by * W + bx;
       cl[k] = L[p];
       ca[k] = A[p];
       cb[k] = B[p];
@@ -119,8 +136,10 @@ export function slic(image: RgbImage, options: SlicOptions): Segmentation {
   for (let it = 0; it < iterations; it++) {
     dist.fill(Infinity);
     for (let k = 0; k < K; k++) {
-      const xa = Math.max(0, Math.floor(cx[k] - win)), xb = Math.min(W - 1, Math.ceil(cx[k] + win));
-      const ya = Math.max(0, Math.floor(cy[k] - win)), yb = Math.min(H - 1, Math.ceil(cy[k] + win));
+      const xa = Math.max(0, Math.floor(cx[k] - win)),
+        xb = Math.min(W - 1, Math.ceil(cx[k] + win));
+      const ya = Math.max(0, Math.floor(cy[k] - win)),
+        yb = Math.min(H - 1, Math.ceil(cy[k] + win));
       for (let y = ya; y <= yb; y++) {
         const dy2 = (y - cy[k]) ** 2;
         for (let x = xa; x <= xb; x++) {
@@ -140,7 +159,8 @@ export function slic(image: RgbImage, options: SlicOptions): Segmentation {
       if (k < 0) {
         // Outside every window (only with very uneven grids): the nearest centre in space.
         let best = Infinity;
-        const x = p % W, y = (p - x) / W;
+        const x = p % W,
+          y = (p - x) / W;
         for (let q = 0; q < K; q++) {
           const d2 = (x - cx[q]) ** 2 + (y - cy[q]) ** 2;
           if (d2 < best) {
@@ -159,7 +179,8 @@ export function slic(image: RgbImage, options: SlicOptions): Segmentation {
       sums[o + 5] += 1;
     }
     for (let k = 0; k < K; k++) {
-      const o = k * 6, c = sums[o + 5];
+      const o = k * 6,
+        c = sums[o + 5];
       if (c === 0) continue;
       cl[k] = sums[o] / c;
       ca[k] = sums[o + 1] / c;
@@ -184,14 +205,16 @@ export function enforceConnectivity(old: Int32Array, W: number, H: number, minSi
   let next = 0;
   for (let start = 0; start < n; start++) {
     if (out[start] >= 0) continue;
-    const sx = start % W, sy = (start - sx) / W;
+    const sx = start % W,
+      sy = (start - sx) / W;
     let adjacent = -1;
     if (sx > 0 && out[start - 1] >= 0) adjacent = out[start - 1];
     else if (sy > 0 && out[start - W] >= 0) adjacent = out[start - W];
     else if (sx < W - 1 && out[start + 1] >= 0) adjacent = out[start + 1];
     else if (sy < H - 1 && out[start + W] >= 0) adjacent = out[start + W];
     const label = old[start];
-    let top = 0, size = 0;
+    let top = 0,
+      size = 0;
     stack[top++] = start;
     out[start] = next;
     while (top > 0) {

@@ -9,9 +9,21 @@ import { hashSeed, Rng } from './rng.js';
 
 export const SYNTHETIC_CLASSES: ClassList = {
   names: ['sky', 'road', 'building', 'vehicle', 'person', 'vegetation'],
-  palette: [[70, 130, 180], [128, 64, 128], [70, 70, 70], [0, 0, 142], [220, 20, 60], [107, 142, 35]],
+  palette: [
+    [70, 130, 180],
+    [128, 64, 128],
+    [70, 70, 70],
+    [0, 0, 142],
+    [220, 20, 60],
+    [107, 142, 35],
+  ],
 };
-const SKY = 0, ROAD = 1, BUILDING = 2, VEHICLE = 3, PERSON = 4, VEGETATION = 5;
+const SKY = 0,
+  ROAD = 1,
+  BUILDING = 2,
+  VEHICLE = 3,
+  PERSON = 4,
+  VEGETATION = 5;
 
 interface Part {
   shape: 'rect' | 'ellipse';
@@ -66,7 +78,7 @@ function layout(seed: number): Layout {
   };
   const look = () => rng.uint32();
   // Buildings along the horizon, with gaps of sky.
-  for (let x = rng.uniform(-0.08, 0.02); x < 1; ) {
+  for (let x = rng.uniform(-0.08, 0.02); x < 1;) {
     const w = rng.uniform(0.08, 0.24);
     if (rng.bool(0.8)) {
       const h = rng.uniform(0.1, 0.4);
@@ -89,7 +101,9 @@ function layout(seed: number): Layout {
     const p = (y - horizon) / (1 - horizon);
     const s = 0.12 + 0.45 * p;
     const [left, right] = roadSpan(l, y);
-    const cx = rng.bool() ? rng.uniform(Math.min(-0.05, left - 0.2), Math.max(0, left - s * 0.3)) : rng.uniform(Math.min(1, right + s * 0.3), Math.max(1.05, right + 0.2));
+    const cx = rng.bool()
+      ? rng.uniform(Math.min(-0.05, left - 0.2), Math.max(0, left - s * 0.3))
+      : rng.uniform(Math.min(1, right + s * 0.3), Math.max(1.05, right + 0.2));
     movers.push({
       y,
       obj: {
@@ -158,7 +172,8 @@ export interface RenderedScene {
 }
 
 // Object slots 0 and 1 are the sky and the road/grass ground; scene objects start at 2.
-const SLOT_SKY = 0, SLOT_GROUND = 1;
+const SLOT_SKY = 0,
+  SLOT_GROUND = 1;
 
 /** Draws the labels (and which object owns each pixel). */
 function rasterise(l: Layout, width: number, height: number): { label: Uint8Array; owner: Uint16Array } {
@@ -242,9 +257,25 @@ function baseColour(cls: number, look: number): [number, number, number] {
       return [g + warm, g, g - warm * 0.6];
     }
     case VEHICLE:
-      return r.pick([[200, 30, 30], [30, 60, 190], [230, 230, 235], [40, 40, 45], [220, 190, 40], [60, 150, 70]] as [number, number, number][]).map((v) => v + r.uniform(-15, 15)) as [number, number, number];
+      return r
+        .pick([
+          [200, 30, 30],
+          [30, 60, 190],
+          [230, 230, 235],
+          [40, 40, 45],
+          [220, 190, 40],
+          [60, 150, 70],
+        ] as [number, number, number][])
+        .map((v) => v + r.uniform(-15, 15)) as [number, number, number];
     case PERSON:
-      return r.pick([[230, 120, 40], [180, 40, 160], [240, 200, 60], [30, 170, 200]] as [number, number, number][]).map((v) => v + r.uniform(-15, 15)) as [number, number, number];
+      return r
+        .pick([
+          [230, 120, 40],
+          [180, 40, 160],
+          [240, 200, 60],
+          [30, 170, 200],
+        ] as [number, number, number][])
+        .map((v) => v + r.uniform(-15, 15)) as [number, number, number];
     default:
       return [r.uniform(40, 80), r.uniform(140, 180), r.uniform(40, 70)];
   }
@@ -314,7 +345,8 @@ export function renderScene(spec: SyntheticScene): RenderedScene {
         }
         case BUILDING: {
           // A grid of windows, some lit.
-          const wx = Math.floor(x / (cell * 2)), wy = Math.floor(y / (cell * 2));
+          const wx = Math.floor(x / (cell * 2)),
+            wy = Math.floor(y / (cell * 2));
           const inWindow = x % (cell * 2) < cell && y % (cell * 2) < cell;
           if (inWindow) {
             if (hash3(wx, wy, tex + s) < 0.3) {
@@ -360,7 +392,8 @@ function boxBlur3(img: Float32Array, width: number, height: number): void {
   const tmp = new Float32Array(img.length);
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
-      const xl = x > 0 ? x - 1 : 0, xr = x < width - 1 ? x + 1 : x;
+      const xl = x > 0 ? x - 1 : 0,
+        xr = x < width - 1 ? x + 1 : x;
       for (let c = 0; c < 3; c++) {
         const row = y * width;
         tmp[(row + x) * 3 + c] = (img[(row + xl) * 3 + c] + img[(row + x) * 3 + c] + img[(row + xr) * 3 + c]) / 3;
@@ -368,7 +401,8 @@ function boxBlur3(img: Float32Array, width: number, height: number): void {
     }
   }
   for (let y = 0; y < height; y++) {
-    const yu = y > 0 ? y - 1 : 0, yd = y < height - 1 ? y + 1 : y;
+    const yu = y > 0 ? y - 1 : 0,
+      yd = y < height - 1 ? y + 1 : y;
     for (let x = 0; x < width; x++) {
       for (let c = 0; c < 3; c++) {
         img[(y * width + x) * 3 + c] = (tmp[(yu * width + x) * 3 + c] + tmp[(y * width + x) * 3 + c] + tmp[(yd * width + x) * 3 + c]) / 3;

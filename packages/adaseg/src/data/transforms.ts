@@ -46,7 +46,12 @@ function fail(where: string, message: string): never {
   throw new DataError('bad-config', `${where}: ${message}`);
 }
 
-function num(where: string, obj: Record<string, unknown>, key: string, opts: { min?: number; max?: number; int?: boolean; optional?: boolean } = {}): number | undefined {
+function num(
+  where: string,
+  obj: Record<string, unknown>,
+  key: string,
+  opts: { min?: number; max?: number; int?: boolean; optional?: boolean } = {},
+): number | undefined {
   const v = obj[key];
   if (v === undefined) {
     if (opts.optional) return undefined;
@@ -133,7 +138,8 @@ export function resizeImageWindow(img: RgbImage, width: number, height: number, 
   const out = new Uint8Array(cw * ch * 3);
   const sx = sw / width;
   const sy = sh / height;
-  const xa = Math.max(0, -x0), xb = Math.min(cw, width - x0);
+  const xa = Math.max(0, -x0),
+    xb = Math.min(cw, width - x0);
   const x0s = new Int32Array(cw);
   const x1s = new Int32Array(cw);
   const wxs = new Float32Array(cw);
@@ -154,7 +160,9 @@ export function resizeImageWindow(img: RgbImage, width: number, height: number, 
     const wy = fy - ys;
     let o = (j * cw + xa) * 3;
     for (let i = xa; i < xb; i++) {
-      const a = x0s[i], b = x1s[i], wx = wxs[i];
+      const a = x0s[i],
+        b = x1s[i],
+        wx = wxs[i];
       for (let c = 0; c < 3; c++) {
         const top = src[r0 + a + c] + (src[r0 + b + c] - src[r0 + a + c]) * wx;
         const bot = src[r1 + a + c] + (src[r1 + b + c] - src[r1 + a + c]) * wx;
@@ -169,7 +177,8 @@ export function resizeImageWindow(img: RgbImage, width: number, height: number, 
 export function resizeLabelWindow(lab: LabelImage, width: number, height: number, x0: number, y0: number, cw: number, ch: number): LabelImage {
   const { width: sw, height: sh, data: src } = lab;
   const out = new Uint8Array(cw * ch).fill(IGNORE_INDEX);
-  const xa = Math.max(0, -x0), xb = Math.min(cw, width - x0);
+  const xa = Math.max(0, -x0),
+    xb = Math.min(cw, width - x0);
   const xs = new Int32Array(cw);
   for (let i = xa; i < xb; i++) xs[i] = Math.min(sw - 1, Math.floor(((x0 + i + 0.5) * sw) / width));
   for (let j = Math.max(0, -y0); j < Math.min(ch, height - y0); j++) {
@@ -197,7 +206,8 @@ export function cropPair(pair: Pair, x: number, y: number, w: number, h: number)
   const { image } = pair;
   const img = new Uint8Array(w * h * 3);
   const lab = pair.label === null ? null : new Uint8Array(w * h).fill(IGNORE_INDEX);
-  const xa = Math.max(0, x), xb = Math.min(image.width, x + w);
+  const xa = Math.max(0, x),
+    xb = Math.min(image.width, x + w);
   for (let yy = Math.max(0, y); yy < Math.min(image.height, y + h); yy++) {
     if (xb <= xa) break;
     const dst = (yy - y) * w + (xa - x);
@@ -213,7 +223,8 @@ export function flipPair(pair: Pair): Pair {
   for (let y = 0; y < height; y++) {
     const row = y * width;
     for (let x = 0; x < width; x++) {
-      const s = (row + x) * 3, d = (row + width - 1 - x) * 3;
+      const s = (row + x) * 3,
+        d = (row + width - 1 - x) * 3;
       img[d] = data[s];
       img[d + 1] = data[s + 1];
       img[d + 2] = data[s + 2];
@@ -245,14 +256,19 @@ export function jitterImage(img: RgbImage, f: { brightness: number; contrast: nu
   for (let i = 0; i < n; i++) sum += 0.299 * data[i * 3] + 0.587 * data[i * 3 + 1] + 0.114 * data[i * 3 + 2];
   const meanGray = (sum / Math.max(1, n)) * f.brightness;
   const theta = f.hue * 2 * Math.PI;
-  const cos = Math.cos(theta), sin = Math.sin(theta);
+  const cos = Math.cos(theta),
+    sin = Math.sin(theta);
   // Hue rotation about the gray axis, as one RGB matrix (YIQ rotation).
   const m = hueMatrix(cos, sin);
   const out = new Uint8Array(data.length);
-  const b = f.brightness, c = f.contrast, s = f.saturation;
+  const b = f.brightness,
+    c = f.contrast,
+    s = f.saturation;
   const doHue = f.hue !== 0;
   for (let i = 0; i < n; i++) {
-    let r = data[i * 3] * b, g = data[i * 3 + 1] * b, bl = data[i * 3 + 2] * b;
+    let r = data[i * 3] * b,
+      g = data[i * 3 + 1] * b,
+      bl = data[i * 3 + 2] * b;
     r = meanGray + (r - meanGray) * c;
     g = meanGray + (g - meanGray) * c;
     bl = meanGray + (bl - meanGray) * c;
@@ -264,7 +280,9 @@ export function jitterImage(img: RgbImage, f: { brightness: number; contrast: nu
       const r2 = m[0] * r + m[1] * g + m[2] * bl;
       const g2 = m[3] * r + m[4] * g + m[5] * bl;
       const b2 = m[6] * r + m[7] * g + m[8] * bl;
-      r = r2; g = g2; bl = b2;
+      r = r2;
+      g = g2;
+      bl = b2;
     }
     out[i * 3] = r <= 0 ? 0 : r >= 255 ? 255 : (r + 0.5) | 0;
     out[i * 3 + 1] = g <= 0 ? 0 : g >= 255 ? 255 : (g + 0.5) | 0;
@@ -360,7 +378,8 @@ export function toCHW(img: RgbImage, norm: Normalize, out?: Float32Array): Float
   const src = img.data;
   const lut = new Float32Array(256);
   for (let c = 0; c < 3; c++) {
-    const mean = norm.mean[c], std = norm.std[c];
+    const mean = norm.mean[c],
+      std = norm.std[c];
     for (let v = 0; v < 256; v++) lut[v] = (v / 255 - mean) / std;
     const base = c * n;
     for (let i = 0; i < n; i++) dst[base + i] = lut[src[i * 3 + c]];

@@ -11,9 +11,7 @@ export interface WorkerInit {
 }
 
 export type ToWorker = { type: 'task'; id: number; task: SampleTask };
-export type FromWorker =
-  | { type: 'result'; id: number; result: import('./pipeline.js').SampleResult }
-  | { type: 'error'; id: number; error: DataErrorInfo };
+export type FromWorker = { type: 'result'; id: number; result: import('./pipeline.js').SampleResult } | { type: 'error'; id: number; error: DataErrorInfo };
 
 export function errorInfo(err: unknown): DataErrorInfo {
   if (err instanceof DataError) return err.toInfo();

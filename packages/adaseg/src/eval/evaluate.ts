@@ -57,7 +57,12 @@ export async function evaluate(model: SegmentationModel, dataset: DatasetDescrip
     transforms: options.transforms ?? [],
     ...(options.normalize ? { normalize: options.normalize } : {}),
   });
-  const bar = new ProgressBar({ total: dataset.samples.length, label: options.label ?? `eval ${dataset.name}`, unit: 'img', enabled: options.progress ?? false });
+  const bar = new ProgressBar({
+    total: dataset.samples.length,
+    label: options.label ?? `eval ${dataset.name}`,
+    unit: 'img',
+    enabled: options.progress ?? false,
+  });
   if (options.predictionsDir) mkdirSync(options.predictionsDir, { recursive: true });
   const wasTraining = model.training;
   model.eval();
@@ -104,6 +109,8 @@ export function formatMetrics(result: EvaluationResult, title = ''): string {
     const iou = result.iou[i];
     lines.push(`  ${name.padEnd(width)}  ${iou === null ? '   -  ' : (iou * 100).toFixed(2).padStart(6)}`);
   }
-  lines.push(`  ${'mIoU'.padEnd(width)}  ${(result.mIoU * 100).toFixed(2).padStart(6)}   pixel acc ${(result.pixelAccuracy * 100).toFixed(2)}  (${result.images} images, ${result.seconds.toFixed(1)} s)`);
+  lines.push(
+    `  ${'mIoU'.padEnd(width)}  ${(result.mIoU * 100).toFixed(2).padStart(6)}   pixel acc ${(result.pixelAccuracy * 100).toFixed(2)}  (${result.images} images, ${result.seconds.toFixed(1)} s)`,
+  );
   return lines.join('\n');
 }

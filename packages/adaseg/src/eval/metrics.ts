@@ -45,7 +45,9 @@ export class ConfusionMatrix {
       const bad = valid.logicalAnd(l.lt(0).logicalOr(l.ge(C)));
       if (bad.any().item()) {
         const values = [...new Set(Array.from(l.maskedSelect(bad).toTypedArray() as BigInt64Array, Number))].slice(0, 10);
-        throw new RangeError(`ConfusionMatrix.update: label values ${values.join(', ')} are neither classes 0..${C - 1} nor the ignore index ${this.ignoreIndex}`);
+        throw new RangeError(
+          `ConfusionMatrix.update: label values ${values.join(', ')} are neither classes 0..${C - 1} nor the ignore index ${this.ignoreIndex}`,
+        );
       }
       const index = l.maskedSelect(valid).mul(C).add(pred.long().maskedSelect(valid));
       const counts = torch.callOp('bincount', [index, null, C * C]).toTypedArray() as BigInt64Array;

@@ -98,7 +98,12 @@ export class SimulatedAnnotator implements Annotator {
       labels.push({ imageId: u.imageId, unit: u.unit, pixelIndices: u.pixelIndices, values });
       pixels += values.length;
     }
-    store.labelUnits(request.run, labels, { round: request.round, strategy: request.strategy, checkpoint: request.checkpoint, annotator: this.name, seconds: 0 }, { completeRound: true });
+    store.labelUnits(
+      request.run,
+      labels,
+      { round: request.round, strategy: request.strategy, checkpoint: request.checkpoint, annotator: this.name, seconds: 0 },
+      { completeRound: true },
+    );
     return { stopped: false, units: labels.length, pixels };
   }
 }
@@ -147,17 +152,28 @@ export class HumanAnnotator implements Annotator {
   readonly name = 'human';
 
   constructor(readonly options: HumanAnnotatorOptions) {
-    if (!(options.minFraction > 0 && options.minFraction <= 1)) throw new RangeError(`human annotator: minFraction must be in (0, 1], got ${options.minFraction}`);
+    if (!(options.minFraction > 0 && options.minFraction <= 1))
+      throw new RangeError(`human annotator: minFraction must be in (0, 1], got ${options.minFraction}`);
     if (!(options.pollSeconds > 0)) throw new RangeError(`human annotator: pollSeconds must be > 0, got ${options.pollSeconds}`);
   }
 
   async annotate(store: LabelStore, request: AnnotationRequest, options: AnnotateOptions = {}): Promise<AnnotationResult> {
     const state = store.round(request.run, request.round);
-    const done = () => ({ stopped: false, units: store.labelledUnits(request.run, { round: request.round }).length, pixels: 0, queries: store.queryProgress(request.run, request.round) });
+    const done = () => ({
+      stopped: false,
+      units: store.labelledUnits(request.run, { round: request.round }).length,
+      pixels: 0,
+      queries: store.queryProgress(request.run, request.round),
+    });
     if (state !== undefined && (state.phase === 'annotated' || state.phase === 'trained' || state.phase === 'evaluated')) return done();
     const kind: QueryKind = this.options.queryKind === 'auto' ? (request.units.kind === 'image' ? 'pixel-paint' : 'region-class') : this.options.queryKind;
-    const queries = store.createQueries(request.run, request.round, queriesFor(request.selection, kind, this.options.unitsPerQuery), { strategy: request.strategy, checkpoint: request.checkpoint });
-    options.log?.(`${request.run} round ${request.round}: ${queries.length} queries in the label store ${store.file}; waiting for ${Math.ceil(this.options.minFraction * 100)}% of them to be answered (adaseg serve --run <output>)`);
+    const queries = store.createQueries(request.run, request.round, queriesFor(request.selection, kind, this.options.unitsPerQuery), {
+      strategy: request.strategy,
+      checkpoint: request.checkpoint,
+    });
+    options.log?.(
+      `${request.run} round ${request.round}: ${queries.length} queries in the label store ${store.file}; waiting for ${Math.ceil(this.options.minFraction * 100)}% of them to be answered (adaseg serve --run <output>)`,
+    );
     let reported = -1;
     for (;;) {
       const progress = store.queryProgress(request.run, request.round);
@@ -169,7 +185,9 @@ export class HumanAnnotator implements Annotator {
       }
       if (progress.answered !== reported) {
         reported = progress.answered;
-        options.log?.(`${request.run} round ${request.round}: ${progress.answered}/${progress.total} answered (${progress.leased} being answered), need ${needed}`);
+        options.log?.(
+          `${request.run} round ${request.round}: ${progress.answered}/${progress.total} answered (${progress.leased} being answered), need ${needed}`,
+        );
       }
       if (options.signal?.aborted) return { stopped: true, units: 0, pixels: 0, queries: progress };
       await sleep(this.options.pollSeconds * 1000, options.signal);

@@ -133,9 +133,13 @@ const ROOT_KEYS = ['name', 'output', 'seeds', 'model', 'data', 'source', 'warmup
 
 /** A train section (iterations, optimizer, schedule...) at `path`, read by the training config's section parser. */
 function trainSectionAt(raw: unknown, path: string): TrainSection {
-  if (raw === undefined || raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(`${path} must be an object (iterations, optimizer, schedule...), got ${JSON.stringify(raw)}`);
+  if (raw === undefined || raw === null || typeof raw !== 'object' || Array.isArray(raw))
+    throw new ConfigError(`${path} must be an object (iterations, optimizer, schedule...), got ${JSON.stringify(raw)}`);
   // Accepted by `adaseg train`, but an experiment evaluates on data.val after each stage and round.
-  if ('evalEvery' in raw) throw new ConfigError(`${path}.evalEvery does not apply to an experiment: it evaluates on data.val after source training, the warm-up and every round (remove it)`);
+  if ('evalEvery' in raw)
+    throw new ConfigError(
+      `${path}.evalEvery does not apply to an experiment: it evaluates on data.val after source training, the warm-up and every round (remove it)`,
+    );
   return parseTrainSection(ConfigReader.root(raw, path));
 }
 
@@ -239,7 +243,7 @@ function parseRounds(r: ConfigReader): RoundsConfig {
 
 function parseActive(r: ConfigReader): ActiveSection {
   r.only(['units', 'budget', 'ranking', 'strategies', 'scoringBatchSize', 'keepPerImage']);
-  if (!r.has('units')) r.fail('units', "is required, e.g. { kind: region, k: 1 } (kinds: image, region, superpixel, pixel)");
+  if (!r.has('units')) r.fail('units', 'is required, e.g. { kind: region, k: 1 } (kinds: image, region, superpixel, pixel)');
   if (!r.has('budget')) r.fail('budget', 'is required, e.g. { kind: pixelPercent, total: 5, rounds: 5 }');
   const units = parseUnitConfig(r.raw('units'), `${r.path}.units`);
   const budget = parseBudgetConfig(r.raw('budget'), `${r.path}.budget`);
@@ -276,7 +280,8 @@ export function parseExperimentConfig(value: unknown, baseDir = process.cwd()): 
   if (r.has('seeds')) {
     const raw = r.raw('seeds');
     const list: unknown = typeof raw === 'number' ? [raw] : raw;
-    if (!Array.isArray(list) || list.length === 0 || !list.every((s) => Number.isInteger(s) && s >= 0)) throw new ConfigError(`config.seeds must be a non-empty list of integers >= 0, got ${JSON.stringify(raw)}`);
+    if (!Array.isArray(list) || list.length === 0 || !list.every((s) => Number.isInteger(s) && s >= 0))
+      throw new ConfigError(`config.seeds must be a non-empty list of integers >= 0, got ${JSON.stringify(raw)}`);
     if (new Set(list).size !== list.length) r.fail('seeds', `lists a seed twice: ${JSON.stringify(list)}`);
     seeds = list as number[];
   }
@@ -320,11 +325,13 @@ export function parseExperimentConfig(value: unknown, baseDir = process.cwd()): 
   if (r.has('baselines')) {
     const list = r.array('baselines');
     list.forEach((b, i) => {
-      if (!BASELINES.includes(b as BaselineKind)) throw new ConfigError(`config.baselines[${i}] must be one of ${BASELINES.join(', ')}, got ${JSON.stringify(b)}`);
+      if (!BASELINES.includes(b as BaselineKind))
+        throw new ConfigError(`config.baselines[${i}] must be one of ${BASELINES.join(', ')}, got ${JSON.stringify(b)}`);
     });
     baselines = [...new Set(list as BaselineKind[])];
   }
-  if (baselines.includes('uda-only') && warmup === undefined) throw new ConfigError("config.baselines: 'uda-only' is the warm-up's model: add a warmup section (or drop the baseline)");
+  if (baselines.includes('uda-only') && warmup === undefined)
+    throw new ConfigError("config.baselines: 'uda-only' is the warm-up's model: add a warmup section (or drop the baseline)");
   if (baselines.includes('random') && !active.strategies.some((x) => x.config.strategy === 'random')) {
     active.strategies.push({ label: 'random', config: { strategy: 'random' } });
   }
@@ -333,16 +340,19 @@ export function parseExperimentConfig(value: unknown, baseDir = process.cwd()): 
   for (const [i, st] of active.strategies.entries()) {
     const needs = createStrategy(st.config).needs;
     const where = `config.active.strategies[${i}] (${st.label})`;
-    if (needs.includes('mcSamples') && !((model as { dropout?: number }).dropout! > 0)) throw new ConfigError(`${where} needs MC-dropout samples: give the model dropout (config.model.dropout, e.g. 0.1)`);
+    if (needs.includes('mcSamples') && !((model as { dropout?: number }).dropout! > 0))
+      throw new ConfigError(`${where} needs MC-dropout samples: give the model dropout (config.model.dropout, e.g. 0.1)`);
     if (needs.includes('targetness') && providedDiscriminator(warmup?.adapt) === null) {
-      throw new ConfigError(`${where} needs a domain discriminator: use an adversarial warm-up (config.warmup.adapt.method adaptsegnet or advent-adversarial); later rounds use the rounds' own discriminator when config.rounds.adapt is adversarial too`);
+      throw new ConfigError(
+        `${where} needs a domain discriminator: use an adversarial warm-up (config.warmup.adapt.method adaptsegnet or advent-adversarial); later rounds use the rounds' own discriminator when config.rounds.adapt is adversarial too`,
+      );
     }
   }
   if (annotator.kind === 'human' && data.pool.format !== 'synthetic' && baselines.includes('full') && (data.pool as { labels?: string }).labels === 'none') {
     throw new ConfigError("config.baselines: 'full' needs the pool's labels, but config.data.pool has labels: none");
   }
   if (annotator.kind === 'simulated' && data.pool.format !== 'synthetic' && (data.pool as { labels?: string }).labels === 'none') {
-    throw new ConfigError('config.data.pool: the simulated annotator reveals the pool\'s labels, but the pool has labels: none');
+    throw new ConfigError("config.data.pool: the simulated annotator reveals the pool's labels, but the pool has labels: none");
   }
 
   const e = r.object('eval', true) ?? ConfigReader.root({}, 'config.eval');
@@ -379,7 +389,17 @@ export function resizeTransforms(config: ExperimentConfig): Transform[] {
 
 /** The parts of a config that change what a run computes (resuming with others is refused). */
 export function fingerprint(config: ExperimentConfig): Record<string, unknown> {
-  return { model: config.model, data: config.data, source: config.source, warmup: config.warmup ?? null, units: config.active.units, budget: config.active.budget, ranking: config.active.ranking, rounds: config.rounds, eval: config.eval };
+  return {
+    model: config.model,
+    data: config.data,
+    source: config.source,
+    warmup: config.warmup ?? null,
+    units: config.active.units,
+    budget: config.active.budget,
+    ranking: config.active.ranking,
+    rounds: config.rounds,
+    eval: config.eval,
+  };
 }
 
 /** Total training iterations of the active pipeline after source training (warm-up + every round). */

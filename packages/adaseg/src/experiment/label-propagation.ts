@@ -29,8 +29,10 @@ export interface LabelPropagationConfig {
 export function propagateLabels(mask: Uint8Array, segmentation: Segmentation, classes: number, covered?: Uint8Array): Uint8Array {
   const { labels, count } = segmentation;
   if (labels.length !== mask.length) throw new RangeError(`propagateLabels: a mask of ${mask.length} pixels and a segmentation of ${labels.length}`);
-  if (covered !== undefined && covered.length !== mask.length) throw new RangeError(`propagateLabels: a mask of ${mask.length} pixels and a covered mask of ${covered.length}`);
-  if (!(Number.isInteger(classes) && classes >= 1 && classes < 255)) throw new RangeError(`propagateLabels: classes must be an integer in [1, 254], got ${classes}`);
+  if (covered !== undefined && covered.length !== mask.length)
+    throw new RangeError(`propagateLabels: a mask of ${mask.length} pixels and a covered mask of ${covered.length}`);
+  if (!(Number.isInteger(classes) && classes >= 1 && classes < 255))
+    throw new RangeError(`propagateLabels: classes must be an integer in [1, 254], got ${classes}`);
   const NONE = -1;
   const MIXED = -2;
   const classOf = new Int16Array(count).fill(NONE);

@@ -183,7 +183,12 @@ async function evaluateCheckpoint(ctx: Context, checkpoint: string, file: string
  */
 function trainingSetup(config: ExperimentConfig, what: 'source' | 'warmup', seed: number, iterations: number) {
   const dir = join(config.output, `seed-${seed}`, what);
-  return { dir, done: finished(dir, iterations), resize: resizeTransforms(config), head: { name: `${what} seed ${seed}`, output: dir, seed, model: config.model } };
+  return {
+    dir,
+    done: finished(dir, iterations),
+    resize: resizeTransforms(config),
+    head: { name: `${what} seed ${seed}`, output: dir, seed, model: config.model },
+  };
 }
 
 async function sourceModel(ctx: Context, seed: number): Promise<string | null> {
@@ -207,7 +212,13 @@ async function sourceModel(ctx: Context, seed: number): Promise<string | null> {
     eval: config.eval,
   };
   ctx.log(`seed ${seed}: source training (${config.source.train.iterations} iterations) in ${dir}`);
-  const result = await trainSupervised(trainConfig, { resume: true, signal: ctx.options.signal, progress: ctx.options.progress, log: ctx.log, onIteration: (i) => ctx.options.onIteration?.(`seed-${seed}/source`, i) });
+  const result = await trainSupervised(trainConfig, {
+    resume: true,
+    signal: ctx.options.signal,
+    progress: ctx.options.progress,
+    log: ctx.log,
+    onIteration: (i) => ctx.options.onIteration?.(`seed-${seed}/source`, i),
+  });
   if (result.stopped) return null;
   return latestCheckpoint(dir);
 }
@@ -237,7 +248,13 @@ async function warmupModel(ctx: Context, seed: number, sourceCheckpoint: string)
     adapt: warmup.adapt,
   };
   ctx.log(`seed ${seed}: UDA warm-up (${warmup.adapt.method}, ${warmup.train.iterations} iterations) in ${dir}`);
-  const result = await adaptModel(adaptConfig, { resume: true, signal: ctx.options.signal, progress: ctx.options.progress, log: ctx.log, onIteration: (i) => ctx.options.onIteration?.(`seed-${seed}/warmup`, i) });
+  const result = await adaptModel(adaptConfig, {
+    resume: true,
+    signal: ctx.options.signal,
+    progress: ctx.options.progress,
+    log: ctx.log,
+    onIteration: (i) => ctx.options.onIteration?.(`seed-${seed}/warmup`, i),
+  });
   if (result.stopped) return null;
   return latestCheckpoint(dir);
 }
@@ -256,7 +273,14 @@ async function withPixels(ctx: Context, chosen: UnitRef[]): Promise<UnitPixels[]
       layout = unitLayout(units, ctx.working[u.image], rgb);
       layouts.set(u.image, layout);
     }
-    out.push({ image: u.image, imageId: u.imageId, unit: u.unit, pixels: u.pixels, pixelIndices: layout.pixels(u.unit), ...((u as { score?: number }).score !== undefined ? { score: (u as { score?: number }).score } : {}) });
+    out.push({
+      image: u.image,
+      imageId: u.imageId,
+      unit: u.unit,
+      pixels: u.pixels,
+      pixelIndices: layout.pixels(u.unit),
+      ...((u as { score?: number }).score !== undefined ? { score: (u as { score?: number }).score } : {}),
+    });
   }
   return out;
 }
@@ -269,11 +293,24 @@ function discriminatorCheckpoint(ctx: Context, seed: number, previousRound: stri
   return warm;
 }
 
-async function selectRound(ctx: Context, seed: number, label: string, run: string, round: number, scoring: string, previousRound: string | null, strategyConfig: ExperimentConfig['active']['strategies'][number]['config']): Promise<void> {
+async function selectRound(
+  ctx: Context,
+  seed: number,
+  label: string,
+  run: string,
+  round: number,
+  scoring: string,
+  previousRound: string | null,
+  strategyConfig: ExperimentConfig['active']['strategies'][number]['config'],
+): Promise<void> {
   const { config } = ctx;
   const strategy = createStrategy(strategyConfig);
   const info = ctx.store.run(run);
-  const budget = roundBudget(config.active.budget, { round, pool: { images: ctx.pool.samples.length, pixels: ctx.poolPixels }, spent: { units: info.labelledUnits, pixels: info.coveredPixels } });
+  const budget = roundBudget(config.active.budget, {
+    round,
+    pool: { images: ctx.pool.samples.length, pixels: ctx.poolPixels },
+    spent: { units: info.labelledUnits, pixels: info.coveredPixels },
+  });
   const covered = ctx.store.coveredMasks(run);
   const model = loadModel(ctx, scoring);
   let discriminator: ReturnType<typeof restoreDiscriminators> | undefined;
@@ -296,28 +333,44 @@ async function selectRound(ctx: Context, seed: number, label: string, run: strin
     const chosen = strategy.select(records, { budget, random: seededRandom(seed, round, hashString(label)), ranking: config.active.ranking });
     const selection = await withPixels(ctx, chosen);
     const pixels = selection.reduce((s, u) => s + u.pixels, 0);
-    if (budget.pixels !== undefined && pixels > budget.pixels) throw new Error(`${label} selected ${pixels} pixels in round ${round}, over the round's budget of ${budget.pixels}`);
-    if (budget.units !== undefined && selection.length > budget.units) throw new Error(`${label} selected ${selection.length} units in round ${round}, over the round's budget of ${budget.units}`);
+    if (budget.pixels !== undefined && pixels > budget.pixels)
+      throw new Error(`${label} selected ${pixels} pixels in round ${round}, over the round's budget of ${budget.pixels}`);
+    if (budget.units !== undefined && selection.length > budget.units)
+      throw new Error(`${label} selected ${selection.length} units in round ${round}, over the round's budget of ${budget.units}`);
     const scoringSeconds = (performance.now() - started) / 1000;
     // People see what the scoring model predicted on the images they are asked about (written
     // before the selection is saved, so a saved selection always has its overlays).
     let overlays: string | undefined;
     if (config.annotator.kind === 'human') {
       overlays = [`seed-${seed}`, slug(label), `round-${round}`, 'overlays'].join('/');
-      await writeQueryOverlays(model, ctx.pool, selection.map((u) => u.image), {
-        dir: join(config.output, overlays),
-        palette: ctx.pool.classes.palette,
-        transforms: resizeTransforms(config),
-        normalize: config.data.normalize,
-        batchSize: config.active.scoringBatchSize,
-        workers: config.data.workers,
-      });
+      await writeQueryOverlays(
+        model,
+        ctx.pool,
+        selection.map((u) => u.image),
+        {
+          dir: join(config.output, overlays),
+          palette: ctx.pool.classes.palette,
+          transforms: resizeTransforms(config),
+          normalize: config.data.normalize,
+          batchSize: config.active.scoringBatchSize,
+          workers: config.data.workers,
+        },
+      );
     }
     ctx.store.saveSelection(run, round, selection, {
       scoredWith: scoring,
-      info: { budget, selectedUnits: selection.length, selectedPixels: pixels, candidates: records.length, scoringSeconds, ...(overlays !== undefined ? { [OVERLAYS_INFO_KEY]: overlays } : {}) },
+      info: {
+        budget,
+        selectedUnits: selection.length,
+        selectedPixels: pixels,
+        candidates: records.length,
+        scoringSeconds,
+        ...(overlays !== undefined ? { [OVERLAYS_INFO_KEY]: overlays } : {}),
+      },
     });
-    ctx.log(`${run} round ${round}: selected ${selection.length} units (${pixels} px; budget ${budget.pixels !== undefined ? `${budget.pixels} px` : `${budget.units} units`}) from ${records.length} candidates`);
+    ctx.log(
+      `${run} round ${round}: selected ${selection.length} units (${pixels} px; budget ${budget.pixels !== undefined ? `${budget.pixels} px` : `${budget.units} units`}) from ${records.length} candidates`,
+    );
   } finally {
     model.dispose();
     discriminator?.main.dispose();
@@ -329,7 +382,13 @@ async function selectRound(ctx: Context, seed: number, label: string, run: strin
  * Label propagation for a round's training (label-propagation.ts): the run's masks, in place,
  * with each superpixel's single class spread over its unknown pixels. Logs what it added.
  */
-async function propagateMasks(ctx: Context, run: string, round: number, masks: Map<string, { index: number; data: Uint8Array }>, settings: LabelPropagationConfig): Promise<void> {
+async function propagateMasks(
+  ctx: Context,
+  run: string,
+  round: number,
+  masks: Map<string, { index: number; data: Uint8Array }>,
+  settings: LabelPropagationConfig,
+): Promise<void> {
   const covered = ctx.store.coveredMasks(run);
   let after = 0;
   for (const [id, mask] of masks) {
@@ -342,7 +401,9 @@ async function propagateMasks(ctx: Context, run: string, round: number, masks: M
     mask.data = propagateLabels(mask.data, segmentation, ctx.classes, covered.get(id));
     for (const v of mask.data) if (v < ctx.classes) after++;
   }
-  ctx.log(`${run} round ${round}: label propagation over superpixels of ~${settings.superpixelSize} px: ${ctx.store.labelledPixels(run)} labelled pixels train as ${after}`);
+  ctx.log(
+    `${run} round ${round}: label propagation over superpixels of ~${settings.superpixelSize} px: ${ctx.store.labelledPixels(run)} labelled pixels train as ${after}`,
+  );
 }
 
 /** Of the round's labelled pixels, those the model that chose them had wrong (see selection-errors.ts). */
@@ -391,7 +452,11 @@ async function runStrategy(ctx: Context, seed: number, strategyIndex: number, st
       if (ctx.options.signal?.aborted) return false;
     }
     if (state.phase === 'selected' || state.phase === 'querying') {
-      const result = await ctx.annotator.annotate(store, { run, round, strategy: label, checkpoint: state.scoredWith, units: config.active.units, selection: store.selection(run, round) }, { signal: ctx.options.signal, log: ctx.log });
+      const result = await ctx.annotator.annotate(
+        store,
+        { run, round, strategy: label, checkpoint: state.scoredWith, units: config.active.units, selection: store.selection(run, round) },
+        { signal: ctx.options.signal, log: ctx.log },
+      );
       if (result.stopped) return false;
       state = store.round(run, round)!;
       event(ctx, { kind: 'annotated', seed, run, strategy: label, round });
@@ -461,7 +526,8 @@ async function fullBaseline(ctx: Context, seed: number, sourceCheckpoint: string
   const iterations = pipelineIterations(config);
   let checkpoint = finished(dir, iterations);
   if (checkpoint === null) {
-    if (ctx.poolLabelled.samples.every((s) => s.label.kind === 'none')) throw new Error("the 'full' baseline trains on every pool label, but the pool has none (drop 'full' from config.baselines)");
+    if (ctx.poolLabelled.samples.every((s) => s.label.kind === 'none'))
+      throw new Error("the 'full' baseline trains on every pool label, but the pool has none (drop 'full' from config.baselines)");
     mkdirSync(dir, { recursive: true });
     ctx.log(`seed ${seed}: fully supervised target baseline (every pool label, ${iterations} iterations) in ${dir}`);
     const model = loadModel(ctx, sourceCheckpoint);
@@ -518,9 +584,16 @@ function rawRun(ctx: Context, label: string, seed: number, startEval: EvalSummar
 
 /** Example pool images of a run for the report (report/examples.ts). */
 function examples(ctx: Context, label: string, seed: number, count: number): Promise<ExampleImage[]> {
-  return exampleImages(ctx.store, { run: `${slug(label)}/seed-${seed}`, strategy: label, seed, count, pool: ctx.pool, working: ctx.working, transforms: resizeTransforms(ctx.config) });
+  return exampleImages(ctx.store, {
+    run: `${slug(label)}/seed-${seed}`,
+    strategy: label,
+    seed,
+    count,
+    pool: ctx.pool,
+    working: ctx.working,
+    transforms: resizeTransforms(ctx.config),
+  });
 }
-
 
 // ---------------------------------------------------------------- the experiment
 
@@ -544,7 +617,8 @@ function checkOutput(config: ExperimentConfig): void {
 /** Deletes what a previous run of this experiment left in its output folder (--no-resume). */
 export function clearExperimentOutput(output: string): void {
   if (!existsSync(output)) return;
-  for (const f of ['labels.sqlite', 'labels.sqlite-wal', 'labels.sqlite-shm', 'config.json', 'events.jsonl', 'run.log', 'results.json', 'report.html']) rmSync(join(output, f), { force: true });
+  for (const f of ['labels.sqlite', 'labels.sqlite-wal', 'labels.sqlite-shm', 'config.json', 'events.jsonl', 'run.log', 'results.json', 'report.html'])
+    rmSync(join(output, f), { force: true });
   for (const entry of readdirSync(output)) if (/^seed-\d+$/.test(entry)) rmSync(join(output, entry), { recursive: true, force: true });
 }
 
@@ -559,7 +633,10 @@ export async function runExperiment(config: ExperimentConfig, options: Experimen
   };
   const [source, poolLabelled, val] = await Promise.all([loadDataset(config.data.source), loadDataset(config.data.pool), loadDataset(config.data.val)]);
   const classes = numClasses(source);
-  for (const [what, ds] of [['pool', poolLabelled], ['val', val]] as const) {
+  for (const [what, ds] of [
+    ['pool', poolLabelled],
+    ['val', val],
+  ] as const) {
     if (numClasses(ds) !== classes) throw new Error(`config.data.${what} has ${numClasses(ds)} classes, config.data.source ${classes}`);
   }
   const pool = withSamples(poolLabelled, poolLabelled.samples.map(withoutLabel));
@@ -571,9 +648,29 @@ export async function runExperiment(config: ExperimentConfig, options: Experimen
   const annotator: Annotator =
     config.annotator.kind === 'simulated'
       ? new SimulatedAnnotator(poolGroundTruth(poolLabelled, resize))
-      : new HumanAnnotator({ minFraction: config.annotator.minFraction, pollSeconds: config.annotator.pollSeconds, queryKind: config.annotator.queryKind, unitsPerQuery: config.annotator.unitsPerQuery });
+      : new HumanAnnotator({
+          minFraction: config.annotator.minFraction,
+          pollSeconds: config.annotator.pollSeconds,
+          queryKind: config.annotator.queryKind,
+          unitsPerQuery: config.annotator.unitsPerQuery,
+        });
   const store = LabelStore.open(join(config.output, 'labels.sqlite'));
-  const ctx: Context = { config, options, log, store, annotator, source, poolLabelled, pool, val, classes, native, working, poolPixels, segmentations: new Map() };
+  const ctx: Context = {
+    config,
+    options,
+    log,
+    store,
+    annotator,
+    source,
+    poolLabelled,
+    pool,
+    val,
+    classes,
+    native,
+    working,
+    poolPixels,
+    segmentations: new Map(),
+  };
   const stopped = (): ExperimentRunResult => ({ output: config.output, stopped: true, seconds: (performance.now() - started) / 1000 });
   try {
     const raw: RawExperiment = {
@@ -619,7 +716,12 @@ export async function runExperiment(config: ExperimentConfig, options: Experimen
         if (ev === null) return stopped();
         fullEval = ev;
       }
-      raw.baselines.push({ seed, ...(config.baselines.includes('source-only') ? { sourceOnly: sourceEval } : {}), ...(udaEval && config.baselines.includes('uda-only') ? { udaOnly: udaEval } : {}), ...(fullEval ? { full: fullEval } : {}) });
+      raw.baselines.push({
+        seed,
+        ...(config.baselines.includes('source-only') ? { sourceOnly: sourceEval } : {}),
+        ...(udaEval && config.baselines.includes('uda-only') ? { udaOnly: udaEval } : {}),
+        ...(fullEval ? { full: fullEval } : {}),
+      });
     }
     for (const s of config.active.strategies) raw.examples.push(...(await examples(ctx, s.label, config.seeds[0], config.report.examples)));
     raw.classesInVal = await classesInVal(ctx);
@@ -629,7 +731,13 @@ export async function runExperiment(config: ExperimentConfig, options: Experimen
     writeJsonAtomic(resultsFile, results);
     writeFileAtomic(reportFile, renderReport(results, raw.examples));
     log(`results: ${resultsFile}\nreport: ${reportFile}`);
-    return { output: config.output, stopped: false, seconds: (performance.now() - started) / 1000, results, files: { results: resultsFile, report: reportFile, store: store.file } };
+    return {
+      output: config.output,
+      stopped: false,
+      seconds: (performance.now() - started) / 1000,
+      results,
+      files: { results: resultsFile, report: reportFile, store: store.file },
+    };
   } finally {
     store.close();
   }

@@ -104,7 +104,14 @@ export async function trainRound(setup: RoundTraining): Promise<LoopResult> {
   const inner =
     rounds.adapt === undefined
       ? undefined
-      : createAdaptationMethod(rounds.adapt, { model, iterations: setup.iterations, auxWeight: roundTrain.auxWeight, targetSet: setup.unlabelledTarget, targetLoader: evalLoader, log: setup.log });
+      : createAdaptationMethod(rounds.adapt, {
+          model,
+          iterations: setup.iterations,
+          auxWeight: roundTrain.auxWeight,
+          targetSet: setup.unlabelledTarget,
+          targetLoader: evalLoader,
+          log: setup.log,
+        });
   const objective = new AdaptationObjective(model, new RoundMethod(inner, rounds.negativeLearning), {
     auxWeight: roundTrain.auxWeight,
     labelledTargetWeight: rounds.labelledTargetWeight,
@@ -188,4 +195,3 @@ export function labelledTargetSet(
   const samples = which === 'pool' ? pool.samples.map((s, i) => byIndex.get(i) ?? s) : [...byIndex.entries()].sort((a, b) => a[0] - b[0]).map(([, s]) => s);
   return { ...pool, split: `${pool.split}-${which === 'pool' ? 'partial' : 'labelled'}`, samples };
 }
-

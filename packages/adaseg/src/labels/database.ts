@@ -122,7 +122,8 @@ export class StoreDatabase {
     `);
     const version = this.meta('schema');
     if (version === undefined) this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)').run('schema', String(SCHEMA_VERSION));
-    else if (version !== String(SCHEMA_VERSION)) throw new LabelStoreError('mismatch', `${this.file} has label store schema ${version}, this adaseg reads ${SCHEMA_VERSION}`);
+    else if (version !== String(SCHEMA_VERSION))
+      throw new LabelStoreError('mismatch', `${this.file} has label store schema ${version}, this adaseg reads ${SCHEMA_VERSION}`);
   }
 
   /**

@@ -73,10 +73,17 @@ export class MaskImports {
         seen.add(m.imageId);
         const row = getImage.get(run, m.imageId) as { width: number; height: number; mask: Buffer; covered: Buffer } | undefined;
         if (row === undefined) throw new LabelStoreError('not-found', `run '${run}' has no image '${m.imageId}' (${m.source})`);
-        if (!(m.data instanceof Uint8Array) || m.data.length !== row.width * row.height) throw new LabelStoreError('invalid', `${m.source}: ${m.data?.length} values, image '${m.imageId}' is ${row.width}x${row.height} (${row.width * row.height})`);
+        if (!(m.data instanceof Uint8Array) || m.data.length !== row.width * row.height)
+          throw new LabelStoreError(
+            'invalid',
+            `${m.source}: ${m.data?.length} values, image '${m.imageId}' is ${row.width}x${row.height} (${row.width * row.height})`,
+          );
         const mask = new Uint8Array(row.mask);
         const covered = new Uint8Array(row.covered);
-        let labelled = 0, changed = 0, clash = 0, first = -1;
+        let labelled = 0,
+          changed = 0,
+          clash = 0,
+          first = -1;
         for (let p = 0; p < m.data.length; p++) {
           const v = m.data[p];
           if (v === IGNORE) continue;
@@ -91,7 +98,8 @@ export class MaskImports {
         }
         if (clash > 0) {
           conflicting += clash;
-          const x = first % row.width, y = (first - x) / row.width;
+          const x = first % row.width,
+            y = (first - x) / row.width;
           conflicts.push(`'${m.imageId}' ${clash} px (first at x=${x}, y=${y}: stored ${mask[first]}, imported ${m.data[first]})`);
         }
         const overwritten = clash;
@@ -99,7 +107,10 @@ export class MaskImports {
       }
       if (conflicts.length > 0 && !options.overwrite) {
         const shown = conflicts.slice(0, 10).join('; ') + (conflicts.length > 10 ? `; and ${conflicts.length - 10} more image(s)` : '');
-        throw new LabelStoreError('conflict', `${conflicting} pixel(s) in ${conflicts.length} image(s) already hold other labels: ${shown}. Nothing was imported (import with overwrite to replace them)`);
+        throw new LabelStoreError(
+          'conflict',
+          `${conflicting} pixel(s) in ${conflicts.length} image(s) already hold other labels: ${shown}. Nothing was imported (import with overwrite to replace them)`,
+        );
       }
       const summary: MaskImportSummary = {
         images: plans.length,
@@ -111,7 +122,9 @@ export class MaskImports {
       };
       if (options.dryRun) return summary;
       const time = iso(this.s.now());
-      const setMask = this.s.db.prepare('UPDATE images SET mask = ?, covered = ?, labelled_pixels = ?, covered_pixels = ?, updated_at = ? WHERE run = ? AND image_id = ?');
+      const setMask = this.s.db.prepare(
+        'UPDATE images SET mask = ?, covered = ?, labelled_pixels = ?, covered_pixels = ?, updated_at = ? WHERE run = ? AND image_id = ?',
+      );
       const record = this.s.db.prepare(
         'INSERT INTO mask_imports (run, image_id, annotator, imported_at, source, sha256, labelled_pixels, changed_pixels, overwritten_pixels) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
       );
@@ -123,7 +136,8 @@ export class MaskImports {
           mask[p] = v;
           covered[p] = 1;
         }
-        let labelled = 0, coveredCount = 0;
+        let labelled = 0,
+          coveredCount = 0;
         for (let p = 0; p < mask.length; p++) {
           if (mask[p] !== IGNORE) labelled++;
           coveredCount += covered[p];

@@ -16,7 +16,8 @@ export interface UnitPixels extends UnitRef {
 }
 
 /** A round of a run; `info` is what the loop recorded (round-info.ts), with the evaluation figures from phase 'evaluated' on. */
-export type RoundState = RoundRecord & ({ phase: Exclude<RoundPhase, 'evaluated'>; info: RoundInfo } | { phase: 'evaluated'; info: RoundInfo & EvaluationInfo });
+export type RoundState = RoundRecord &
+  ({ phase: Exclude<RoundPhase, 'evaluated'>; info: RoundInfo } | { phase: 'evaluated'; info: RoundInfo & EvaluationInfo });
 
 interface RoundRecord {
   run: string;
@@ -90,12 +91,16 @@ export class Journal {
     this.s.writeTransaction(() => {
       if (this.round(run, round) !== undefined) return;
       const previous = this.s.db.prepare('SELECT MAX(round) AS r FROM rounds WHERE run = ?').get(run) as { r: number | null };
-      if (previous.r !== null && previous.r !== round - 1) throw new LabelStoreError('conflict', `run '${run}': round ${round} selected after round ${previous.r}`);
-      if (previous.r !== null && this.round(run, previous.r)!.phase !== 'evaluated') throw new LabelStoreError('conflict', `run '${run}': round ${round} selected before round ${previous.r} was finished`);
+      if (previous.r !== null && previous.r !== round - 1)
+        throw new LabelStoreError('conflict', `run '${run}': round ${round} selected after round ${previous.r}`);
+      if (previous.r !== null && this.round(run, previous.r)!.phase !== 'evaluated')
+        throw new LabelStoreError('conflict', `run '${run}': round ${round} selected before round ${previous.r} was finished`);
       this.s.db
         .prepare("INSERT INTO rounds (run, round, phase, selected_at, scored_with, info) VALUES (?, ?, 'selected', ?, ?, ?)")
         .run(run, round, iso(this.s.now()), fields.scoredWith, JSON.stringify(fields.info ?? {}));
-      const insert = this.s.db.prepare('INSERT INTO selections (run, round, position, image_id, image_index, unit, pixels, score, pixel_indices) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
+      const insert = this.s.db.prepare(
+        'INSERT INTO selections (run, round, position, image_id, image_index, unit, pixels, score, pixel_indices) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      );
       const sizes = new Map(this.masks.images(run).map((im) => [im.id, im.width * im.height]));
       units.forEach((u, i) => {
         const size = sizes.get(u.imageId);
@@ -110,6 +115,13 @@ export class Journal {
   selection(run: string, round: number): UnitPixels[] {
     this.s.check();
     const rows = this.s.db.prepare('SELECT * FROM selections WHERE run = ? AND round = ? ORDER BY position').all(run, round) as Record<string, any>[];
-    return rows.map((r) => ({ image: r.image_index, imageId: r.image_id, unit: r.unit, pixels: r.pixels, pixelIndices: u32(r.pixel_indices), ...(r.score !== null ? { score: r.score } : {}) }));
+    return rows.map((r) => ({
+      image: r.image_index,
+      imageId: r.image_id,
+      unit: r.unit,
+      pixels: r.pixels,
+      pixelIndices: u32(r.pixel_indices),
+      ...(r.score !== null ? { score: r.score } : {}),
+    }));
   }
 }

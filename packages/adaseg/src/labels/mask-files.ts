@@ -63,7 +63,13 @@ const key = (c: readonly number[]) => (c[0] << 16) | (c[1] << 8) | c[2];
 /** The colour of unlabelled pixels in colour masks: black, unless a class is black. */
 export function unlabelledColour(palette: readonly (readonly number[])[]): Rgb {
   const used = new Set(palette.map(key));
-  const candidates: Rgb[] = [[0, 0, 0], [255, 255, 255], [255, 0, 255], [0, 255, 255], [1, 1, 1]];
+  const candidates: Rgb[] = [
+    [0, 0, 0],
+    [255, 255, 255],
+    [255, 0, 255],
+    [0, 255, 255],
+    [1, 1, 1],
+  ];
   for (const c of candidates) if (!used.has(key(c))) return c;
   for (let v = 2; ; v++) if (!used.has(key([v, v, v]))) return [v, v, v];
 }
@@ -73,14 +79,17 @@ export function chooseRun(store: LabelStore, name: string | undefined): RunInfo 
   const runs = store.runs();
   if (name !== undefined) {
     const found = runs.find((r) => r.name === name);
-    if (found === undefined) throw new LabelStoreError('not-found', `no run '${name}' in ${store.file}; it holds ${runs.length === 0 ? 'no runs' : runs.map((r) => `'${r.name}'`).join(', ')}`);
+    if (found === undefined)
+      throw new LabelStoreError(
+        'not-found',
+        `no run '${name}' in ${store.file}; it holds ${runs.length === 0 ? 'no runs' : runs.map((r) => `'${r.name}'`).join(', ')}`,
+      );
     return found;
   }
   if (runs.length === 1) return runs[0];
   if (runs.length === 0) throw new LabelStoreError('not-found', `${store.file} holds no runs yet (a run appears when the loop starts its first strategy)`);
   throw new LabelStoreError('invalid', `${store.file} holds ${runs.length} runs (${runs.map((r) => `'${r.name}'`).join(', ')}): choose one with --name`);
 }
-
 
 export interface MaskExportResult {
   run: string;
@@ -102,14 +111,15 @@ export function exportLabelMasks(store: LabelStore, run: string, dir: string, op
   for (const d of [out, trainDir, colorDir]) if (d !== null) mkdirSync(d, { recursive: true });
   const unlabelled = unlabelledColour(info.palette);
   // Index = train id; every index that is not a class (255 in particular) draws as unlabelled.
-  const palette: Rgb[] = Array.from({ length: 256 }, (_, i) => (i < info.classNames.length ? [...info.palette[i]] as Rgb : unlabelled));
+  const palette: Rgb[] = Array.from({ length: 256 }, (_, i) => (i < info.classNames.length ? ([...info.palette[i]] as Rgb) : unlabelled));
   const covered = store.coveredMasks(run);
   const files: string[] = [];
   const images: MasksManifest['images'] = [];
   for (const im of store.images(run)) {
     const { width, height, data } = store.mask(run, im.id);
     const stem = maskStem(im.id);
-    let trainid: string | null = null, color: string | null = null;
+    let trainid: string | null = null,
+      color: string | null = null;
     if (trainDir !== null) {
       trainid = `${TRAINID_DIR}/${stem}${TRAINID_SUFFIX}`;
       writeFileAtomic(join(out, trainid), encodeGrayPng(width, height, data));
@@ -134,7 +144,10 @@ export function exportLabelMasks(store: LabelStore, run: string, dir: string, op
     classes: info.classNames.map((name, id) => ({ id, name, color: [...info.palette[id]] as Rgb })),
     ignoreIndex: IGNORE_INDEX,
     unlabelledColor: unlabelled,
-    files: { trainid: trainDir !== null ? `${TRAINID_DIR}/<image>${TRAINID_SUFFIX}` : null, color: colorDir !== null ? `${COLOR_DIR}/<image>${COLOR_SUFFIX}` : null },
+    files: {
+      trainid: trainDir !== null ? `${TRAINID_DIR}/<image>${TRAINID_SUFFIX}` : null,
+      color: colorDir !== null ? `${COLOR_DIR}/<image>${COLOR_SUFFIX}` : null,
+    },
     images,
     totals: {
       images: images.length,
@@ -146,12 +159,21 @@ export function exportLabelMasks(store: LabelStore, run: string, dir: string, op
   };
   const manifestFile = join(out, MANIFEST);
   writeJsonAtomic(manifestFile, manifest);
-  return { run: info.name, dir: out, manifest: manifestFile, images: images.length, labelledImages: manifest.totals.labelledImages, labelledPixels: manifest.totals.labelledPixels, files };
+  return {
+    run: info.name,
+    dir: out,
+    manifest: manifestFile,
+    images: images.length,
+    labelledImages: manifest.totals.labelledImages,
+    labelledPixels: manifest.totals.labelledPixels,
+    files,
+  };
 }
 
 // ---------------------------------------------------------------- import
 
-export type MaskProblemCode = 'no-masks' | 'unknown-image' | 'duplicate' | 'unreadable' | 'bad-format' | 'size-mismatch' | 'bad-class' | 'unknown-colour' | 'disagree' | 'wrong-classes';
+export type MaskProblemCode =
+  'no-masks' | 'unknown-image' | 'duplicate' | 'unreadable' | 'bad-format' | 'size-mismatch' | 'bad-class' | 'unknown-colour' | 'disagree' | 'wrong-classes';
 
 export interface MaskProblem {
   code: MaskProblemCode;
@@ -191,7 +213,8 @@ function findMasks(base: string, root: string, suffix: string, other: string[]):
     for (const entry of readdirSync(d, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
       const p = join(d, entry.name);
       if (entry.isDirectory()) walk(p);
-      else if (entry.name.endsWith(suffix) && entry.name.length > suffix.length) out.push({ stem: entry.name.slice(0, -suffix.length), file: relative(base, p), path: p });
+      else if (entry.name.endsWith(suffix) && entry.name.length > suffix.length)
+        out.push({ stem: entry.name.slice(0, -suffix.length), file: relative(base, p), path: p });
       else if (!TEMP_FILE.test(entry.name)) other.push(relative(base, p));
     }
   };
@@ -215,7 +238,7 @@ function decodeTrainIds(bytes: Uint8Array, classes: number, problem: (code: Mask
   try {
     png = decodePng(bytes);
   } catch (err) {
-    if (err instanceof PngError) return problem('unreadable', `cannot decode: ${err.message}`), null;
+    if (err instanceof PngError) return (problem('unreadable', `cannot decode: ${err.message}`), null);
     throw err;
   }
   const { width, height, colorType, channels } = png;
@@ -224,10 +247,23 @@ function decodeTrainIds(bytes: Uint8Array, classes: number, problem: (code: Mask
   if (colorType === 0 || colorType === 3 || colorType === 4) {
     for (let p = 0; p < n; p++) values[p] = png.data[p * channels];
   } else {
-    if (png.bitDepth !== 8) return problem('bad-format', `a ${png.bitDepth}-bit colour PNG: train-id masks are 8-bit gray (value = train id, 255 = unlabelled)`), { width, height, ids: null };
+    if (png.bitDepth !== 8)
+      return (
+        problem('bad-format', `a ${png.bitDepth}-bit colour PNG: train-id masks are 8-bit gray (value = train id, 255 = unlabelled)`),
+        { width, height, ids: null }
+      );
     for (let p = 0; p < n; p++) {
-      const r = png.data[p * channels], g = png.data[p * channels + 1], b = png.data[p * channels + 2];
-      if (r !== g || g !== b) return problem('bad-format', `a colour image (pixel ${at(p, width)} is (${r}, ${g}, ${b})): train-id masks are 8-bit gray; colour masks go under ${COLOR_DIR}/ as <image>${COLOR_SUFFIX}`), { width, height, ids: null };
+      const r = png.data[p * channels],
+        g = png.data[p * channels + 1],
+        b = png.data[p * channels + 2];
+      if (r !== g || g !== b)
+        return (
+          problem(
+            'bad-format',
+            `a colour image (pixel ${at(p, width)} is (${r}, ${g}, ${b})): train-id masks are 8-bit gray; colour masks go under ${COLOR_DIR}/ as <image>${COLOR_SUFFIX}`,
+          ),
+          { width, height, ids: null }
+        );
       values[p] = r;
     }
   }
@@ -244,8 +280,14 @@ function decodeTrainIds(bytes: Uint8Array, classes: number, problem: (code: Mask
   }
   if (bad.size > 0) {
     const list = [...bad].sort((a, b) => a[0] - b[0]);
-    const shown = list.slice(0, 5).map(([v, b]) => `${v} (${b.count} px, first at ${at(b.first, width)})`).join(', ');
-    problem('bad-class', `value${list.length > 1 ? 's' : ''} ${shown}${list.length > 5 ? ` and ${list.length - 5} more` : ''} ${list.length > 1 ? 'are' : 'is'} not a class id 0..${classes - 1} nor 255 (unlabelled)`);
+    const shown = list
+      .slice(0, 5)
+      .map(([v, b]) => `${v} (${b.count} px, first at ${at(b.first, width)})`)
+      .join(', ');
+    problem(
+      'bad-class',
+      `value${list.length > 1 ? 's' : ''} ${shown}${list.length > 5 ? ` and ${list.length - 5} more` : ''} ${list.length > 1 ? 'are' : 'is'} not a class id 0..${classes - 1} nor 255 (unlabelled)`,
+    );
     return { width, height, ids: null };
   }
   return { width, height, ids };
@@ -256,7 +298,7 @@ function pngPalette(bytes: Uint8Array): { colours: Rgb[]; alpha: Uint8Array | nu
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let colours: Rgb[] | null = null;
   let alpha: Uint8Array | null = null;
-  for (let pos = 8; pos + 8 <= bytes.length; ) {
+  for (let pos = 8; pos + 8 <= bytes.length;) {
     const len = view.getUint32(pos);
     const type = String.fromCharCode(bytes[pos + 4], bytes[pos + 5], bytes[pos + 6], bytes[pos + 7]);
     const data = bytes.subarray(pos + 8, pos + 8 + len);
@@ -270,27 +312,40 @@ function pngPalette(bytes: Uint8Array): { colours: Rgb[]; alpha: Uint8Array | nu
 }
 
 /** A colour PNG mapped back to train ids through the classes' colours (and the unlabelled colour; transparent pixels are unlabelled). */
-function decodeColours(bytes: Uint8Array, byColour: Map<number, number>, ambiguous: Map<number, string>, problem: (code: MaskProblemCode, message: string) => void): Decoded | null {
-  let png, palette: ReturnType<typeof pngPalette> | null = null;
+function decodeColours(
+  bytes: Uint8Array,
+  byColour: Map<number, number>,
+  ambiguous: Map<number, string>,
+  problem: (code: MaskProblemCode, message: string) => void,
+): Decoded | null {
+  let png,
+    palette: ReturnType<typeof pngPalette> | null = null;
   try {
     png = decodePng(bytes);
     if (png.colorType === 3) palette = pngPalette(bytes);
   } catch (err) {
-    if (err instanceof PngError) return problem('unreadable', `cannot decode: ${err.message}`), null;
+    if (err instanceof PngError) return (problem('unreadable', `cannot decode: ${err.message}`), null);
     throw err;
   }
   const { width, height, colorType, channels } = png;
-  if (png.bitDepth === 16) return problem('bad-format', 'a 16-bit PNG: colour masks are 8-bit RGB, RGBA or palette'), { width, height, ids: null };
+  if (png.bitDepth === 16) return (problem('bad-format', 'a 16-bit PNG: colour masks are 8-bit RGB, RGBA or palette'), { width, height, ids: null });
   const n = width * height;
   const ids = new Uint8Array(n);
   const unknown = new Map<number, { count: number; first: number }>();
   const clash = new Map<number, { count: number; first: number }>();
   for (let p = 0; p < n; p++) {
-    let r: number, g: number, b: number, a = 255;
+    let r: number,
+      g: number,
+      b: number,
+      a = 255;
     if (colorType === 3) {
       const index = png.data[p];
       const c = palette!.colours[index];
-      if (c === undefined) return problem('unreadable', `pixel ${at(p, width)} uses palette index ${index}, the palette has ${palette!.colours.length} colours`), { width, height, ids: null };
+      if (c === undefined)
+        return (
+          problem('unreadable', `pixel ${at(p, width)} uses palette index ${index}, the palette has ${palette!.colours.length} colours`),
+          { width, height, ids: null }
+        );
       [r, g, b] = c;
       if (palette!.alpha !== null && index < palette!.alpha.length) a = palette!.alpha[index];
     } else if (colorType === 0 || colorType === 4) {
@@ -320,10 +375,20 @@ function decodeColours(bytes: Uint8Array, byColour: Map<number, number>, ambiguo
   const rgb = (k: number) => `(${k >> 16}, ${(k >> 8) & 255}, ${k & 255})`;
   if (unknown.size > 0) {
     const list = [...unknown].sort((a, b) => b[1].count - a[1].count);
-    const shown = list.slice(0, 5).map(([k, e]) => `${rgb(k)} (${e.count} px, first at ${at(e.first, width)})`).join(', ');
-    problem('unknown-colour', `colour${list.length > 1 ? 's' : ''} ${shown}${list.length > 5 ? ` and ${list.length - 5} more` : ''} ${list.length > 1 ? 'are' : 'is'} no class colour nor the unlabelled colour`);
+    const shown = list
+      .slice(0, 5)
+      .map(([k, e]) => `${rgb(k)} (${e.count} px, first at ${at(e.first, width)})`)
+      .join(', ');
+    problem(
+      'unknown-colour',
+      `colour${list.length > 1 ? 's' : ''} ${shown}${list.length > 5 ? ` and ${list.length - 5} more` : ''} ${list.length > 1 ? 'are' : 'is'} no class colour nor the unlabelled colour`,
+    );
   }
-  for (const [k, e] of clash) problem('unknown-colour', `colour ${rgb(k)} (${e.count} px, first at ${at(e.first, width)}) is the colour of several classes (${ambiguous.get(k)}): use a train-id mask`);
+  for (const [k, e] of clash)
+    problem(
+      'unknown-colour',
+      `colour ${rgb(k)} (${e.count} px, first at ${at(e.first, width)}) is the colour of several classes (${ambiguous.get(k)}): use a train-id mask`,
+    );
   return { width, height, ids: unknown.size > 0 || clash.size > 0 ? null : ids };
 }
 
@@ -337,7 +402,12 @@ export interface ReadMasksResult {
  * Reads and checks every mask under `dir` for run `info` (see the file's header for the layout).
  * Throws MaskImportError listing every problem; returns the masks only when there are none.
  */
-export function readLabelMasks(info: RunInfo, images: { id: string; width: number; height: number }[], dir: string, options: { format?: ImportFormat } = {}): ReadMasksResult {
+export function readLabelMasks(
+  info: RunInfo,
+  images: { id: string; width: number; height: number }[],
+  dir: string,
+  options: { format?: ImportFormat } = {},
+): ReadMasksResult {
   const format = options.format ?? 'auto';
   const base = resolve(dir);
   const problems: MaskProblem[] = [];
@@ -357,7 +427,11 @@ export function readLabelMasks(info: RunInfo, images: { id: string; width: numbe
     if (manifest?.format === MASKS_FORMAT) {
       const names = Array.isArray(manifest.classes) ? manifest.classes.map((c) => c?.name) : [];
       if (JSON.stringify(names) !== JSON.stringify(info.classNames)) {
-        problems.push({ code: 'wrong-classes', file: MANIFEST, message: `the masks were made for classes [${names.join(', ')}], run '${info.name}' has [${info.classNames.join(', ')}]: their ids mean other classes` });
+        problems.push({
+          code: 'wrong-classes',
+          file: MANIFEST,
+          message: `the masks were made for classes [${names.join(', ')}], run '${info.name}' has [${info.classNames.join(', ')}]: their ids mean other classes`,
+        });
       }
       const u = manifest.unlabelledColor;
       if (Array.isArray(u) && u.length === 3 && u.every((v) => Number.isInteger(v) && v >= 0 && v <= 255)) unlabelled = [u[0], u[1], u[2]];
@@ -365,11 +439,17 @@ export function readLabelMasks(info: RunInfo, images: { id: string; width: numbe
   }
 
   const ignored: string[] = [];
-  const trainRoot = join(base, TRAINID_DIR), colorRoot = join(base, COLOR_DIR);
+  const trainRoot = join(base, TRAINID_DIR),
+    colorRoot = join(base, COLOR_DIR);
   const trainFiles = format !== 'palette' && existsSync(trainRoot) ? findMasks(base, trainRoot, TRAINID_SUFFIX, ignored) : [];
   const colorFiles = format !== 'trainid' && existsSync(colorRoot) ? findMasks(base, colorRoot, COLOR_SUFFIX, ignored) : [];
   if (trainFiles.length === 0 && colorFiles.length === 0) {
-    const expected = [format !== 'palette' ? `${TRAINID_DIR}/<image>${TRAINID_SUFFIX}` : null, format !== 'trainid' ? `${COLOR_DIR}/<image>${COLOR_SUFFIX}` : null].filter((x) => x !== null).join(' or ');
+    const expected = [
+      format !== 'palette' ? `${TRAINID_DIR}/<image>${TRAINID_SUFFIX}` : null,
+      format !== 'trainid' ? `${COLOR_DIR}/<image>${COLOR_SUFFIX}` : null,
+    ]
+      .filter((x) => x !== null)
+      .join(' or ');
     throw new MaskImportError(base, [...problems, { code: 'no-masks', file: base, message: `no masks found: expected ${expected}` }]);
   }
 
@@ -393,7 +473,10 @@ export function readLabelMasks(info: RunInfo, images: { id: string; width: numbe
       const problem = (code: MaskProblemCode, message: string) => problems.push({ code, file: f.file, message });
       const im = byStem.get(f.stem);
       if (im === undefined) {
-        const some = images.slice(0, 3).map((i) => `'${i.id}'`).join(', ');
+        const some = images
+          .slice(0, 3)
+          .map((i) => `'${i.id}'`)
+          .join(', ');
         problem('unknown-image', `run '${info.name}' has no image '${f.stem}' (its ${images.length} images are named like ${some})`);
         continue;
       }
@@ -412,7 +495,10 @@ export function readLabelMasks(info: RunInfo, images: { id: string; width: numbe
       const decoded = kind === 'trainid' ? decodeTrainIds(bytes, classes, problem) : decodeColours(bytes, byColour, ambiguous, problem);
       if (decoded === null) continue;
       if (decoded.width !== im.width || decoded.height !== im.height) {
-        problem('size-mismatch', `is ${decoded.width}x${decoded.height}, image '${im.id}' of run '${info.name}' is ${im.width}x${im.height} (the loop's working resolution)`);
+        problem(
+          'size-mismatch',
+          `is ${decoded.width}x${decoded.height}, image '${im.id}' of run '${info.name}' is ${im.width}x${im.height} (the loop's working resolution)`,
+        );
         continue;
       }
       if (decoded.ids === null) continue;
@@ -425,9 +511,11 @@ export function readLabelMasks(info: RunInfo, images: { id: string; width: numbe
 
   const masks: ImportedMask[] = [];
   for (const im of images) {
-    const t = fromTrain.get(im.id), c = fromColor.get(im.id);
+    const t = fromTrain.get(im.id),
+      c = fromColor.get(im.id);
     if (t !== undefined && c !== undefined) {
-      let differ = 0, first = -1;
+      let differ = 0,
+        first = -1;
       for (let p = 0; p < t.data.length; p++) {
         if (t.data[p] !== c.data[p]) {
           differ++;
@@ -435,7 +523,11 @@ export function readLabelMasks(info: RunInfo, images: { id: string; width: numbe
         }
       }
       if (differ > 0) {
-        problems.push({ code: 'disagree', file: t.file, message: `disagrees with ${c.file} on ${differ} pixel(s) (first at ${at(first, im.width)}: ${t.data[first]} vs ${c.data[first]}); remove the stale one or import with --format trainid|palette` });
+        problems.push({
+          code: 'disagree',
+          file: t.file,
+          message: `disagrees with ${c.file} on ${differ} pixel(s) (first at ${at(first, im.width)}: ${t.data[first]} vs ${c.data[first]}); remove the stale one or import with --format trainid|palette`,
+        });
         continue;
       }
     }
@@ -458,7 +550,12 @@ export interface MaskImportResult extends MaskImportSummary {
  * Reads, checks and imports the masks under `dir` into `run`: everything or nothing. Conflicts
  * with labels already in the store are refused unless `overwrite` (LabelStoreError 'conflict').
  */
-export function importLabelMasks(store: LabelStore, run: string, dir: string, options: { annotator: string; format?: ImportFormat; overwrite?: boolean; dryRun?: boolean }): MaskImportResult {
+export function importLabelMasks(
+  store: LabelStore,
+  run: string,
+  dir: string,
+  options: { annotator: string; format?: ImportFormat; overwrite?: boolean; dryRun?: boolean },
+): MaskImportResult {
   const info = store.run(run);
   const { masks, ignored } = readLabelMasks(info, store.images(run), dir, { format: options.format });
   const summary = store.importMasks(run, masks, { annotator: options.annotator, overwrite: options.overwrite, dryRun: options.dryRun });

@@ -10,7 +10,12 @@ import { blob, checkIndices, IGNORE, iso, LabelStoreError, type StoreDatabase } 
  * a run '<slug of the strategy label>/seed-N'.
  */
 export function slug(label: string): string {
-  return label.toLowerCase().replace(/[^a-z0-9.]+/g, '-').replace(/^-+|-+$/g, '') || 'strategy';
+  return (
+    label
+      .toLowerCase()
+      .replace(/[^a-z0-9.]+/g, '-')
+      .replace(/^-+|-+$/g, '') || 'strategy'
+  );
 }
 
 export interface StoreImage {
@@ -92,14 +97,26 @@ export class MaskStore {
   ensureRun(name: string, spec: RunSpec): void {
     this.s.check();
     this.s.writeTransaction(() => {
-      const row = this.s.db.prepare('SELECT strategy, seed, units FROM runs WHERE name = ?').get(name) as { strategy: string; seed: number; units: string } | undefined;
+      const row = this.s.db.prepare('SELECT strategy, seed, units FROM runs WHERE name = ?').get(name) as
+        { strategy: string; seed: number; units: string } | undefined;
       if (row !== undefined) {
         if (row.strategy !== spec.strategy || row.seed !== spec.seed || row.units !== JSON.stringify(spec.units)) {
-          throw new LabelStoreError('mismatch', `run '${name}' in ${this.s.file} was made with strategy ${row.strategy}, seed ${row.seed}, units ${row.units}; now ${spec.strategy}, ${spec.seed}, ${JSON.stringify(spec.units)} (use another output folder)`);
+          throw new LabelStoreError(
+            'mismatch',
+            `run '${name}' in ${this.s.file} was made with strategy ${row.strategy}, seed ${row.seed}, units ${row.units}; now ${spec.strategy}, ${spec.seed}, ${JSON.stringify(spec.units)} (use another output folder)`,
+          );
         }
-        const images = this.s.db.prepare('SELECT image_id AS id, image_index AS "index", width, height FROM images WHERE run = ? ORDER BY image_index').all(name) as StoreImage[];
-        const same = images.length === spec.images.length && images.every((im, i) => im.id === spec.images[i].id && im.width === spec.images[i].width && im.height === spec.images[i].height);
-        if (!same) throw new LabelStoreError('mismatch', `run '${name}' in ${this.s.file} holds another pool (${images.length} images) than the config's (${spec.images.length}); use another output folder`);
+        const images = this.s.db
+          .prepare('SELECT image_id AS id, image_index AS "index", width, height FROM images WHERE run = ? ORDER BY image_index')
+          .all(name) as StoreImage[];
+        const same =
+          images.length === spec.images.length &&
+          images.every((im, i) => im.id === spec.images[i].id && im.width === spec.images[i].width && im.height === spec.images[i].height);
+        if (!same)
+          throw new LabelStoreError(
+            'mismatch',
+            `run '${name}' in ${this.s.file} holds another pool (${images.length} images) than the config's (${spec.images.length}); use another output folder`,
+          );
         return;
       }
       const palette = spec.palette ?? spec.classNames.map((_, i) => [(i * 67) % 256, (i * 131 + 60) % 256, (i * 197 + 120) % 256]);
@@ -107,7 +124,8 @@ export class MaskStore {
         .prepare('INSERT INTO runs (name, strategy, seed, units, class_names, palette, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
         .run(name, spec.strategy, spec.seed, JSON.stringify(spec.units), JSON.stringify(spec.classNames), JSON.stringify(palette), iso(this.s.now()));
       const insert = this.s.db.prepare('INSERT INTO images (run, image_id, image_index, width, height, mask, covered) VALUES (?, ?, ?, ?, ?, ?, ?)');
-      for (const im of spec.images) insert.run(name, im.id, im.index, im.width, im.height, Buffer.alloc(im.width * im.height, IGNORE), Buffer.alloc(im.width * im.height, 0));
+      for (const im of spec.images)
+        insert.run(name, im.id, im.index, im.width, im.height, Buffer.alloc(im.width * im.height, IGNORE), Buffer.alloc(im.width * im.height, 0));
     })();
   }
 
@@ -121,7 +139,11 @@ export class MaskStore {
     this.s.check();
     const row = this.s.db.prepare('SELECT * FROM runs WHERE name = ?').get(name) as Record<string, any> | undefined;
     if (row === undefined) throw new LabelStoreError('not-found', `no run '${name}' in ${this.s.file}`);
-    const stats = this.s.db.prepare('SELECT COUNT(*) AS n, SUM(width * height) AS pixels, SUM(labelled_pixels) AS labelled, SUM(covered_pixels) AS covered FROM images WHERE run = ?').get(name) as {
+    const stats = this.s.db
+      .prepare(
+        'SELECT COUNT(*) AS n, SUM(width * height) AS pixels, SUM(labelled_pixels) AS labelled, SUM(covered_pixels) AS covered FROM images WHERE run = ?',
+      )
+      .get(name) as {
       n: number;
       pixels: number;
       labelled: number;
@@ -145,13 +167,16 @@ export class MaskStore {
 
   images(run: string): (StoreImage & { labelledPixels: number })[] {
     this.s.check();
-    return this.s.db.prepare('SELECT image_id AS id, image_index AS "index", width, height, labelled_pixels AS labelledPixels FROM images WHERE run = ? ORDER BY image_index').all(run) as (StoreImage & { labelledPixels: number })[];
+    return this.s.db
+      .prepare('SELECT image_id AS id, image_index AS "index", width, height, labelled_pixels AS labelledPixels FROM images WHERE run = ? ORDER BY image_index')
+      .all(run) as (StoreImage & { labelledPixels: number })[];
   }
 
   /** The partial mask of an image (a copy). */
   mask(run: string, imageId: string): { width: number; height: number; data: Uint8Array } {
     this.s.check();
-    const row = this.s.db.prepare('SELECT width, height, mask FROM images WHERE run = ? AND image_id = ?').get(run, imageId) as { width: number; height: number; mask: Buffer } | undefined;
+    const row = this.s.db.prepare('SELECT width, height, mask FROM images WHERE run = ? AND image_id = ?').get(run, imageId) as
+      { width: number; height: number; mask: Buffer } | undefined;
     if (row === undefined) throw new LabelStoreError('not-found', `run '${run}' has no image '${imageId}'`);
     return { width: row.width, height: row.height, data: new Uint8Array(row.mask) };
   }
@@ -159,7 +184,9 @@ export class MaskStore {
   /** Masks of the images with at least one labelled pixel, by image id (in pool order). */
   labelledMasks(run: string): Map<string, { index: number; width: number; height: number; data: Uint8Array }> {
     this.s.check();
-    const rows = this.s.db.prepare('SELECT image_id, image_index, width, height, mask FROM images WHERE run = ? AND labelled_pixels > 0 ORDER BY image_index').all(run) as {
+    const rows = this.s.db
+      .prepare('SELECT image_id, image_index, width, height, mask FROM images WHERE run = ? AND labelled_pixels > 0 ORDER BY image_index')
+      .all(run) as {
       image_id: string;
       image_index: number;
       width: number;
@@ -175,7 +202,10 @@ export class MaskStore {
     const where = ['run = @run'];
     if (filter.imageId !== undefined) where.push('image_id = @imageId');
     if (filter.round !== undefined) where.push('round = @round');
-    const rows = this.s.db.prepare(`SELECT * FROM labels WHERE ${where.join(' AND ')} ORDER BY round, image_id, unit`).all({ run, ...filter }) as Record<string, any>[];
+    const rows = this.s.db.prepare(`SELECT * FROM labels WHERE ${where.join(' AND ')} ORDER BY round, image_id, unit`).all({ run, ...filter }) as Record<
+      string,
+      any
+    >[];
     return rows.map((r) => ({
       imageId: r.image_id,
       unit: r.unit,
@@ -193,7 +223,10 @@ export class MaskStore {
   /** 0/1 masks of the pixels covered by labelled units, for the images with any, by image id. */
   coveredMasks(run: string): Map<string, Uint8Array> {
     this.s.check();
-    const rows = this.s.db.prepare('SELECT image_id, covered FROM images WHERE run = ? AND covered_pixels > 0 ORDER BY image_index').all(run) as { image_id: string; covered: Buffer }[];
+    const rows = this.s.db.prepare('SELECT image_id, covered FROM images WHERE run = ? AND covered_pixels > 0 ORDER BY image_index').all(run) as {
+      image_id: string;
+      covered: Buffer;
+    }[];
     return new Map(rows.map((r) => [r.image_id, new Uint8Array(r.covered)]));
   }
 
@@ -206,7 +239,9 @@ export class MaskStore {
       byImage.set(u.imageId, list);
     }
     const getMask = this.s.db.prepare('SELECT width, height, mask, covered FROM images WHERE run = ? AND image_id = ?');
-    const setMask = this.s.db.prepare('UPDATE images SET mask = ?, covered = ?, labelled_pixels = ?, covered_pixels = ?, updated_at = ? WHERE run = ? AND image_id = ?');
+    const setMask = this.s.db.prepare(
+      'UPDATE images SET mask = ?, covered = ?, labelled_pixels = ?, covered_pixels = ?, updated_at = ? WHERE run = ? AND image_id = ?',
+    );
     const insertLabel = this.s.db.prepare(`
       INSERT INTO labels (run, image_id, unit, round, strategy, checkpoint, annotator, labelled_at, seconds, query_id, pixels)
       VALUES (@run, @imageId, @unit, @round, @strategy, @checkpoint, @annotator, @time, @seconds, @queryId, @pixels)
@@ -220,13 +255,26 @@ export class MaskStore {
       const mask = new Uint8Array(row.mask);
       const covered = new Uint8Array(row.covered);
       for (const u of list) {
-        if (u.values.length !== u.pixelIndices.length) throw new LabelStoreError('invalid', `unit ${u.unit} of '${imageId}': ${u.values.length} values for ${u.pixelIndices.length} pixels`);
+        if (u.values.length !== u.pixelIndices.length)
+          throw new LabelStoreError('invalid', `unit ${u.unit} of '${imageId}': ${u.values.length} values for ${u.pixelIndices.length} pixels`);
         checkIndices(`unit ${u.unit} of '${imageId}'`, u.pixelIndices, mask.length);
         for (let i = 0; i < u.pixelIndices.length; i++) {
           mask[u.pixelIndices[i]] = u.values[i];
           covered[u.pixelIndices[i]] = 1;
         }
-        insertLabel.run({ run, imageId, unit: u.unit, round: provenance.round, strategy: provenance.strategy, checkpoint: provenance.checkpoint, annotator: provenance.annotator, time, seconds: perUnitSeconds, queryId, pixels: u.pixelIndices.length });
+        insertLabel.run({
+          run,
+          imageId,
+          unit: u.unit,
+          round: provenance.round,
+          strategy: provenance.strategy,
+          checkpoint: provenance.checkpoint,
+          annotator: provenance.annotator,
+          time,
+          seconds: perUnitSeconds,
+          queryId,
+          pixels: u.pixelIndices.length,
+        });
       }
       let labelled = 0;
       let coveredCount = 0;

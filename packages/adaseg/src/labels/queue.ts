@@ -81,7 +81,9 @@ export class LeaseQueue {
       const state = this.journal.round(run, round);
       if (state === undefined) throw new LabelStoreError('not-found', `run '${run}' has no round ${round}: select before querying`);
       const sizes = new Map(this.masks.images(run).map((im) => [im.id, im.width * im.height]));
-      const insert = this.s.db.prepare('INSERT INTO queries (run, round, image_id, kind, pixels, strategy, checkpoint, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
+      const insert = this.s.db.prepare(
+        'INSERT INTO queries (run, round, image_id, kind, pixels, strategy, checkpoint, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      );
       const insertUnit = this.s.db.prepare('INSERT INTO query_units (query_id, position, unit, pixel_indices) VALUES (?, ?, ?, ?)');
       const time = iso(this.s.now());
       for (const q of queries) {
@@ -102,7 +104,12 @@ export class LeaseQueue {
 
   private queryFrom(r: Record<string, any>, withUnits: boolean): Query {
     const units = withUnits
-      ? (this.s.db.prepare('SELECT unit, pixel_indices FROM query_units WHERE query_id = ? ORDER BY position').all(r.id) as { unit: number; pixel_indices: Buffer }[]).map((u) => ({
+      ? (
+          this.s.db.prepare('SELECT unit, pixel_indices FROM query_units WHERE query_id = ? ORDER BY position').all(r.id) as {
+            unit: number;
+            pixel_indices: Buffer;
+          }[]
+        ).map((u) => ({
           unit: u.unit,
           pixelIndices: u32(u.pixel_indices),
         }))
@@ -130,7 +137,8 @@ export class LeaseQueue {
     };
   }
 
-  private static readonly QUERY_SELECT = 'SELECT q.*, i.image_index, i.width, i.height FROM queries q JOIN images i ON i.run = q.run AND i.image_id = q.image_id';
+  private static readonly QUERY_SELECT =
+    'SELECT q.*, i.image_index, i.width, i.height FROM queries q JOIN images i ON i.run = q.run AND i.image_id = q.image_id';
 
   query(id: number): Query {
     this.s.check();
@@ -147,14 +155,21 @@ export class LeaseQueue {
     if (filter.run !== undefined) (where.push('q.run = @run'), (params.run = filter.run));
     if (filter.round !== undefined) (where.push('q.round = @round'), (params.round = filter.round));
     if (filter.status !== undefined) (where.push('q.status = @status'), (params.status = filter.status));
-    const rows = this.s.db.prepare(`${LeaseQueue.QUERY_SELECT}${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY q.id`).all(params) as Record<string, any>[];
+    const rows = this.s.db.prepare(`${LeaseQueue.QUERY_SELECT}${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY q.id`).all(params) as Record<
+      string,
+      any
+    >[];
     return rows.map((r) => this.queryFrom(r, filter.units ?? true));
   }
 
   queryProgress(run: string, round: number): QueryProgress {
     this.s.check();
     const now = this.s.now();
-    const rows = this.s.db.prepare('SELECT status, lease_owner, lease_expires FROM queries WHERE run = ? AND round = ?').all(run, round) as { status: QueryStatus; lease_owner: string | null; lease_expires: number | null }[];
+    const rows = this.s.db.prepare('SELECT status, lease_owner, lease_expires FROM queries WHERE run = ? AND round = ?').all(run, round) as {
+      status: QueryStatus;
+      lease_owner: string | null;
+      lease_expires: number | null;
+    }[];
     const p: QueryProgress = { total: rows.length, answered: 0, open: 0, leased: 0, cancelled: 0 };
     for (const r of rows) {
       if (r.status === 'answered') p.answered++;
@@ -172,7 +187,7 @@ export class LeaseQueue {
    */
   lease(who: string, options: { seconds: number; run?: string; round?: number; queryId?: number }): Query | null {
     this.s.check();
-    if (typeof who !== 'string' || who.length === 0) throw new LabelStoreError('invalid', 'a lease needs the annotator\'s name');
+    if (typeof who !== 'string' || who.length === 0) throw new LabelStoreError('invalid', "a lease needs the annotator's name");
     if (!(options.seconds > 0)) throw new LabelStoreError('invalid', `lease seconds must be > 0, got ${options.seconds}`);
     return this.s.writeTransaction(() => {
       const now = this.s.now();
@@ -180,15 +195,16 @@ export class LeaseQueue {
       if (options.queryId !== undefined) {
         const q = this.query(options.queryId);
         if (q.status !== 'open') throw new LabelStoreError('conflict', `query ${q.id} is ${q.status}`);
-        if (q.leaseOwner !== null && q.leaseOwner !== who && (q.leaseExpires ?? 0) > now) throw new LabelStoreError('conflict', `query ${q.id} is leased by ${q.leaseOwner} until ${iso(q.leaseExpires!)}`);
+        if (q.leaseOwner !== null && q.leaseOwner !== who && (q.leaseExpires ?? 0) > now)
+          throw new LabelStoreError('conflict', `query ${q.id} is leased by ${q.leaseOwner} until ${iso(q.leaseExpires!)}`);
         id = q.id;
       } else {
         const where = ["status = 'open'", '(lease_owner IS NULL OR lease_expires <= @now OR lease_owner = @who)'];
         if (options.run !== undefined) where.push('run = @run');
         if (options.round !== undefined) where.push('round = @round');
-        const row = this.s.db.prepare(`SELECT id FROM queries WHERE ${where.join(' AND ')} ORDER BY (lease_owner = @who) DESC, id LIMIT 1`).get({ now, who, run: options.run, round: options.round }) as
-          | { id: number }
-          | undefined;
+        const row = this.s.db
+          .prepare(`SELECT id FROM queries WHERE ${where.join(' AND ')} ORDER BY (lease_owner = @who) DESC, id LIMIT 1`)
+          .get({ now, who, run: options.run, round: options.round }) as { id: number } | undefined;
         id = row?.id;
       }
       if (id === undefined) return null;
@@ -233,21 +249,33 @@ export class LeaseQueue {
       const units: UnitLabels[] = [];
       if (answer.classes !== undefined) {
         if (q.kind !== 'region-class') throw new LabelStoreError('invalid', `query ${queryId} is a ${q.kind} query: answer with a mask`);
-        if (!Array.isArray(answer.classes) || answer.classes.length !== q.units.length) throw new LabelStoreError('invalid', `query ${queryId} has ${q.units.length} units: expected ${q.units.length} classes, got ${Array.isArray(answer.classes) ? answer.classes.length : typeof answer.classes}`);
+        if (!Array.isArray(answer.classes) || answer.classes.length !== q.units.length)
+          throw new LabelStoreError(
+            'invalid',
+            `query ${queryId} has ${q.units.length} units: expected ${q.units.length} classes, got ${Array.isArray(answer.classes) ? answer.classes.length : typeof answer.classes}`,
+          );
         answer.classes.forEach((c, i) => {
-          if (!valid(c)) throw new LabelStoreError('invalid', `class ${JSON.stringify(c)} for unit ${q.units[i].unit} is neither a class id 0..${classes - 1} nor 255`);
-          units.push({ imageId: q.imageId, unit: q.units[i].unit, pixelIndices: q.units[i].pixelIndices, values: new Uint8Array(q.units[i].pixelIndices.length).fill(c) });
+          if (!valid(c))
+            throw new LabelStoreError('invalid', `class ${JSON.stringify(c)} for unit ${q.units[i].unit} is neither a class id 0..${classes - 1} nor 255`);
+          units.push({
+            imageId: q.imageId,
+            unit: q.units[i].unit,
+            pixelIndices: q.units[i].pixelIndices,
+            values: new Uint8Array(q.units[i].pixelIndices.length).fill(c),
+          });
         });
       } else if (answer.mask !== undefined) {
         const mask = answer.mask;
         if (q.kind !== 'pixel-paint') throw new LabelStoreError('invalid', `query ${queryId} is a ${q.kind} query: answer with one class per unit`);
         if (!(mask instanceof Uint8Array)) throw new LabelStoreError('invalid', 'the mask must be bytes (train ids, 255 = unknown)');
-        if (mask.length !== q.width * q.height) throw new LabelStoreError('invalid', `the mask has ${mask.length} values, the image is ${q.width}x${q.height} (${q.width * q.height})`);
+        if (mask.length !== q.width * q.height)
+          throw new LabelStoreError('invalid', `the mask has ${mask.length} values, the image is ${q.width}x${q.height} (${q.width * q.height})`);
         for (const u of q.units) {
           const values = new Uint8Array(u.pixelIndices.length);
           for (let i = 0; i < values.length; i++) {
             const v = mask[u.pixelIndices[i]];
-            if (!valid(v)) throw new LabelStoreError('invalid', `mask value ${v} at pixel ${u.pixelIndices[i]} is neither a class id 0..${classes - 1} nor 255`);
+            if (!valid(v))
+              throw new LabelStoreError('invalid', `mask value ${v} at pixel ${u.pixelIndices[i]} is neither a class id 0..${classes - 1} nor 255`);
             values[i] = v;
           }
           units.push({ imageId: q.imageId, unit: u.unit, pixelIndices: u.pixelIndices, values });
@@ -257,7 +285,9 @@ export class LeaseQueue {
       }
       const time = iso(now);
       this.masks.applyUnitLabels(q.run, units, { round: q.round, strategy: q.strategy, checkpoint: q.checkpoint, annotator: who, seconds }, q.id, time);
-      this.s.db.prepare("UPDATE queries SET status = 'answered', answered_by = ?, answered_at = ?, seconds = ?, lease_owner = NULL, lease_expires = NULL WHERE id = ?").run(who, time, seconds, queryId);
+      this.s.db
+        .prepare("UPDATE queries SET status = 'answered', answered_by = ?, answered_at = ?, seconds = ?, lease_owner = NULL, lease_expires = NULL WHERE id = ?")
+        .run(who, time, seconds, queryId);
       return this.query(queryId);
     })();
   }
@@ -269,7 +299,9 @@ export class LeaseQueue {
   closeRound(run: string, round: number, info: RoundInfo = {}): QueryProgress {
     this.s.check();
     return this.s.writeTransaction(() => {
-      this.s.db.prepare("UPDATE queries SET status = 'cancelled', lease_owner = NULL, lease_expires = NULL WHERE run = ? AND round = ? AND status = 'open'").run(run, round);
+      this.s.db
+        .prepare("UPDATE queries SET status = 'cancelled', lease_owner = NULL, lease_expires = NULL WHERE run = ? AND round = ? AND status = 'open'")
+        .run(run, round);
       const progress = this.queryProgress(run, round);
       this.journal.setPhase(run, round, 'annotated', { info: { ...info, queries: progress } });
       return progress;

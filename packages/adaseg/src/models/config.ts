@@ -91,7 +91,10 @@ function show(v: unknown): string {
 
 /** Typed reads of a model config's keys; errors are ModelConfigErrors naming the key. */
 export class Checker {
-  constructor(private readonly kind: string, private readonly raw: Record<string, unknown>) {}
+  constructor(
+    private readonly kind: string,
+    private readonly raw: Record<string, unknown>,
+  ) {}
 
   private fail(key: string, expected: string): never {
     throw new ModelConfigError(`model config (${this.kind}): '${key}' must be ${expected}, got ${show(this.raw[key])}`, key);

@@ -113,7 +113,10 @@ export class FCN extends SimpleSegmentationModel {
   readonly classifier: FCNHead;
   readonly featureChannels: number;
 
-  constructor(readonly config: ResolvedFCNConfig, readonly numClasses: number) {
+  constructor(
+    readonly config: ResolvedFCNConfig,
+    readonly numClasses: number,
+  ) {
     const backbone = backboneFor(config);
     super(backbone, config.aux ? new FCNHead(backbone.channels[2], numClasses) : null, config.dropout);
     this.classifier = new FCNHead(backbone.channels[3], numClasses);
@@ -131,7 +134,10 @@ export class DeepLabV3 extends SimpleSegmentationModel {
   readonly classifier: DeepLabHead;
   readonly featureChannels = 256;
 
-  constructor(readonly config: ResolvedDeepLabV3Config, readonly numClasses: number) {
+  constructor(
+    readonly config: ResolvedDeepLabV3Config,
+    readonly numClasses: number,
+  ) {
     const backbone = backboneFor(config);
     super(backbone, config.aux ? new FCNHead(backbone.channels[2], numClasses) : null, config.dropout);
     this.classifier = new DeepLabHead(backbone.channels[3], numClasses, config.atrousRates);
@@ -157,7 +163,10 @@ export class DeepLabV2 extends SegmentationModel {
   /** The ResNet whose conv1, bn1, layer1..4 are registered directly on this model (not as a submodule). */
   private readonly trunk: ResNet;
 
-  constructor(readonly config: ResolvedDeepLabV2Config, readonly numClasses: number) {
+  constructor(
+    readonly config: ResolvedDeepLabV2Config,
+    readonly numClasses: number,
+  ) {
     super();
     const trunk = resnet(config.backbone, {
       numClasses: null,

@@ -98,7 +98,11 @@ export class ASPP extends torch.nn.Module {
   constructor(inChannels: number, atrousRates: number[], outChannels = 256) {
     super();
     const modules: torch.nn.Sequential[] = [
-      new nn.Sequential(new nn.Conv2d({ inChannels, outChannels, kernelSize: 1, bias: false }), new nn.BatchNorm2d({ numFeatures: outChannels }), new nn.ReLU()),
+      new nn.Sequential(
+        new nn.Conv2d({ inChannels, outChannels, kernelSize: 1, bias: false }),
+        new nn.BatchNorm2d({ numFeatures: outChannels }),
+        new nn.ReLU(),
+      ),
     ];
     for (const rate of atrousRates) modules.push(new ASPPConv(inChannels, outChannels, rate));
     modules.push(new ASPPPooling(inChannels, outChannels));

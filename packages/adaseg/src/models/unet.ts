@@ -89,7 +89,10 @@ export class UNet extends SegmentationModel {
   /** Widths of levels 0..depth. */
   readonly widths: number[];
 
-  constructor(readonly config: ResolvedUNetConfig, readonly numClasses: number) {
+  constructor(
+    readonly config: ResolvedUNetConfig,
+    readonly numClasses: number,
+  ) {
     super();
     const { baseWidth, depth, upsampling, batchNorm, inChannels } = config;
     this.widths = Array.from({ length: depth + 1 }, (_, i) => baseWidth * 2 ** i);

@@ -55,7 +55,9 @@ export function loadWeights(model: torch.nn.Module, file: string, options: LoadW
     const mismatched = Object.keys(own).filter((k) => entries.has(k) && !sameShape(own[k], entries.get(k)!));
     const described = mismatched.map((k) => `${k}: file [${entries.get(k)!.shape.join(', ')}], model [${own[k].shape.join(', ')}]`);
     if (mismatched.length > 0 && !options.skipMismatched) {
-      throw new Error(`loadWeights: ${file}: ${mismatched.length} tensor(s) have another shape than the model's (use skipMismatched to skip them):\n  ${described.join('\n  ')}`);
+      throw new Error(
+        `loadWeights: ${file}: ${mismatched.length} tensor(s) have another shape than the model's (use skipMismatched to skip them):\n  ${described.join('\n  ')}`,
+      );
     }
     for (const k of mismatched) entries.delete(k);
     const skippedMismatched = described;

@@ -11,11 +11,22 @@ import type { ExampleImage } from './results.js';
 
 /** RGB PNG as a data: URI. */
 async function pngUri(width: number, height: number, rgb: Uint8Array): Promise<string> {
-  const png = await sharp(Buffer.from(rgb.buffer, rgb.byteOffset, rgb.byteLength), { raw: { width, height, channels: 3 } }).png().toBuffer();
+  const png = await sharp(Buffer.from(rgb.buffer, rgb.byteOffset, rgb.byteLength), { raw: { width, height, channels: 3 } })
+    .png()
+    .toBuffer();
   return `data:image/png;base64,${png.toString('base64')}`;
 }
 
-const ROUND_COLOURS: [number, number, number][] = [[255, 64, 64], [255, 170, 0], [60, 200, 60], [0, 170, 255], [200, 80, 255], [255, 255, 0], [0, 255, 200], [255, 120, 180]];
+const ROUND_COLOURS: [number, number, number][] = [
+  [255, 64, 64],
+  [255, 170, 0],
+  [60, 200, 60],
+  [0, 170, 255],
+  [200, 80, 255],
+  [255, 255, 0],
+  [0, 255, 200],
+  [255, 120, 180],
+];
 
 export interface ExampleOptions {
   /** The store's run, and the strategy label and seed the examples are shown under. */
@@ -67,9 +78,11 @@ export async function exampleImages(store: LabelStore, options: ExampleOptions):
       const r = round[p];
       if (r < 0) continue;
       const c = ROUND_COLOURS[(r - 1) % ROUND_COLOURS.length];
-      const x = p % width, y = (p - x) / width;
+      const x = p % width,
+        y = (p - x) / width;
       const u = unit[p];
-      const edge = x === 0 || y === 0 || x === width - 1 || y === height - 1 || unit[p - 1] !== u || unit[p + 1] !== u || unit[p - width] !== u || unit[p + width] !== u;
+      const edge =
+        x === 0 || y === 0 || x === width - 1 || y === height - 1 || unit[p - 1] !== u || unit[p + 1] !== u || unit[p - width] !== u || unit[p + width] !== u;
       const a = edge ? 1 : 0.45;
       for (let k = 0; k < 3; k++) overlay[p * 3 + k] = Math.round(overlay[p * 3 + k] * (1 - a) + c[k] * a);
     }

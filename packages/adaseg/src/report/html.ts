@@ -84,23 +84,37 @@ export function budgetPlot(results: ExperimentResults): string {
   const xMax = Math.max(1e-6, ...xs.filter(Number.isFinite)) * 1.04;
   const g: PlotGeometry = { width: 760, height: 440, left: 64, right: 170, top: 20, bottom: 52, x: [0, xMax], y: [lo, hi] };
   const out: string[] = [];
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" class="plot" id="budget-plot" font-family="sans-serif" viewBox="0 0 ${g.width} ${g.height}" width="${g.width}" height="${g.height}" role="img" aria-label="mIoU against labelled pixels" data-x0="${g.x[0]}" data-x1="${g.x[1]}" data-y0="${g.y[0]}" data-y1="${g.y[1]}" data-left="${g.left}" data-right="${g.right}" data-top="${g.top}" data-bottom="${g.bottom}">`);
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" class="plot" id="budget-plot" font-family="sans-serif" viewBox="0 0 ${g.width} ${g.height}" width="${g.width}" height="${g.height}" role="img" aria-label="mIoU against labelled pixels" data-x0="${g.x[0]}" data-x1="${g.x[1]}" data-y0="${g.y[0]}" data-y1="${g.y[1]}" data-left="${g.left}" data-right="${g.right}" data-top="${g.top}" data-bottom="${g.bottom}">`,
+  );
   // Axes and grid.
   for (const t of ticks(g.y[0], g.y[1])) {
     const y = plotY(g, t).toFixed(1);
-    out.push(`<line class="grid" x1="${g.left}" x2="${g.width - g.right}" y1="${y}" y2="${y}" stroke="#eeeeee"/><text class="tick" x="${g.left - 6}" y="${y}" text-anchor="end" dominant-baseline="middle" font-size="11" fill="#555555">${tickLabel(t * 100)}</text>`);
+    out.push(
+      `<line class="grid" x1="${g.left}" x2="${g.width - g.right}" y1="${y}" y2="${y}" stroke="#eeeeee"/><text class="tick" x="${g.left - 6}" y="${y}" text-anchor="end" dominant-baseline="middle" font-size="11" fill="#555555">${tickLabel(t * 100)}</text>`,
+    );
   }
   for (const t of ticks(g.x[0], g.x[1])) {
     const x = plotX(g, t).toFixed(1);
-    out.push(`<line class="grid" x1="${x}" x2="${x}" y1="${g.top}" y2="${g.height - g.bottom}" stroke="#eeeeee"/><text class="tick" x="${x}" y="${g.height - g.bottom + 16}" text-anchor="middle" font-size="11" fill="#555555">${tickLabel(t)}</text>`);
+    out.push(
+      `<line class="grid" x1="${x}" x2="${x}" y1="${g.top}" y2="${g.height - g.bottom}" stroke="#eeeeee"/><text class="tick" x="${x}" y="${g.height - g.bottom + 16}" text-anchor="middle" font-size="11" fill="#555555">${tickLabel(t)}</text>`,
+    );
   }
-  out.push(`<rect class="frame" x="${g.left}" y="${g.top}" width="${g.width - g.left - g.right}" height="${g.height - g.top - g.bottom}" fill="none" stroke="#999999"/>`);
-  out.push(`<text class="label" x="${(g.left + g.width - g.right) / 2}" y="${g.height - 12}" text-anchor="middle" font-size="12" fill="#333333">labelled target pixels (% of the pool, void included)</text>`);
-  out.push(`<text class="label" transform="translate(16 ${(g.top + g.height - g.bottom) / 2}) rotate(-90)" text-anchor="middle" font-size="12" fill="#333333">mIoU (%) on target val</text>`);
+  out.push(
+    `<rect class="frame" x="${g.left}" y="${g.top}" width="${g.width - g.left - g.right}" height="${g.height - g.top - g.bottom}" fill="none" stroke="#999999"/>`,
+  );
+  out.push(
+    `<text class="label" x="${(g.left + g.width - g.right) / 2}" y="${g.height - 12}" text-anchor="middle" font-size="12" fill="#333333">labelled target pixels (% of the pool, void included)</text>`,
+  );
+  out.push(
+    `<text class="label" transform="translate(16 ${(g.top + g.height - g.bottom) / 2}) rotate(-90)" text-anchor="middle" font-size="12" fill="#333333">mIoU (%) on target val</text>`,
+  );
   // Baselines.
   for (const l of lines) {
     const y = plotY(g, l.value).toFixed(2);
-    out.push(`<line class="baseline" data-baseline="${escapeHtml(l.name)}" data-y="${l.value}" x1="${g.left}" x2="${g.width - g.right}" y1="${y}" y2="${y}" stroke="${l.colour}" stroke-width="1.5" stroke-dasharray="${l.dash}"/>`);
+    out.push(
+      `<line class="baseline" data-baseline="${escapeHtml(l.name)}" data-y="${l.value}" x1="${g.left}" x2="${g.width - g.right}" y1="${y}" y2="${y}" stroke="${l.colour}" stroke-width="1.5" stroke-dasharray="${l.dash}"/>`,
+    );
   }
   // Bands, then lines and points.
   for (const s of results.strategies) {
@@ -109,7 +123,9 @@ export function budgetPlot(results: ExperimentResults): string {
     if (s.curve.some((p) => p.mIoU.n > 1)) {
       const upper = s.curve.map((p) => `${plotX(g, p.percent.mean).toFixed(2)},${plotY(g, Math.min(g.y[1], p.mIoU.mean + p.mIoU.std)).toFixed(2)}`);
       const lower = s.curve.map((p) => `${plotX(g, p.percent.mean).toFixed(2)},${plotY(g, Math.max(g.y[0], p.mIoU.mean - p.mIoU.std)).toFixed(2)}`).reverse();
-      out.push(`<polygon class="band" data-strategy="${escapeHtml(s.strategy)}" points="${[...upper, ...lower].join(' ')}" fill="${c}" fill-opacity="0.15" stroke="none"/>`);
+      out.push(
+        `<polygon class="band" data-strategy="${escapeHtml(s.strategy)}" points="${[...upper, ...lower].join(' ')}" fill="${c}" fill-opacity="0.15" stroke="none"/>`,
+      );
     }
   }
   for (const s of results.strategies) {
@@ -130,11 +146,15 @@ export function budgetPlot(results: ExperimentResults): string {
   for (const s of results.strategies) {
     const c = colours.get(s.strategy)!;
     const dashed = s.strategy === results.baselines.random ? ' stroke-dasharray="6 4"' : '';
-    out.push(`<line x1="${lx}" x2="${lx + 22}" y1="${ly}" y2="${ly}" stroke="${c}" stroke-width="2"${dashed}/><text class="legend" x="${lx + 28}" y="${ly}" dominant-baseline="middle" font-size="12" fill="#222222">${escapeHtml(s.strategy)}</text>`);
+    out.push(
+      `<line x1="${lx}" x2="${lx + 22}" y1="${ly}" y2="${ly}" stroke="${c}" stroke-width="2"${dashed}/><text class="legend" x="${lx + 28}" y="${ly}" dominant-baseline="middle" font-size="12" fill="#222222">${escapeHtml(s.strategy)}</text>`,
+    );
     ly += 18;
   }
   for (const l of lines) {
-    out.push(`<line x1="${lx}" x2="${lx + 22}" y1="${ly}" y2="${ly}" stroke="${l.colour}" stroke-dasharray="${l.dash}" stroke-width="1.5"/><text class="legend" x="${lx + 28}" y="${ly}" dominant-baseline="middle" font-size="12" fill="#222222">${escapeHtml(l.name)}</text>`);
+    out.push(
+      `<line x1="${lx}" x2="${lx + 22}" y1="${ly}" y2="${ly}" stroke="${l.colour}" stroke-dasharray="${l.dash}" stroke-width="1.5"/><text class="legend" x="${lx + 28}" y="${ly}" dominant-baseline="middle" font-size="12" fill="#222222">${escapeHtml(l.name)}</text>`,
+    );
     ly += 18;
   }
   out.push('</svg>');
@@ -143,7 +163,11 @@ export function budgetPlot(results: ExperimentResults): string {
 
 /** Per-class IoU as a heat table: strategies after the last round, then baselines. */
 function classTable(results: ExperimentResults): string {
-  const rows: { name: string; iou: (number | null)[]; miou: number }[] = results.strategies.map((s) => ({ name: s.strategy, iou: s.final.iou, miou: s.final.mIoU.mean }));
+  const rows: { name: string; iou: (number | null)[]; miou: number }[] = results.strategies.map((s) => ({
+    name: s.strategy,
+    iou: s.final.iou,
+    miou: s.final.mIoU.mean,
+  }));
   const b = results.baselines;
   if (b.sourceOnly) rows.push({ name: 'source only', iou: b.sourceOnly.iou, miou: b.sourceOnly.mIoU.mean });
   if (b.udaOnly) rows.push({ name: 'UDA only', iou: b.udaOnly.iou, miou: b.udaOnly.mIoU.mean });
@@ -186,7 +210,9 @@ function summaryTable(results: ExperimentResults): string {
   if (b.sourceOnly) rows.push(baselineRow(inValShown, 'source only', b.sourceOnly, b.full));
   if (b.udaOnly) rows.push(baselineRow(inValShown, 'UDA only', b.udaOnly, b.full));
   if (b.full) rows.push(baselineRow(inValShown, 'full supervision', b.full, b.full));
-  const inValHeads = !inValShown ? '' : `<th>final mIoU % over the ${results.classNames.length - missing.length} classes in val</th><th>% of full (same classes)</th>`;
+  const inValHeads = !inValShown
+    ? ''
+    : `<th>final mIoU % over the ${results.classNames.length - missing.length} classes in val</th><th>% of full (same classes)</th>`;
   return `<table id="summary"><thead><tr><th>strategy</th><th>labelled px %</th><th>final mIoU %</th><th>% of full</th>${inValHeads}<th>AUBC (mIoU %)</th><th>px % to reach random's final mIoU</th><th>labels saved vs random</th></tr></thead><tbody>${rows.join('\n')}</tbody></table>`;
 }
 
@@ -228,7 +254,12 @@ function describeBudget(r: ExperimentResults): string {
   const b = r.budget;
   const total = b.kind === 'pixelPercent' ? `${b.total}% of the pool's pixels` : `${b.total} ${b.kind === 'images' ? 'images' : 'units'}`;
   const u = r.units;
-  const units = u.kind === 'region' ? `${2 * u.k + 1}×${2 * u.k + 1} regions` : u.kind === 'superpixel' ? `superpixels of ~${u.size} px (${u.method ?? 'slic'})` : `${u.kind}s`;
+  const units =
+    u.kind === 'region'
+      ? `${2 * u.k + 1}×${2 * u.k + 1} regions`
+      : u.kind === 'superpixel'
+        ? `superpixels of ~${u.size} px (${u.method ?? 'slic'})`
+        : `${u.kind}s`;
   return `${total} over ${r.rounds} rounds, as ${units}`;
 }
 
@@ -248,7 +279,9 @@ export function renderReport(results: ExperimentResults, examples: ExampleImage[
   const notes: string[] = [];
   const random = results.strategies.find((s) => s.strategy === b.random);
   if (random !== undefined) {
-    const better = results.strategies.filter((s) => s !== random && s.final.mIoU.n > 0 && s.final.mIoU.mean - random.final.mIoU.mean > Math.max(s.final.mIoU.std, random.final.mIoU.std));
+    const better = results.strategies.filter(
+      (s) => s !== random && s.final.mIoU.n > 0 && s.final.mIoU.mean - random.final.mIoU.mean > Math.max(s.final.mIoU.std, random.final.mIoU.std),
+    );
     notes.push(
       better.length > 0
         ? `Beating random at the final budget by more than the seed spread (std): ${better.map((s) => `<b>${escapeHtml(s.strategy)}</b> (+${pct(s.final.mIoU.mean - random.final.mIoU.mean)} mIoU)`).join(', ')}.`
@@ -281,7 +314,10 @@ ${roundsTable(results)}
 <h2>Per-class IoU (after the last round)</h2>
 ${classTable(results)}
 <h2>Selected regions</h2>
-<p class="meta">Each pool image with its selected units drawn over it (colour = round: ${['red', 'orange', 'green', 'blue', 'purple', 'yellow', 'cyan', 'pink'].slice(0, results.rounds).map((c, i) => `${i + 1} ${c}`).join(', ')}), and its partial label mask (class colours; black = selected but void; light grey = unknown).</p>
+<p class="meta">Each pool image with its selected units drawn over it (colour = round: ${['red', 'orange', 'green', 'blue', 'purple', 'yellow', 'cyan', 'pink']
+    .slice(0, results.rounds)
+    .map((c, i) => `${i + 1} ${c}`)
+    .join(', ')}), and its partial label mask (class colours; black = selected but void; light grey = unknown).</p>
 ${examplesSection(examples)}
 <script type="application/json" id="results-summary">${JSON.stringify({ strategies: results.strategies.map((s) => ({ strategy: s.strategy, finalMIoU: r6(s.final.mIoU.mean), aubc: r6(s.aubc.mean) })) }).replace(/</g, '\\u003c')}</script>
 </body>

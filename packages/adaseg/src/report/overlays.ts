@@ -27,9 +27,15 @@ export function overlayFileName(image: { index: number; id: string }, kind: Over
 }
 
 /** Writes an image's two overlay PNGs into `dir` (each through a temporary file and a rename). */
-export async function writeOverlayFiles(dir: string, image: { index: number; id: string }, maps: OverlayMaps, palette: readonly (readonly [number, number, number])[]): Promise<string[]> {
+export async function writeOverlayFiles(
+  dir: string,
+  image: { index: number; id: string },
+  maps: OverlayMaps,
+  palette: readonly (readonly [number, number, number])[],
+): Promise<string[]> {
   const { width, height } = maps;
-  if (maps.prediction.length !== width * height || maps.uncertainty.length !== width * height) throw new RangeError(`overlays of '${image.id}': maps of ${maps.prediction.length} and ${maps.uncertainty.length} values for ${width}x${height}`);
+  if (maps.prediction.length !== width * height || maps.uncertainty.length !== width * height)
+    throw new RangeError(`overlays of '${image.id}': maps of ${maps.prediction.length} and ${maps.uncertainty.length} values for ${width}x${height}`);
   mkdirSync(dir, { recursive: true });
   const full: [number, number, number][] = Array.from({ length: 256 }, (_, i) => {
     const c = palette[i];
@@ -38,7 +44,9 @@ export async function writeOverlayFiles(dir: string, image: { index: number; id:
   const prediction = join(dir, overlayFileName(image, 'prediction'));
   writeFileAtomic(prediction, encodeIndexedPng(width, height, maps.prediction, full));
   const uncertainty = join(dir, overlayFileName(image, 'uncertainty'));
-  const gray = await sharp(Buffer.from(maps.uncertainty.buffer, maps.uncertainty.byteOffset, maps.uncertainty.byteLength), { raw: { width, height, channels: 1 } })
+  const gray = await sharp(Buffer.from(maps.uncertainty.buffer, maps.uncertainty.byteOffset, maps.uncertainty.byteLength), {
+    raw: { width, height, channels: 1 },
+  })
     .toColourspace('b-w')
     .png()
     .toBuffer();
@@ -57,7 +65,12 @@ export interface QueryOverlayOptions extends PoolPredictionOptions {
  * Runs `model` over the pool images `images` and writes each one's prediction and uncertainty
  * PNGs (what the scoring model saw). Returns the files.
  */
-export async function writeQueryOverlays(model: SegmentationModel, pool: DatasetDescription, images: readonly number[], options: QueryOverlayOptions): Promise<string[]> {
+export async function writeQueryOverlays(
+  model: SegmentationModel,
+  pool: DatasetDescription,
+  images: readonly number[],
+  options: QueryOverlayOptions,
+): Promise<string[]> {
   const files: string[] = [];
   for await (const { index, maps } of predictPoolImages(model, pool, images, options)) {
     files.push(...(await writeOverlayFiles(options.dir, { index, id: pool.samples[index].id }, maps, options.palette)));

@@ -226,7 +226,10 @@ function baseline(list: { seed: number; e: EvalSummary | undefined }[], inVal: (
 export function buildResults(raw: RawExperiment): ExperimentResults {
   const classesInVal = raw.classesInVal !== undefined && raw.classesInVal.some(Boolean) ? raw.classesInVal : undefined;
   const inVal = classesInVal ? (iou: (number | null)[]) => mIoUOver(iou, classesInVal) : null;
-  const full = baseline(raw.baselines.map((b) => ({ seed: b.seed, e: b.full })), inVal);
+  const full = baseline(
+    raw.baselines.map((b) => ({ seed: b.seed, e: b.full })),
+    inVal,
+  );
   const strategies: StrategyResult[] = raw.strategies.map((label) => {
     const runs = raw.runs.filter((r) => r.strategy === label);
     const points = runs.length === 0 ? 0 : Math.min(...runs.map((r) => r.rounds.length));
@@ -247,9 +250,18 @@ export function buildResults(raw: RawExperiment): ExperimentResults {
         ...(inVal ? { mIoUInVal: stat(runs.map((r) => inVal(last(r).iou))) } : {}),
         iou: meanIou(runs.map((r) => last(r).iou)),
       },
-      aubc: stat(runs.map((r) => areaUnderCurve(r.rounds.slice(0, points).map((x) => x.percent), r.rounds.slice(0, points).map((x) => x.mIoU)))),
+      aubc: stat(
+        runs.map((r) =>
+          areaUnderCurve(
+            r.rounds.slice(0, points).map((x) => x.percent),
+            r.rounds.slice(0, points).map((x) => x.mIoU),
+          ),
+        ),
+      ),
       ofFull: full !== undefined && curve.length > 0 ? curve[curve.length - 1].mIoU.mean / full.mIoU.mean : null,
-      ...(inVal ? { ofFullInVal: full?.mIoUInVal !== undefined && curve.length > 0 ? curve[curve.length - 1].mIoUInVal!.mean / full.mIoUInVal.mean : null } : {}),
+      ...(inVal
+        ? { ofFullInVal: full?.mIoUInVal !== undefined && curve.length > 0 ? curve[curve.length - 1].mIoUInVal!.mean / full.mIoUInVal.mean : null }
+        : {}),
       vsRandom: null,
     };
   });
@@ -259,7 +271,11 @@ export function buildResults(raw: RawExperiment): ExperimentResults {
     const randomPercent = random.final.percent.mean;
     for (const s of strategies) {
       if (s === random || s.curve.length === 0) continue;
-      const needed = firstReach(s.curve.map((p) => p.percent.mean), s.curve.map((p) => p.mIoU.mean), target);
+      const needed = firstReach(
+        s.curve.map((p) => p.percent.mean),
+        s.curve.map((p) => p.mIoU.mean),
+        target,
+      );
       s.vsRandom = { target, percentNeeded: needed, randomPercent, saved: needed === null || !(randomPercent > 0) ? null : 1 - needed / randomPercent };
     }
   }
@@ -278,11 +294,17 @@ export function buildResults(raw: RawExperiment): ExperimentResults {
     strategies,
     baselines: {
       ...(() => {
-        const s = baseline(raw.baselines.map((b) => ({ seed: b.seed, e: b.sourceOnly })), inVal);
+        const s = baseline(
+          raw.baselines.map((b) => ({ seed: b.seed, e: b.sourceOnly })),
+          inVal,
+        );
         return s ? { sourceOnly: s } : {};
       })(),
       ...(() => {
-        const u = baseline(raw.baselines.map((b) => ({ seed: b.seed, e: b.udaOnly })), inVal);
+        const u = baseline(
+          raw.baselines.map((b) => ({ seed: b.seed, e: b.udaOnly })),
+          inVal,
+        );
         return u ? { udaOnly: u } : {};
       })(),
       ...(full ? { full } : {}),

@@ -25,7 +25,9 @@ export function markdownSummary(results: ExperimentResults): string {
   const b = results.baselines;
   const full = b.full?.mIoU.mean;
   const rounds = Math.max(0, ...results.strategies.map((s) => s.curve.length));
-  out.push(`${results.name}: ${results.poolImages} pool images (${results.poolPixels} pixels), seeds ${results.seeds.join(', ')}, ${results.rounds} rounds, units ${JSON.stringify(results.units)}, budget ${JSON.stringify(results.budget)}; mIoU (%) on the validation set, mean ± std over seeds.`);
+  out.push(
+    `${results.name}: ${results.poolImages} pool images (${results.poolPixels} pixels), seeds ${results.seeds.join(', ')}, ${results.rounds} rounds, units ${JSON.stringify(results.units)}, budget ${JSON.stringify(results.budget)}; mIoU (%) on the validation set, mean ± std over seeds.`,
+  );
   out.push('');
   // The mIoU over the classes in the validation labels, when some class is missing there.
   const missing = classesMissingInVal(results);
@@ -34,12 +36,18 @@ export function markdownSummary(results: ExperimentResults): string {
   const inVal = (s: Stat | undefined) => (missing.length === 0 ? '' : ` ${s === undefined ? '-' : pm(s)} |`);
   out.push(`| baseline | mIoU |${inValHead} per seed |`);
   out.push(`| --- | --- |${inValRule} --- |`);
-  for (const [name, r] of [['source only', b.sourceOnly], ['UDA only', b.udaOnly], [`full supervision (${results.pipelineIterations} iterations)`, b.full]] as const) {
+  for (const [name, r] of [
+    ['source only', b.sourceOnly],
+    ['UDA only', b.udaOnly],
+    [`full supervision (${results.pipelineIterations} iterations)`, b.full],
+  ] as const) {
     if (r !== undefined) out.push(`| ${name} | ${pm(r.mIoU)} |${inVal(r.mIoUInVal)} ${r.perSeed.map((p) => pct(p.mIoU)).join(', ')} |`);
   }
   out.push('');
   const roundHeads = Array.from({ length: rounds }, (_, i) => (i === 0 ? 'start' : `round ${i}`));
-  out.push(`| strategy | ${roundHeads.join(' | ')} | AUBC | % of full |${inValHead.replace('mIoU', 'final mIoU')}${missing.length === 0 ? '' : ' % of full (same classes) |'} labels saved vs random | final − random (spread) |`);
+  out.push(
+    `| strategy | ${roundHeads.join(' | ')} | AUBC | % of full |${inValHead.replace('mIoU', 'final mIoU')}${missing.length === 0 ? '' : ' % of full (same classes) |'} labels saved vs random | final − random (spread) |`,
+  );
   out.push(`| --- | ${roundHeads.map(() => '---').join(' | ')} | --- | --- |${inValRule}${inValRule} --- | --- |`);
   for (const s of results.strategies) {
     const cells = roundHeads.map((_, i) => {
@@ -49,26 +57,51 @@ export function markdownSummary(results: ExperimentResults): string {
     const vs = beatsRandom(results, s);
     const saved = s.vsRandom === null ? '-' : s.vsRandom.saved === null ? 'never reaches random' : `${(s.vsRandom.saved * 100).toFixed(0)}%`;
     const margin = vs === null ? '-' : `${vs.margin >= 0 ? '+' : ''}${pct(vs.margin)} (${pct(vs.spread)})${vs.beats ? ' **beats**' : ''}`;
-    const ofFullInVal = missing.length === 0 ? '' : ` ${s.ofFullInVal === null || s.ofFullInVal === undefined ? '-' : `${(s.ofFullInVal * 100).toFixed(1)}%`} |`;
-    out.push(`| ${s.strategy} | ${cells.join(' | ')} | ${pm(s.aubc)} | ${full === undefined ? '-' : `${((s.final.mIoU.mean / full) * 100).toFixed(1)}%`} |${inVal(s.final.mIoUInVal)}${ofFullInVal} ${saved} | ${margin} |`);
+    const ofFullInVal =
+      missing.length === 0 ? '' : ` ${s.ofFullInVal === null || s.ofFullInVal === undefined ? '-' : `${(s.ofFullInVal * 100).toFixed(1)}%`} |`;
+    out.push(
+      `| ${s.strategy} | ${cells.join(' | ')} | ${pm(s.aubc)} | ${full === undefined ? '-' : `${((s.final.mIoU.mean / full) * 100).toFixed(1)}%`} |${inVal(s.final.mIoUInVal)}${ofFullInVal} ${saved} | ${margin} |`,
+    );
   }
   if (missing.length > 0) {
     out.push('');
-    out.push(`The validation labels have no pixel of ${missing.join(', ')}: the standard mIoU counts such a class as 0 for a model that predicts it anywhere and leaves it out for one that never does; the columns over the classes in val leave it out for every model.`);
+    out.push(
+      `The validation labels have no pixel of ${missing.join(', ')}: the standard mIoU counts such a class as 0 for a model that predicts it anywhere and leaves it out for one that never does; the columns over the classes in val leave it out for every model.`,
+    );
   }
   if (full !== undefined) {
     out.push('');
     out.push(`Share of full supervision (${pct(full)}) reached at each round's labelled %, mean over seeds:`);
     out.push('');
     out.push(`| strategy | ${roundHeads.slice(1).join(' | ')} |`);
-    out.push(`| --- | ${roundHeads.slice(1).map(() => '---').join(' | ')} |`);
+    out.push(
+      `| --- | ${roundHeads
+        .slice(1)
+        .map(() => '---')
+        .join(' | ')} |`,
+    );
     for (const s of results.strategies) {
-      out.push(`| ${s.strategy} | ${s.curve.slice(1).map((p) => `${((p.mIoU.mean / full) * 100).toFixed(1)}% @ ${p.percent.mean.toFixed(1)}%`).join(' | ')} |`);
+      out.push(
+        `| ${s.strategy} | ${s.curve
+          .slice(1)
+          .map((p) => `${((p.mIoU.mean / full) * 100).toFixed(1)}% @ ${p.percent.mean.toFixed(1)}%`)
+          .join(' | ')} |`,
+      );
     }
   }
   out.push('');
-  const heads = [...results.strategies.map((s) => s.strategy), ...(b.sourceOnly ? ['source only'] : []), ...(b.udaOnly ? ['UDA only'] : []), ...(b.full ? ['full'] : [])];
-  const columns = [...results.strategies.map((s) => s.final.iou), ...(b.sourceOnly ? [b.sourceOnly.iou] : []), ...(b.udaOnly ? [b.udaOnly.iou] : []), ...(b.full ? [b.full.iou] : [])];
+  const heads = [
+    ...results.strategies.map((s) => s.strategy),
+    ...(b.sourceOnly ? ['source only'] : []),
+    ...(b.udaOnly ? ['UDA only'] : []),
+    ...(b.full ? ['full'] : []),
+  ];
+  const columns = [
+    ...results.strategies.map((s) => s.final.iou),
+    ...(b.sourceOnly ? [b.sourceOnly.iou] : []),
+    ...(b.udaOnly ? [b.udaOnly.iou] : []),
+    ...(b.full ? [b.full.iou] : []),
+  ];
   out.push('Per-class IoU (%) after the last round, mean over seeds:');
   out.push('');
   out.push(`| class | ${heads.join(' | ')} |`);
@@ -140,13 +173,17 @@ export function labelComposition(store: LabelStore, order: readonly string[]): L
 
 export function markdownComposition(rows: LabelComposition[], classNames: readonly string[], poolImages: number): string {
   const out: string[] = [];
-  out.push('What the bought labels are made of (mean over seeds; class shares pooled over seeds, % of the labelled non-void pixels; "model wrong": % of the labelled pixels that the model which chose them predicted wrongly):');
+  out.push(
+    'What the bought labels are made of (mean over seeds; class shares pooled over seeds, % of the labelled non-void pixels; "model wrong": % of the labelled pixels that the model which chose them predicted wrongly):',
+  );
   out.push('');
   out.push(`| strategy | covered px | void | model wrong | images touched (of ${poolImages}) | ${classNames.join(' | ')} |`);
   out.push(`| --- | --- | --- | --- | --- | ${classNames.map(() => '---').join(' | ')} |`);
   for (const r of rows) {
     const wrong = r.modelWrongShare === null ? '-' : `${(r.modelWrongShare * 100).toFixed(1)}%`;
-    out.push(`| ${r.strategy} | ${Math.round(r.coveredPixels)} | ${(r.voidShare * 100).toFixed(1)}% | ${wrong} | ${r.imagesTouched.toFixed(1)} | ${r.classShare.map((s) => (s * 100).toFixed(1)).join(' | ')} |`);
+    out.push(
+      `| ${r.strategy} | ${Math.round(r.coveredPixels)} | ${(r.voidShare * 100).toFixed(1)}% | ${wrong} | ${r.imagesTouched.toFixed(1)} | ${r.classShare.map((s) => (s * 100).toFixed(1)).join(' | ')} |`,
+    );
   }
   return out.join('\n');
 }

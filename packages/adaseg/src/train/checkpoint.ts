@@ -76,7 +76,11 @@ export function loadCheckpoint(path: string, parts: CheckpointParts): Checkpoint
   return torch.tidy(() => {
     const all = torch.loadSafetensorsSync(path);
     const prefixed = (prefix: string) =>
-      Object.fromEntries(Object.entries(all).filter(([k]) => k.startsWith(prefix)).map(([k, t]) => [k.slice(prefix.length), t]));
+      Object.fromEntries(
+        Object.entries(all)
+          .filter(([k]) => k.startsWith(prefix))
+          .map(([k, t]) => [k.slice(prefix.length), t]),
+      );
     try {
       parts.model.loadStateDict(prefixed('model.'));
       for (const [name, m] of Object.entries(parts.modules ?? {})) m.loadStateDict(prefixed(`modules.${name}.`));

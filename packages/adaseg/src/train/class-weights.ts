@@ -50,7 +50,8 @@ export async function resolveClassWeights(config: ClassWeightsConfig, dataset: D
   if (config === 'none') return null;
   const classes = numClasses(dataset);
   if (Array.isArray(config)) {
-    if (config.length !== classes) throw new Error(`train.classWeights: ${config.length} weights given, but ${dataset.name} has ${classes} classes (${dataset.classes.names.join(', ')})`);
+    if (config.length !== classes)
+      throw new Error(`train.classWeights: ${config.length} weights given, but ${dataset.name} has ${classes} classes (${dataset.classes.names.join(', ')})`);
     return [...config];
   }
   const sqrt = config === 'sqrtMedianFrequency';
@@ -58,7 +59,10 @@ export async function resolveClassWeights(config: ClassWeightsConfig, dataset: D
   const weights = cached ?? (await countMedianFrequency(dataset, classes));
   const used = sqrt ? weights.map(Math.sqrt) : [...weights];
   // Logged once per run, where the labels are counted.
-  if (cached === undefined) log?.(`class weights (${sqrt ? 'square root of the median frequency' : 'median frequency'} over ${dataset.name}): ${dataset.classes.names.map((n, i) => `${n} ${used[i].toFixed(2)}`).join(', ')}`);
+  if (cached === undefined)
+    log?.(
+      `class weights (${sqrt ? 'square root of the median frequency' : 'median frequency'} over ${dataset.name}): ${dataset.classes.names.map((n, i) => `${n} ${used[i].toFixed(2)}`).join(', ')}`,
+    );
   return used;
 }
 

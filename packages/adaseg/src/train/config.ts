@@ -14,10 +14,7 @@ export type OptimizerConfig =
 
 export type ScheduleConfig =
   /** lr = base * (1 - t/T)^power, the segmentation default. */
-  | { kind: 'poly'; power: number; minLr: number }
-  | { kind: 'step'; stepSize: number; gamma: number }
-  | { kind: 'cosine'; minLr: number }
-  | { kind: 'constant' };
+  { kind: 'poly'; power: number; minLr: number } | { kind: 'step'; stepSize: number; gamma: number } | { kind: 'cosine'; minLr: number } | { kind: 'constant' };
 
 export interface NamedDataset {
   name: string;
@@ -98,11 +95,18 @@ function parseOptimizer(r: ConfigReader): OptimizerConfig {
   const kind = r.oneOf('kind', ['sgd', 'adam', 'adamw'] as const);
   if (kind === 'sgd') {
     r.only(['kind', 'lr', 'momentum', 'weightDecay', 'nesterov']);
-    return { kind, lr: r.positive('lr', 0.01), momentum: r.number('momentum', 0.9, { min: 0, max: 1 }), weightDecay: r.number('weightDecay', 5e-4, { min: 0 }), nesterov: r.boolean('nesterov', false) };
+    return {
+      kind,
+      lr: r.positive('lr', 0.01),
+      momentum: r.number('momentum', 0.9, { min: 0, max: 1 }),
+      weightDecay: r.number('weightDecay', 5e-4, { min: 0 }),
+      nesterov: r.boolean('nesterov', false),
+    };
   }
   r.only(['kind', 'lr', 'betas', 'weightDecay']);
   const betas = (r.raw('betas') ?? [0.9, 0.999]) as unknown;
-  if (!Array.isArray(betas) || betas.length !== 2 || !betas.every((b) => typeof b === 'number' && b >= 0 && b < 1)) r.fail('betas', `must be two numbers in [0, 1), got ${JSON.stringify(betas)}`);
+  if (!Array.isArray(betas) || betas.length !== 2 || !betas.every((b) => typeof b === 'number' && b >= 0 && b < 1))
+    r.fail('betas', `must be two numbers in [0, 1), got ${JSON.stringify(betas)}`);
   return { kind, lr: r.positive('lr', 1e-4), betas: betas as [number, number], weightDecay: r.number('weightDecay', kind === 'adamw' ? 1e-2 : 0, { min: 0 }) };
 }
 
@@ -220,7 +224,21 @@ export function parseDataSection(d: ConfigReader, baseDir: string, trainSet = 't
 
 /** A train section (iterations, optimizer, schedule...) read by `t`, its errors named by t's path. */
 export function parseTrainSection(t: ConfigReader): TrainSection {
-  t.only(['iterations', 'optimizer', 'schedule', 'warmupIterations', 'headLrMultiplier', 'freezeBatchNorm', 'gradAccumulation', 'auxWeight', 'classWeights', 'evalEvery', 'checkpointEvery', 'keepLast', 'logEvery']);
+  t.only([
+    'iterations',
+    'optimizer',
+    'schedule',
+    'warmupIterations',
+    'headLrMultiplier',
+    'freezeBatchNorm',
+    'gradAccumulation',
+    'auxWeight',
+    'classWeights',
+    'evalEvery',
+    'checkpointEvery',
+    'keepLast',
+    'logEvery',
+  ]);
   const iterations = t.integer('iterations', 1000, 1);
   const train: TrainSection = {
     iterations,

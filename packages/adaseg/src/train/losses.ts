@@ -117,6 +117,13 @@ export function negativeLearningLoss(logits: Tensor, threshold: number): Tensor 
     const p = logits.softmax(1);
     const mask = p.detach().lt(threshold).float();
     const count = mask.sum().item() as number;
-    return p.neg().add(1 + 1e-6).log().mul(mask).sum().neg().div(Math.max(1, count));
+    return p
+      .neg()
+      .add(1 + 1e-6)
+      .log()
+      .mul(mask)
+      .sum()
+      .neg()
+      .div(Math.max(1, count));
   });
 }

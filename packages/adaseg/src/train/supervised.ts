@@ -59,7 +59,11 @@ export async function evaluateAll(
 }
 
 /** The validation of a run's sets with its evaluation settings (undefined without sets). */
-export function validationOf(model: SegmentationModel, sets: { name: string; dataset: DatasetDescription }[], config: Pick<TrainConfig, 'eval' | 'data'>): Validation | undefined {
+export function validationOf(
+  model: SegmentationModel,
+  sets: { name: string; dataset: DatasetDescription }[],
+  config: Pick<TrainConfig, 'eval' | 'data'>,
+): Validation | undefined {
   if (sets.length === 0) return undefined;
   return { primary: sets[0].name, evaluate: (progress) => evaluateAll(model, sets, config, progress) };
 }
@@ -114,7 +118,15 @@ export async function trainSupervised(config: TrainConfig, options: TrainRunOpti
       streams: {
         train: {
           dataset: trainSet,
-          loader: { batchSize: config.data.batchSize, shuffle: true, seed: config.seed, workers: config.data.workers, transforms: config.data.transforms, normalize: config.data.normalize, cache: config.data.cache },
+          loader: {
+            batchSize: config.data.batchSize,
+            shuffle: true,
+            seed: config.seed,
+            workers: config.data.workers,
+            transforms: config.data.transforms,
+            normalize: config.data.normalize,
+            cache: config.data.cache,
+          },
         },
       },
       output: config.output,

@@ -128,7 +128,16 @@ export interface Validation {
 
 export type TrainerSchedule = Pick<
   TrainSection,
-  'iterations' | 'optimizer' | 'schedule' | 'warmupIterations' | 'headLrMultiplier' | 'gradAccumulation' | 'evalEvery' | 'checkpointEvery' | 'keepLast' | 'logEvery'
+  | 'iterations'
+  | 'optimizer'
+  | 'schedule'
+  | 'warmupIterations'
+  | 'headLrMultiplier'
+  | 'gradAccumulation'
+  | 'evalEvery'
+  | 'checkpointEvery'
+  | 'keepLast'
+  | 'logEvery'
 >;
 
 export interface TrainingSpec<B extends Record<string, Batch>> {
@@ -360,7 +369,11 @@ async function runLoop(
 }
 
 /** Parameter groups at the base LR (backbone) and `headLrMultiplier` times it (the rest). */
-export function buildOptimizer(config: OptimizerConfig, groups: { backbone: torch.Tensor[]; head: torch.Tensor[] }, headLrMultiplier: number): torch.optim.Optimizer<any> {
+export function buildOptimizer(
+  config: OptimizerConfig,
+  groups: { backbone: torch.Tensor[]; head: torch.Tensor[] },
+  headLrMultiplier: number,
+): torch.optim.Optimizer<any> {
   const trainable = (ps: torch.Tensor[]) => ps.filter((p) => p.requiresGrad);
   const paramGroups = [
     { params: trainable(groups.backbone), lr: config.lr },

@@ -14,19 +14,79 @@ export const H = 12;
 
 /** Cityscapes label id → train id (cityscapesScripts labels.py); everything else → 255. */
 export const REF_CITYSCAPES_19: Record<number, number> = {
-  7: 0, 8: 1, 11: 2, 12: 3, 13: 4, 17: 5, 19: 6, 20: 7, 21: 8, 22: 9, 23: 10, 24: 11, 25: 12, 26: 13, 27: 14, 28: 15, 31: 16, 32: 17, 33: 18,
+  7: 0,
+  8: 1,
+  11: 2,
+  12: 3,
+  13: 4,
+  17: 5,
+  19: 6,
+  20: 7,
+  21: 8,
+  22: 9,
+  23: 10,
+  24: 11,
+  25: 12,
+  26: 13,
+  27: 14,
+  28: 15,
+  31: 16,
+  32: 17,
+  33: 18,
 };
 /** Cityscapes label id → the 16-class SYNTHIA protocol (no terrain, truck, train). */
 export const REF_CITYSCAPES_16: Record<number, number> = {
-  7: 0, 8: 1, 11: 2, 12: 3, 13: 4, 17: 5, 19: 6, 20: 7, 21: 8, 23: 9, 24: 10, 25: 11, 26: 12, 28: 13, 32: 14, 33: 15,
+  7: 0,
+  8: 1,
+  11: 2,
+  12: 3,
+  13: 4,
+  17: 5,
+  19: 6,
+  20: 7,
+  21: 8,
+  23: 9,
+  24: 10,
+  25: 11,
+  26: 12,
+  28: 13,
+  32: 14,
+  33: 15,
 };
 /** SYNTHIA id → 16 classes (road, sidewalk, building, wall, fence, pole, light, sign, vegetation, sky, person, rider, car, bus, motorcycle, bicycle). */
 export const REF_SYNTHIA_16: Record<number, number> = {
-  3: 0, 4: 1, 2: 2, 21: 3, 5: 4, 7: 5, 15: 6, 9: 7, 6: 8, 1: 9, 10: 10, 17: 11, 8: 12, 19: 13, 12: 14, 11: 15,
+  3: 0,
+  4: 1,
+  2: 2,
+  21: 3,
+  5: 4,
+  7: 5,
+  15: 6,
+  9: 7,
+  6: 8,
+  1: 9,
+  10: 10,
+  17: 11,
+  8: 12,
+  19: 13,
+  12: 14,
+  11: 15,
 };
 /** SYNTHIA id → 13 classes (road, sidewalk, building, light, sign, vegetation, sky, person, rider, car, bus, motorcycle, bicycle). */
 export const REF_SYNTHIA_13: Record<number, number> = {
-  3: 0, 4: 1, 2: 2, 15: 3, 9: 4, 6: 5, 1: 6, 10: 7, 17: 8, 8: 9, 19: 10, 12: 11, 11: 12,
+  3: 0,
+  4: 1,
+  2: 2,
+  15: 3,
+  9: 4,
+  6: 5,
+  1: 6,
+  10: 7,
+  17: 8,
+  8: 9,
+  19: 10,
+  12: 11,
+  11: 12,
 };
 
 export function expectMask(raw: ArrayLike<number>, table: Record<number, number>): Uint8Array {
@@ -46,12 +106,17 @@ export function noiseImage(seed: number, width = W, height = H): Uint8Array {
 }
 
 export async function writeRgb(path: string, data: Uint8Array, width = W, height = H): Promise<void> {
-  await sharp(data, { raw: { width, height, channels: 3 } }).png().toFile(path);
+  await sharp(data, { raw: { width, height, channels: 3 } })
+    .png()
+    .toFile(path);
 }
 
 /** An 8-bit single-channel (grayscale) PNG, as CamVid, Cityscapes and folder labels are stored. */
 export async function writeGray(path: string, values: ArrayLike<number>, width = W, height = H): Promise<void> {
-  await sharp(Uint8Array.from(values), { raw: { width, height, channels: 1 } }).toColourspace('b-w').png().toFile(path);
+  await sharp(Uint8Array.from(values), { raw: { width, height, channels: 1 } })
+    .toColourspace('b-w')
+    .png()
+    .toFile(path);
 }
 
 /** A 16-bit RGB PNG as SYNTHIA's GT/LABELS: R = class id, G = instance id, B = 0. */
@@ -61,7 +126,10 @@ export async function writeSynthiaLabel(path: string, classes: ArrayLike<number>
     data[i * 3] = classes[i];
     data[i * 3 + 1] = classes[i] === 8 || classes[i] === 10 ? 1000 + (i % 7) : 0;
   }
-  await sharp(data, { raw: { width, height, channels: 3 } }).toColourspace('rgb16').png().toFile(path);
+  await sharp(data, { raw: { width, height, channels: 3 } })
+    .toColourspace('rgb16')
+    .png()
+    .toFile(path);
 }
 
 /** An 8-bit palette PNG as GTA5's labels: index = Cityscapes label id, colour = its colour. */
@@ -101,11 +169,22 @@ export async function makeFixtures(): Promise<Fixtures> {
   const classes = ['sky', 'building', 'pole', 'road', 'pavement', 'tree', 'sign_symbol', 'fence', 'car', 'pedestrian', 'bicyclist'];
   await writeFile(
     join(folderRoot, 'meta.json'),
-    JSON.stringify({ name: 'fixture-folder', width: W, height: H, classes, palette: classes.map((_, i) => [i * 20, 255 - i * 20, 100]), void: 11, splits: { source_train: 2, target_val: 1 } }),
+    JSON.stringify({
+      name: 'fixture-folder',
+      width: W,
+      height: H,
+      classes,
+      palette: classes.map((_, i) => [i * 20, 255 - i * 20, 100]),
+      void: 11,
+      splits: { source_train: 2, target_val: 1 },
+    }),
   );
   const folderRef = Object.fromEntries(classes.map((_, i) => [i, i]));
   const folder = { root: folderRoot, train: [] as FixtureSample[], val: [] as FixtureSample[] };
-  for (const [split, names] of [['source_train', ['day_001', 'day_002']], ['target_val', ['dusk_001']]] as const) {
+  for (const [split, names] of [
+    ['source_train', ['day_001', 'day_002']],
+    ['target_val', ['dusk_001']],
+  ] as const) {
     for (const name of names) {
       const image = noiseImage(seed++);
       const raw = rawLabel([...classes.keys(), 11, 255], seed++);
@@ -124,7 +203,10 @@ export async function makeFixtures(): Promise<Fixtures> {
     await mkdir(join(camvidRoot, `${split}annot`), { recursive: true });
     for (const name of split === 'train' ? ['0001TP_006690', '0006R0_f00930'] : ['0016E5_07959']) {
       const image = noiseImage(seed++);
-      const raw = rawLabel(Array.from({ length: 12 }, (_, i) => i), seed++);
+      const raw = rawLabel(
+        Array.from({ length: 12 }, (_, i) => i),
+        seed++,
+      );
       await writeRgb(join(camvidRoot, split, `${name}.png`), image);
       await writeGray(join(camvidRoot, `${split}annot`, `${name}.png`), raw);
       camvid[split].push({ id: name, image, expected: expectMask(raw, folderRef) });
@@ -134,7 +216,10 @@ export async function makeFixtures(): Promise<Fixtures> {
   // Cityscapes.
   const csRoot = join(dir, 'cityscapes');
   const cityscapes = { root: csRoot, train: [] as FixtureSample[], expected16: new Map<string, Uint8Array>() };
-  for (const [city, frames] of [['aachen', ['000000_000019', '000001_000019']], ['bremen', ['000000_000019']]] as const) {
+  for (const [city, frames] of [
+    ['aachen', ['000000_000019', '000001_000019']],
+    ['bremen', ['000000_000019']],
+  ] as const) {
     await mkdir(join(csRoot, 'leftImg8bit', 'train', city), { recursive: true });
     await mkdir(join(csRoot, 'gtFine', 'train', city), { recursive: true });
     for (const f of frames) {
@@ -157,7 +242,10 @@ export async function makeFixtures(): Promise<Fixtures> {
   const gta5 = { root: gtaRoot, all: [] as FixtureSample[], expected16: new Map<string, Uint8Array>() };
   for (const name of ['00001', '00002', '00003']) {
     const image = noiseImage(seed++);
-    const raw = rawLabel(CITYSCAPES_IDS.filter((v) => v !== 255), seed++);
+    const raw = rawLabel(
+      CITYSCAPES_IDS.filter((v) => v !== 255),
+      seed++,
+    );
     await writeRgb(join(gtaRoot, 'images', `${name}.png`), image);
     await writeGtaLabel(join(gtaRoot, 'labels', `${name}.png`), raw);
     gta5.all.push({ id: name, image, expected: expectMask(raw, REF_CITYSCAPES_19) });
@@ -183,7 +271,11 @@ export async function makeFixtures(): Promise<Fixtures> {
 }
 
 /** A folder dataset with one image and one label, for bad-data cases; returns its root. */
-export async function makeTinyFolder(dir: string, name: string, options: { labelSize?: [number, number]; labelValues?: number[]; classes?: number } = {}): Promise<string> {
+export async function makeTinyFolder(
+  dir: string,
+  name: string,
+  options: { labelSize?: [number, number]; labelValues?: number[]; classes?: number } = {},
+): Promise<string> {
   const root = join(dir, name);
   await mkdir(join(root, 'images'), { recursive: true });
   await mkdir(join(root, 'labels'), { recursive: true });

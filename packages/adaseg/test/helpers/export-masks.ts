@@ -17,6 +17,9 @@ export function exportMasks(store: LabelStore, run: string, dir: string): { file
     writeFileSync(file, encodeIndexedPng(image.width, image.height, store.mask(run, image.id).data, palette));
     files.push(file);
   }
-  writeFileSync(join(dir, 'labels.json'), `${JSON.stringify({ run: info.name, strategy: info.strategy, seed: info.seed, units: info.units, classNames: info.classNames, ignore: IGNORE, labelled: store.labelledUnits(run) }, null, 2)}\n`);
+  writeFileSync(
+    join(dir, 'labels.json'),
+    `${JSON.stringify({ run: info.name, strategy: info.strategy, seed: info.seed, units: info.units, classNames: info.classNames, ignore: IGNORE, labelled: store.labelledUnits(run) }, null, 2)}\n`,
+  );
   return { files };
 }

@@ -18,7 +18,7 @@ export function roundUnits(round: number): UnitPixels[] {
   const out: UnitPixels[] = [];
   for (let i = 0; i < IMAGES; i++) {
     for (let j = 0; j < 12; j++) {
-      const unit = ((round - 1) * 12 + j) * 7 % layout.count;
+      const unit = (((round - 1) * 12 + j) * 7) % layout.count;
       out.push({ image: i, imageId: `img${i}`, unit, pixels: 9, pixelIndices: layout.pixels(unit) });
     }
   }
@@ -43,8 +43,11 @@ export function writeRounds(store: LabelStore, onRound?: (round: number) => void
     if (state?.phase === 'evaluated') continue;
     const units = roundUnits(round);
     store.saveSelection(run, round, units, { scoredWith: null });
-    const labels: UnitLabels[] = store.selection(run, round).map((u) => ({ imageId: u.imageId, unit: u.unit, pixelIndices: u.pixelIndices, values: Uint8Array.from(u.pixelIndices, (p) => truth(u.image, p)) }));
-    if (store.round(run, round)!.phase === 'selected') store.labelUnits(run, labels, { round, strategy: 'writer', checkpoint: null, annotator: 'simulated', seconds: 0 }, { completeRound: true });
+    const labels: UnitLabels[] = store
+      .selection(run, round)
+      .map((u) => ({ imageId: u.imageId, unit: u.unit, pixelIndices: u.pixelIndices, values: Uint8Array.from(u.pixelIndices, (p) => truth(u.image, p)) }));
+    if (store.round(run, round)!.phase === 'selected')
+      store.labelUnits(run, labels, { round, strategy: 'writer', checkpoint: null, annotator: 'simulated', seconds: 0 }, { completeRound: true });
     store.setPhase(run, round, 'evaluated', { info: { round } });
     onRound?.(round);
   }

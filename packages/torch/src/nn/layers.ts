@@ -60,7 +60,10 @@ export class Conv2d extends Module {
     }
     this.options = o;
     const [kh, kw] = pairOf(o.kernelSize);
-    this.registerParameter('weight', empty([o.outChannels, o.inChannels / o.groups, positive('Conv2d', 'kernelSize', kh), positive('Conv2d', 'kernelSize', kw)]));
+    this.registerParameter(
+      'weight',
+      empty([o.outChannels, o.inChannels / o.groups, positive('Conv2d', 'kernelSize', kh), positive('Conv2d', 'kernelSize', kw)]),
+    );
     this.registerParameter('bias', o.bias ? empty([o.outChannels]) : null);
     this.resetParameters();
   }
@@ -107,7 +110,10 @@ export class ConvTranspose2d extends Module {
     this.options = o;
     const [kh, kw] = pairOf(o.kernelSize);
     // PyTorch's transposed weight is [in, out / groups, kh, kw].
-    this.registerParameter('weight', empty([o.inChannels, o.outChannels / o.groups, positive('ConvTranspose2d', 'kernelSize', kh), positive('ConvTranspose2d', 'kernelSize', kw)]));
+    this.registerParameter(
+      'weight',
+      empty([o.inChannels, o.outChannels / o.groups, positive('ConvTranspose2d', 'kernelSize', kh), positive('ConvTranspose2d', 'kernelSize', kw)]),
+    );
     this.registerParameter('bias', o.bias ? empty([o.outChannels]) : null);
     this.resetParameters();
   }
@@ -385,7 +391,10 @@ export class Identity extends Module {
 }
 
 export class MaxPool2d extends Module {
-  constructor(readonly kernelSize: Pair, readonly options: F.MaxPool2dOptions = {}) {
+  constructor(
+    readonly kernelSize: Pair,
+    readonly options: F.MaxPool2dOptions = {},
+  ) {
     super();
   }
   forward(x: Tensor): Tensor {
@@ -394,7 +403,10 @@ export class MaxPool2d extends Module {
 }
 
 export class AvgPool2d extends Module {
-  constructor(readonly kernelSize: Pair, readonly options: F.AvgPool2dOptions = {}) {
+  constructor(
+    readonly kernelSize: Pair,
+    readonly options: F.AvgPool2dOptions = {},
+  ) {
     super();
   }
   forward(x: Tensor): Tensor {

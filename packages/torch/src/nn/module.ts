@@ -187,7 +187,8 @@ export abstract class Module {
    * replaced, so build optimisers after moving a model, as PyTorch recommends.
    */
   to(target: Device | DType | { device?: Device; dtype?: DType; memoryFormat?: 'contiguous' | 'channels_last' }): this {
-    const opts = typeof target === 'string' ? (target.startsWith('cuda') || target === 'cpu' ? { device: target as Device } : { dtype: target as DType }) : target;
+    const opts =
+      typeof target === 'string' ? (target.startsWith('cuda') || target === 'cpu' ? { device: target as Device } : { dtype: target as DType }) : target;
     for (const m of this.modules()) {
       for (const map of [m.parametersMap, m.buffersMap]) {
         for (const [name, t] of map) {

@@ -116,12 +116,14 @@ export abstract class LRScheduler {
     const op = `${this.name}.loadStateDict`;
     if (sd === null || typeof sd !== 'object') optionError(op, 'expected a state dict object');
     const lastEpoch = sd.last_epoch;
-    if (typeof lastEpoch !== 'number' || !Number.isInteger(lastEpoch) || lastEpoch < -1) optionError(op, `last_epoch must be an integer >= -1, got ${String(lastEpoch)}`);
+    if (typeof lastEpoch !== 'number' || !Number.isInteger(lastEpoch) || lastEpoch < -1)
+      optionError(op, `last_epoch must be an integer >= -1, got ${String(lastEpoch)}`);
     for (const key of ['base_lrs', '_last_lr'] as const) {
       const v = sd[key];
       if (!Array.isArray(v) || v.some((x) => typeof x !== 'number')) optionError(op, `${key} must be an array of numbers`);
     }
-    if (sd.base_lrs.length !== this.baseLrs.length) optionError(op, `the state has ${sd.base_lrs.length} base lrs, this schedule ${this.baseLrs.length} param groups`);
+    if (sd.base_lrs.length !== this.baseLrs.length)
+      optionError(op, `the state has ${sd.base_lrs.length} base lrs, this schedule ${this.baseLrs.length} param groups`);
     const config = this.config();
     for (const key of Object.keys(config)) if (!(key in sd)) optionError(op, `the state has no '${key}'`);
     this.loadConfig(sd);
@@ -422,7 +424,10 @@ export class SequentialLR extends LRScheduler {
     schedulers.forEach((s, i) => {
       if (!(s instanceof LRScheduler)) optionError(this.name, `schedulers[${i}] is not a schedule`);
       if (s.optimizer !== optimizer) {
-        optionError(this.name, `Sequential Schedulers expects all schedulers to belong to the same optimizer, but got schedulers at index ${i} to be different than the optimizer passed in.`);
+        optionError(
+          this.name,
+          `Sequential Schedulers expects all schedulers to belong to the same optimizer, but got schedulers at index ${i} to be different than the optimizer passed in.`,
+        );
       }
     });
     if (!Array.isArray(milestones) || milestones.length !== schedulers.length - 1) {

@@ -305,7 +305,8 @@ export abstract class Optimizer<O extends OptimizerOptions = OptimizerOptions> {
         const copy: ParamState = {};
         for (const [k, v] of Object.entries(entry)) {
           if (!(v instanceof Tensor)) copy[k] = v;
-          else if (k === 'step') copy[k] = Number(v.item()); // PyTorch keeps Adam's step as a 0-d tensor
+          else if (k === 'step')
+            copy[k] = Number(v.item()); // PyTorch keeps Adam's step as a 0-d tensor
           else {
             const floating = param.dtype.startsWith('float') || param.dtype === 'bfloat16';
             copy[k] = keep(v.to({ dtype: floating ? param.dtype : v.dtype, device: param.device as never, copy: true }));
@@ -356,7 +357,8 @@ export abstract class Optimizer<O extends OptimizerOptions = OptimizerOptions> {
 
 /** Checks an option that must be a number in [min, ...) (PyTorch's `if not 0.0 <= x`). */
 export function checkNonNegative(op: string, label: string, value: unknown): void {
-  if (typeof value !== 'number' || !(value >= 0) || !Number.isFinite(value)) optionError(op, `Invalid ${label}: ${String(value)} (must be a finite number >= 0)`);
+  if (typeof value !== 'number' || !(value >= 0) || !Number.isFinite(value))
+    optionError(op, `Invalid ${label}: ${String(value)} (must be a finite number >= 0)`);
 }
 
 export function checkBoolean(op: string, label: string, value: unknown): void {

@@ -4,12 +4,33 @@ import * as torch from '../../src/index.js';
 const { nn } = torch;
 
 export class SmallCNN extends nn.Module {
-  readonly enc1 = this.registerModule('enc1', new nn.Sequential(new nn.Conv2d({ inChannels: 3, outChannels: 8, kernelSize: 3, padding: 1, bias: false }), new nn.BatchNorm2d({ numFeatures: 8 }), new nn.ReLU()));
+  readonly enc1 = this.registerModule(
+    'enc1',
+    new nn.Sequential(
+      new nn.Conv2d({ inChannels: 3, outChannels: 8, kernelSize: 3, padding: 1, bias: false }),
+      new nn.BatchNorm2d({ numFeatures: 8 }),
+      new nn.ReLU(),
+    ),
+  );
   readonly pool = this.registerModule('pool', new nn.MaxPool2d(2));
-  readonly enc2 = this.registerModule('enc2', new nn.Sequential(new nn.Conv2d({ inChannels: 8, outChannels: 16, kernelSize: 3, padding: 1, bias: false }), new nn.BatchNorm2d({ numFeatures: 16 }), new nn.ReLU()));
+  readonly enc2 = this.registerModule(
+    'enc2',
+    new nn.Sequential(
+      new nn.Conv2d({ inChannels: 8, outChannels: 16, kernelSize: 3, padding: 1, bias: false }),
+      new nn.BatchNorm2d({ numFeatures: 16 }),
+      new nn.ReLU(),
+    ),
+  );
   readonly drop = this.registerModule('drop', new nn.Dropout2d({ p: 0 }));
   readonly up = this.registerModule('up', new nn.Upsample({ scaleFactor: 2, mode: 'bilinear', alignCorners: false }));
-  readonly dec = this.registerModule('dec', new nn.Sequential(new nn.Conv2d({ inChannels: 24, outChannels: 8, kernelSize: 3, padding: 1, bias: false }), new nn.BatchNorm2d({ numFeatures: 8 }), new nn.ReLU()));
+  readonly dec = this.registerModule(
+    'dec',
+    new nn.Sequential(
+      new nn.Conv2d({ inChannels: 24, outChannels: 8, kernelSize: 3, padding: 1, bias: false }),
+      new nn.BatchNorm2d({ numFeatures: 8 }),
+      new nn.ReLU(),
+    ),
+  );
   readonly head = this.registerModule('head', new nn.Conv2d({ inChannels: 8, outChannels: 4, kernelSize: 1 }));
 
   forward(x: torch.Tensor): torch.Tensor {

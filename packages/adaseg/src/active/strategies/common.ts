@@ -147,7 +147,8 @@ export class BatchUnits {
     const group = values.group ? (values.group.to('int32').contiguous().toTypedArray() as Int32Array) : null;
     if (group !== null && group.length !== N * U) throw new RangeError(`records: groups have ${group.length} values for ${N} images x ${U} units`);
     if (score !== null && score.length !== N * U) throw new RangeError(`records: scores have ${score.length} values for ${N} images x ${U} units`);
-    if (emb !== null && (values.embedding!.shape[0] !== N || values.embedding!.shape[1] !== U)) throw new RangeError(`records: embeddings [${values.embedding!.shape}] do not match [${N}, ${U}, E]`);
+    if (emb !== null && (values.embedding!.shape[0] !== N || values.embedding!.shape[1] !== U))
+      throw new RangeError(`records: embeddings [${values.embedding!.shape}] do not match [${N}, ${U}, E]`);
     const keep = this.inputs.keepPerImage;
     const out: UnitRecord[] = [];
     const make = (i: number, image: number, imageId: string, u: number) => {
@@ -159,7 +160,8 @@ export class BatchUnits {
       out.push(r);
     };
     for (let i = 0; i < N; i++) {
-      const image = this.inputs.images[i], imageId = this.inputs.imageIds[i];
+      const image = this.inputs.images[i],
+        imageId = this.inputs.imageIds[i];
       const base = i * U;
       let candidates = 0;
       for (let u = 0; u < U; u++) if (counts[base + u] > 0) candidates++;
@@ -175,7 +177,8 @@ export class BatchUnits {
       }
       if (total !== null && emb !== null) {
         for (let u = 0; u < U; u++) {
-          if (counts[base + u] === 0 && total[base + u] > 0) out.push({ image, imageId, unit: u, pixels: 0, reference: true, embedding: emb.slice((base + u) * E, (base + u + 1) * E) });
+          if (counts[base + u] === 0 && total[base + u] > 0)
+            out.push({ image, imageId, unit: u, pixels: 0, reference: true, embedding: emb.slice((base + u) * E, (base + u + 1) * E) });
         }
       }
     }

@@ -91,7 +91,9 @@ export class BadgeStrategy implements Strategy {
     return selectWith(records, context, (rs, budget) => {
       const candidates = rs.filter((r) => !r.reference);
       if (candidates.length === 0) return [];
-      return torch.tidy(() => takeInOrder(recordsInOrder(kmeansppOrder(embeddingMatrix(candidates, this.name), context.random, 'maxNorm'), candidates), budget));
+      return torch.tidy(() =>
+        takeInOrder(recordsInOrder(kmeansppOrder(embeddingMatrix(candidates, this.name), context.random, 'maxNorm'), candidates), budget),
+      );
     });
   }
 }
@@ -160,7 +162,10 @@ export interface HybridConfig {
 
 /** Pure diversity keeps every candidate's embedding: with pixel units, one per pool pixel. */
 function refusePixelUnits(config: { strategy: string }, units: UnitConfig, fail: (message: string) => never): void {
-  if (units.kind === 'pixel') fail(`${config.strategy} keeps one feature vector per unit and never drops any: with pixel units that is one per pool pixel; use region, superpixel or image units`);
+  if (units.kind === 'pixel')
+    fail(
+      `${config.strategy} keeps one feature vector per unit and never drops any: with pixel units that is one per pool pixel; use region, superpixel or image units`,
+    );
 }
 
 export const kmeansStrategy: StrategyEntry<KMeansConfig> = {

@@ -110,7 +110,8 @@ export class RipuStrategy implements Strategy {
           let set = blocked.get(r.image);
           if (set === undefined) blocked.set(r.image, (set = new Set()));
           if (set.has(r.unit)) continue;
-          const x = r.unit % W, y = (r.unit - x) / W;
+          const x = r.unit % W,
+            y = (r.unit - x) / W;
           for (let dy = -k; dy <= k; dy++) for (let dx = -k; dx <= k; dx++) if (x + dx >= 0 && x + dx < W && y + dy >= 0) set.add((y + dy) * W + x + dx);
           yield r;
         }
@@ -173,11 +174,18 @@ export class MadaStrategy implements Strategy {
       const anchors = need(inputs, 'sourceAnchors', this.name);
       const v = classwiseUnitFeatures(b, need(inputs, 'features', this.name), need(inputs, 'probabilities', this.name));
       const [N, U, C, D] = v.shape;
-      if (anchors.shape[1] !== C || anchors.shape[2] !== D) throw new RangeError(`mada: anchors [${anchors.shape}] do not match unit features [.., ${C}, ${D}]`);
+      if (anchors.shape[1] !== C || anchors.shape[2] !== D)
+        throw new RangeError(`mada: anchors [${anchors.shape}] do not match unit features [.., ${C}, ${D}]`);
       const flat = v.reshape([N * U, C * D]);
       const a = anchors.reshape([anchors.shape[0], C * D]);
       // Mean squared error to each anchor: (|v|^2 + |a|^2 - 2 v.a) / (C D).
-      const d = flat.square().sum(1, true).add(a.square().sum(1).unsqueeze(0)).sub(flat.matmul(a.T).mul(2)).clamp(0).div(C * D);
+      const d = flat
+        .square()
+        .sum(1, true)
+        .add(a.square().sum(1).unsqueeze(0))
+        .sub(flat.matmul(a.T).mul(2))
+        .clamp(0)
+        .div(C * D);
       return b.records({ score: d.min(1)[0].reshape([N, U]) });
     });
   }
@@ -222,8 +230,10 @@ export const ripuStrategy: StrategyEntry<RipuConfig> = {
   describe: (c) => `ripu-${c.variant} (k=${c.k})`,
   check(c, units, fail) {
     if (c.variant === 'pixel' && units.kind !== 'pixel') fail(`ripu's 'pixel' variant selects single pixels: use units { kind: pixel } (got ${units.kind})`);
-    if (c.variant === 'region' && units.kind === 'pixel') fail("ripu's 'region' variant needs region (or superpixel, image) units; with pixel units use variant 'pixel'");
-    if (c.variant === 'region' && units.kind === 'region' && c.k !== units.k) fail(`ripu region: the region is the unit, so ripu's k (${c.k}) must equal the units' k (${units.k})`);
+    if (c.variant === 'region' && units.kind === 'pixel')
+      fail("ripu's 'region' variant needs region (or superpixel, image) units; with pixel units use variant 'pixel'");
+    if (c.variant === 'region' && units.kind === 'region' && c.k !== units.k)
+      fail(`ripu region: the region is the unit, so ripu's k (${c.k}) must equal the units' k (${units.k})`);
   },
 };
 

@@ -49,7 +49,13 @@ export class MixStrategy implements Strategy {
       for (const r of pruneRecords(part.strategy.scoreBatch(inputs, units), inputs.keepPerImage)) {
         let m = merged.get(key(r));
         if (m === undefined) {
-          m = { image: r.image, imageId: r.imageId, unit: r.unit, pixels: r.pixels, parts: new Array<UnitRecord | undefined>(this.parts.length).fill(undefined) };
+          m = {
+            image: r.image,
+            imageId: r.imageId,
+            unit: r.unit,
+            pixels: r.pixels,
+            parts: new Array<UnitRecord | undefined>(this.parts.length).fill(undefined),
+          };
           merged.set(key(r), m);
         }
         m.parts![i] = r;
@@ -74,7 +80,8 @@ export class MixStrategy implements Strategy {
   select(records: UnitRecord[], context: SelectionContext): UnitRef[] {
     const P = this.parts.length;
     for (const r of records) {
-      if (r.parts === undefined || r.parts.length !== P) throw new Error(`${this.name}: select needs the records this mix scored (each carrying its ${P} parts' records)`);
+      if (r.parts === undefined || r.parts.length !== P)
+        throw new Error(`${this.name}: select needs the records this mix scored (each carrying its ${P} parts' records)`);
     }
     checkSelectionBudget(context.budget);
     const byUnits = context.budget.units !== undefined;

@@ -70,7 +70,8 @@ export function unitsFor(budget: Budget, records: readonly UnitRecord[]): number
 /** Splits a budget into equal shares over `parts` (remainders to the first parts). */
 export function shares(budget: Budget, parts: number): Budget[] {
   const total = budget.units ?? budget.pixels!;
-  const base = Math.floor(total / parts), extra = total - base * parts;
+  const base = Math.floor(total / parts),
+    extra = total - base * parts;
   return Array.from({ length: parts }, (_, i) => {
     const v = base + (i < extra ? 1 : 0);
     return budget.units !== undefined ? { units: v } : { pixels: v };
@@ -79,9 +80,7 @@ export function shares(budget: Budget, parts: number): Budget[] {
 
 /** Records best first: score descending, then pool order (image, unit) for ties. */
 export function byScore(records: readonly UnitRecord[]): UnitRecord[] {
-  return records
-    .filter((r) => !r.reference)
-    .sort((a, b) => (b.score ?? -Infinity) - (a.score ?? -Infinity) || a.image - b.image || a.unit - b.unit);
+  return records.filter((r) => !r.reference).sort((a, b) => (b.score ?? -Infinity) - (a.score ?? -Infinity) || a.image - b.image || a.unit - b.unit);
 }
 
 /**
@@ -89,11 +88,7 @@ export function byScore(records: readonly UnitRecord[]): UnitRecord[] {
  * its share)` for each image with candidates (in pool order), then the unused budget filled by
  * `pick(all records not taken, rest)`. Image units are always ranked globally.
  */
-export function selectWith(
-  records: readonly UnitRecord[],
-  context: SelectionContext,
-  pick: (records: UnitRecord[], budget: Budget) => UnitRef[],
-): UnitRef[] {
+export function selectWith(records: readonly UnitRecord[], context: SelectionContext, pick: (records: UnitRecord[], budget: Budget) => UnitRef[]): UnitRef[] {
   checkSelectionBudget(context.budget);
   const candidates = records.filter((r) => !r.reference);
   const imageUnits = candidates.length > 0 && candidates.every((r) => r.unit === 0) && new Set(candidates.map((r) => r.image)).size === candidates.length;
@@ -152,7 +147,8 @@ export function embeddingMatrix(records: readonly UnitRecord[], what = 'records'
   if (E === undefined) throw new Error(`${what}: records have no embedding`);
   const data = new Float32Array(records.length * E);
   records.forEach((r, i) => {
-    if (r.embedding === undefined || r.embedding.length !== E) throw new RangeError(`${what}: record ${i} has an embedding of ${r.embedding?.length} values, expected ${E}`);
+    if (r.embedding === undefined || r.embedding.length !== E)
+      throw new RangeError(`${what}: record ${i} has an embedding of ${r.embedding?.length} values, expected ${E}`);
     data.set(r.embedding, i * E);
   });
   return torch.tensor(data, { shape: [records.length, E] });
@@ -171,7 +167,8 @@ function distancesTo(X: Tensor, c: Tensor): Tensor {
 /** Squared distances [n, k] between rows of X [n, E] and C [k, E], in chunks of rows. */
 export function pairwiseSquared(X: Tensor, C: Tensor, chunkElements = 1 << 22): Tensor {
   return torch.tidy(() => {
-    const n = X.shape[0], k = C.shape[0];
+    const n = X.shape[0],
+      k = C.shape[0];
     const cc = C.square().sum(1).unsqueeze(0);
     const rows = Math.max(1, Math.floor(chunkElements / Math.max(1, k)));
     const parts: Tensor[] = [];

@@ -73,7 +73,8 @@ export class ClassBalancedStrategy implements Strategy {
     let n = 0;
     for (const r of records) {
       if (r.reference) continue;
-      if (r.group === undefined || r.score === undefined) throw new Error(`classBalanced: record of unit ${r.unit} of '${r.imageId}' has no predicted class or draw (not scored by this strategy)`);
+      if (r.group === undefined || r.score === undefined)
+        throw new Error(`classBalanced: record of unit ${r.unit} of '${r.imageId}' has no predicted class or draw (not scored by this strategy)`);
       counts.set(r.group, (counts.get(r.group) ?? 0) + 1);
       n++;
     }

@@ -14,7 +14,12 @@ export async function loadCamvid(config: CamvidConfig): Promise<DatasetDescripti
   const labelsDir = join(config.root, `${config.split}annot`);
   const names = await listImages(imagesDir, `CamVid (SegNet layout) keeps ${config.split} images in ${config.split}/ and labels in ${config.split}annot/`);
   const samples = await pairByStem(names, imagesDir, labelsDir, config);
-  return finish({ name: 'camvid', format: 'camvid', split: config.split, root: config.root, classes: CAMVID_CLASSES, mapping: CAMVID_MAPPING }, samples, config, imagesDir);
+  return finish(
+    { name: 'camvid', format: 'camvid', split: config.split, root: config.root, classes: CAMVID_CLASSES, mapping: CAMVID_MAPPING },
+    samples,
+    config,
+    imagesDir,
+  );
 }
 
 export const camvidFormat = {

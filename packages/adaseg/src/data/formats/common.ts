@@ -106,7 +106,10 @@ export function finish(
   options: CommonOptions,
   where: string,
 ): DatasetDescription {
-  if (samples.length === 0) throw new DataError('empty-split', `split '${base.split}' of ${base.format} dataset ${base.root ?? base.name} has no images (looked in ${where})`, { file: where });
+  if (samples.length === 0)
+    throw new DataError('empty-split', `split '${base.split}' of ${base.format} dataset ${base.root ?? base.name} has no images (looked in ${where})`, {
+      file: where,
+    });
   const kept = options.limit !== undefined ? samples.slice(0, options.limit) : samples;
   return { ...base, encoding: { kind: 'value', channel: 0 }, ignoreIndex: IGNORE_INDEX, onUndeclared: options.onUndeclared ?? 'error', samples: kept };
 }
@@ -143,5 +146,10 @@ export async function loadFlatFolders(
   const labelsDir = join(config.root, ...layout.labels);
   const { names, where } = await splitNames(config.root, imagesDir, config.split, layout.expected);
   const samples = await pairByStem(names, imagesDir, labelsDir, config);
-  return finish({ name: base.name, format: base.format, split: config.split ?? 'all', root: config.root, classes: base.classes, mapping: base.mapping }, samples, config, where);
+  return finish(
+    { name: base.name, format: base.format, split: config.split ?? 'all', root: config.root, classes: base.classes, mapping: base.mapping },
+    samples,
+    config,
+    where,
+  );
 }

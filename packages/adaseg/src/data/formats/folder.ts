@@ -55,12 +55,16 @@ export async function readFolderMeta(root: string): Promise<FolderMeta> {
   if (m.palette === undefined) palette = defaultPalette(names.length);
   else {
     const p = m.palette;
-    const ok = Array.isArray(p) && p.length === names.length && p.every((c) => Array.isArray(c) && c.length === 3 && c.every((v) => Number.isInteger(v) && v >= 0 && v <= 255));
+    const ok =
+      Array.isArray(p) &&
+      p.length === names.length &&
+      p.every((c) => Array.isArray(c) && c.length === 3 && c.every((v) => Number.isInteger(v) && v >= 0 && v <= 255));
     if (!ok) bad(file, `'palette' must hold one [r, g, b] (0..255) per class (${names.length})`);
     palette = (p as number[][]).map((c) => [c[0], c[1], c[2]] as const);
   }
   const voids = m.void === undefined ? [] : Array.isArray(m.void) ? m.void : [m.void];
-  if (!voids.every((v) => Number.isInteger(v) && v >= 0 && v <= 65535)) bad(file, `'void' must be a raw value (or a list of them), got ${JSON.stringify(m.void)}`);
+  if (!voids.every((v) => Number.isInteger(v) && v >= 0 && v <= 65535))
+    bad(file, `'void' must be a raw value (or a list of them), got ${JSON.stringify(m.void)}`);
   let toTrain: [number, number][];
   if (m.label_map === undefined) toTrain = names.map((_, i) => [i, i]);
   else {
@@ -69,7 +73,8 @@ export async function readFolderMeta(root: string): Promise<FolderMeta> {
     toTrain = Object.entries(lm as Record<string, unknown>).map(([k, v]) => {
       const raw = Number(k);
       if (!Number.isInteger(raw) || raw < 0 || raw > 65535) bad(file, `'label_map' key ${JSON.stringify(k)} is not a raw value 0..65535`);
-      if (!Number.isInteger(v) || (v as number) < 0 || (v as number) >= names.length) bad(file, `'label_map' maps ${k} to ${JSON.stringify(v)}, not a class index 0..${names.length - 1}`);
+      if (!Number.isInteger(v) || (v as number) < 0 || (v as number) >= names.length)
+        bad(file, `'label_map' maps ${k} to ${JSON.stringify(v)}, not a class index 0..${names.length - 1}`);
       return [raw, v as number];
     });
   }
@@ -120,7 +125,12 @@ export async function loadFolder(config: FolderConfig): Promise<DatasetDescripti
     });
   }
   const samples = await pairByStem(names, imagesDir, labelsDir, config);
-  return finish({ name: meta.name, format: 'folder', split: config.split ?? 'all', root, classes: meta.classes, mapping: meta.mapping }, samples, config, where);
+  return finish(
+    { name: meta.name, format: 'folder', split: config.split ?? 'all', root, classes: meta.classes, mapping: meta.mapping },
+    samples,
+    config,
+    where,
+  );
 }
 
 export const folderFormat = {

@@ -96,7 +96,11 @@ export function protocol(o: Obj, fallback: CityscapesClasses): CityscapesClasses
  * The config of a format with a flat image folder, optional {split}.txt lists and a
  * Cityscapes-class protocol (GTA5, SYNTHIA).
  */
-export function parseSplitListConfig<F extends string>(o: Obj, format: F, fallback: CityscapesClasses): { format: F; root: string; split?: string; classes: CityscapesClasses } & CommonOptions {
+export function parseSplitListConfig<F extends string>(
+  o: Obj,
+  format: F,
+  fallback: CityscapesClasses,
+): { format: F; root: string; split?: string; classes: CityscapesClasses } & CommonOptions {
   keys(o, [...COMMON, 'classes']);
   const split = str(o, 'split', true);
   return { format, root: str(o, 'root'), ...(split !== undefined ? { split } : {}), classes: protocol(o, fallback), ...common(o) };

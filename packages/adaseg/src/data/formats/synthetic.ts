@@ -18,7 +18,8 @@ export const syntheticFormat = {
   parse(o): SyntheticConfig {
     keys(o, ['format', 'style', 'count', 'width', 'height', 'seed']);
     const seed = o.seed;
-    if (seed !== undefined && (typeof seed !== 'number' || !Number.isInteger(seed) || seed < 0)) fail(`'seed' must be a non-negative integer, got ${JSON.stringify(seed)}`);
+    if (seed !== undefined && (typeof seed !== 'number' || !Number.isInteger(seed) || seed < 0))
+      fail(`'seed' must be a non-negative integer, got ${JSON.stringify(seed)}`);
     return {
       format: 'synthetic',
       style: oneOf(o, 'style', ['source', 'target'] as const),

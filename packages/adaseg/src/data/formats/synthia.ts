@@ -17,7 +17,12 @@ export function synthiaMapping(protocol: CityscapesProtocol) {
 export async function loadSynthia(config: SynthiaConfig): Promise<DatasetDescription> {
   const protocol = config.classes ?? 16;
   const layout = { images: ['RGB'], labels: ['GT', 'LABELS'], expected: 'SYNTHIA-RAND-CITYSCAPES keeps images in RGB/ and labels in GT/LABELS/' };
-  return loadFlatFolders(config, layout, { name: `synthia-${protocol}`, format: 'synthia', classes: cityscapesClasses(protocol), mapping: synthiaMapping(protocol) });
+  return loadFlatFolders(config, layout, {
+    name: `synthia-${protocol}`,
+    format: 'synthia',
+    classes: cityscapesClasses(protocol),
+    mapping: synthiaMapping(protocol),
+  });
 }
 
 export const synthiaFormat = {
