@@ -7,6 +7,7 @@ import { type OptionSpec, type Parsed, UsageError } from './args.js';
 import { CliError, type Command, type Io } from './command.js';
 import { labelStoreFile as storeFile, labelStoreGroup } from './options.js';
 import { noPositionals } from './parser.js';
+import type { UserStore } from '../annotate/users.js';
 
 const SERVE_OPTIONS: OptionSpec[] = [
   ...labelStoreGroup.options,
@@ -66,6 +67,17 @@ export const serveCommand: Command = {
   },
 };
 
+/** Runs `work` on the run's user store, closed afterwards whatever happens. */
+async function withUsers(options: Parsed['options'], work: (users: UserStore) => number): Promise<number> {
+  const { UserStore } = await import('../annotate/users.js');
+  const users = UserStore.open(storeFile(options));
+  try {
+    return work(users);
+  } finally {
+    users.close();
+  }
+}
+
 const USERS_OPTIONS: OptionSpec[] = [
   ...labelStoreGroup.options,
   { name: 'role', type: 'string', value: 'ROLE', choices: ['annotator', 'readonly'], description: 'what the user may do (default annotator)' },
@@ -83,19 +95,16 @@ export const usersCommand: Command = {
       options: USERS_OPTIONS,
       async run({ positionals, options }: Parsed, io: Io): Promise<number> {
         if (positionals.length !== 1) throw new UsageError('expected one user NAME');
-        const { UserStore, userNameProblem } = await import('../annotate/users.js');
+        const { userNameProblem } = await import('../annotate/users.js');
         const problem = userNameProblem(positionals[0]);
         if (problem !== null) throw new UsageError(problem);
-        const users = UserStore.open(storeFile(options));
-        try {
+        return withUsers(options, (users) => {
           const role = ((options.role as string | undefined) ?? 'annotator') as 'annotator' | 'readonly';
           const token = users.add(positionals[0], role);
           if (io.json) io.out(JSON.stringify({ name: positionals[0], role, token }));
           else io.out(`user ${positionals[0]} (${role}); token (shown once, keep it secret):\n${token}`);
-        } finally {
-          users.close();
-        }
-        return 0;
+          return 0;
+        });
       },
     },
     {
@@ -105,16 +114,12 @@ export const usersCommand: Command = {
       options: labelStoreGroup.options,
       async run({ positionals, options }: Parsed, io: Io): Promise<number> {
         noPositionals(positionals);
-        const { UserStore } = await import('../annotate/users.js');
-        const users = UserStore.open(storeFile(options));
-        try {
+        return withUsers(options, (users) => {
           const list = users.list();
           if (io.json) io.out(JSON.stringify({ users: list }));
           else io.out(list.length === 0 ? 'no users' : list.map((u) => `${u.name}\t${u.role}\t${u.createdAt}`).join('\n'));
-        } finally {
-          users.close();
-        }
-        return 0;
+          return 0;
+        });
       },
     },
     {
@@ -124,15 +129,11 @@ export const usersCommand: Command = {
       options: labelStoreGroup.options,
       async run({ positionals, options }: Parsed, io: Io): Promise<number> {
         if (positionals.length !== 1) throw new UsageError('expected one user NAME');
-        const { UserStore } = await import('../annotate/users.js');
-        const users = UserStore.open(storeFile(options));
-        try {
+        return withUsers(options, (users) => {
           if (!users.remove(positionals[0])) throw new CliError('not-found', `no user '${positionals[0]}'`);
           io.out(io.json ? JSON.stringify({ removed: positionals[0] }) : `removed ${positionals[0]}`);
-        } finally {
-          users.close();
-        }
-        return 0;
+          return 0;
+        });
       },
     },
   ],
