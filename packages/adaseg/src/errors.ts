@@ -2,7 +2,6 @@
 // subclass keeping its name for readers), with a stable `code` and, when known, the file, config
 // field or op it concerns. The edges map codes, never class names: the CLI to exit codes
 // (exitCodeOf), the studio's server to HTTP statuses (httpStatusOf), `--json` to errorInfo.
-import { TorchError } from '@adaseg/torch';
 
 export type ErrorCode =
   // the command line itself: unknown option, missing value (exit code 2)
@@ -97,7 +96,11 @@ export class AdasegError extends Error {
   }
 }
 
-/** Codes of errors from outside the family, by class name (the engine's). */
+/**
+ * Codes of errors from outside the family, by class name (the engine's). By name, not instanceof:
+ * importing the engine here would load libtorch when the CLI starts, before sharp, and that load
+ * order alone changes float results (a camvid run's losses from the 4th digit).
+ */
 const FOREIGN_CODES: Record<string, ErrorCode> = { TorchError: 'engine', SafetensorsError: 'unreadable' };
 
 /**
@@ -111,7 +114,7 @@ export function errorInfo(err: unknown): ErrorInfo {
   const e = err as { name?: unknown; message?: unknown; code?: unknown; file?: unknown; key?: unknown; op?: unknown } | null;
   const message = typeof e?.message === 'string' ? e.message : String(err);
   const code =
-    typeof e?.code === 'string' ? e.code : (err instanceof TorchError && 'engine') || (typeof e?.name === 'string' && FOREIGN_CODES[e.name]) || 'error';
+    typeof e?.code === 'string' ? e.code : (typeof e?.name === 'string' && FOREIGN_CODES[e.name]) || 'error';
   return {
     code,
     message,
