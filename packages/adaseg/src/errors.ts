@@ -113,8 +113,7 @@ export function errorInfo(err: unknown): ErrorInfo {
   if (err instanceof AdasegError) return err.toInfo();
   const e = err as { name?: unknown; message?: unknown; code?: unknown; file?: unknown; key?: unknown; op?: unknown } | null;
   const message = typeof e?.message === 'string' ? e.message : String(err);
-  const code =
-    typeof e?.code === 'string' ? e.code : (typeof e?.name === 'string' && FOREIGN_CODES[e.name]) || 'error';
+  const code = typeof e?.code === 'string' ? e.code : (typeof e?.name === 'string' && FOREIGN_CODES[e.name]) || 'error';
   return {
     code,
     message,
