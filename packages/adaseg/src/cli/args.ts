@@ -1,5 +1,6 @@
-// A small argument parser for the CLI: declared options only, --name value / --name=value,
-// booleans as flags; anything else is a usage error (exit code 2).
+// What a command declares about its options (OptionSpec) and what it gets once they are parsed
+// (Parsed); parser.ts parses them with commander. An option not declared, a missing or bad value
+// is a UsageError (exit code 2).
 import { AdasegError } from '../errors.js';
 
 export type OptionType = 'string' | 'boolean' | 'integer';

@@ -5,7 +5,7 @@ import { resolve } from 'node:path';
 import type { DatasetConfig } from '../data/config.js';
 import { DataError } from '../data/errors.js';
 import { isDir } from '../data/formats/common.js';
-import { detectFormat, loadDataset } from '../data/formats/index.js';
+import { DATASET_FORMATS, detectableLayouts, detectFormat, formatEntry, loadDataset, parseDatasetConfig } from '../data/formats/index.js';
 import { formatReport, inspectDataset } from '../data/inspect.js';
 import { type OptionSpec, type Parsed, UsageError } from './args.js';
 import type { Command, Io } from './command.js';
@@ -18,7 +18,7 @@ export const DATASET_OPTIONS: OptionSpec[] = [
     type: 'string',
     value: 'FORMAT',
     description: 'dataset format (default: detected from the folder)',
-    choices: ['folder', 'camvid', 'cityscapes', 'gta5', 'synthia', 'synthetic'],
+    choices: DATASET_FORMATS,
   },
   { name: 'root', type: 'string', value: 'DIR', description: 'dataset folder (instead of the positional path)' },
   { name: 'split', type: 'string', value: 'S', description: 'split: a list name for folder/gta5/synthia, train|val|test for camvid/cityscapes' },
@@ -29,47 +29,44 @@ export const DATASET_OPTIONS: OptionSpec[] = [
   { name: 'seed', type: 'integer', value: 'N', description: 'synthetic: seed (default 0)' },
 ];
 
-/** A dataset config from `<dataset>` plus flags: a folder path, `synthetic`, or --format/--root. */
+/**
+ * A dataset config from `<dataset>` plus flags: a folder path, `synthetic`, or --format/--root;
+ * checked by the format's own parser (its registry entry), whose refusal is a usage error.
+ */
 export async function datasetConfigFromArgs(spec: string | undefined, o: Record<string, unknown>): Promise<DatasetConfig> {
-  const format = o.format as string | undefined;
-  if (spec === 'synthetic' || format === 'synthetic') {
+  const given = (key: string) => (o[key] === undefined ? {} : { [key]: o[key] });
+  let raw: Record<string, unknown>;
+  const format = (o.format as string | undefined) ?? (spec === 'synthetic' ? 'synthetic' : undefined);
+  if (format !== undefined && !formatEntry(format).hasRoot) {
+    // A format drawn on the fly (the synthetic pair): the scene flags, with the CLI's defaults.
     const size = (o.size as string | undefined) ?? '128x96';
     const m = SIZE.exec(size);
     if (!m) throw new UsageError(`--size must look like 128x96, got '${size}'`);
-    return {
-      format: 'synthetic',
-      style: (o.style as 'source' | 'target') ?? 'source',
-      count: (o.count as number) ?? 32,
+    raw = {
+      format,
+      style: (o.style as string | undefined) ?? 'source',
+      count: (o.count as number | undefined) ?? 32,
       width: Number(m[1]),
       height: Number(m[2]),
-      seed: (o.seed as number) ?? 0,
+      seed: (o.seed as number | undefined) ?? 0,
     };
+  } else {
+    const rootArg = (o.root as string | undefined) ?? spec;
+    if (rootArg === undefined) throw new UsageError('which dataset? give a folder, `synthetic`, or --format F --root DIR');
+    if (o.root !== undefined && spec !== undefined) throw new UsageError('give the dataset either as a path or with --root, not both');
+    const root = resolve(rootArg);
+    if (!(await isDir(root))) throw new DataError('not-found', `dataset folder ${root} does not exist`, { file: root });
+    const fmt = format ?? (await detectFormat(root));
+    if (fmt === null) throw new UsageError(`cannot tell the format of ${root} (no ${detectableLayouts().join(', ')}): pass --format`);
+    const split = (o.split as string | undefined) ?? formatEntry(fmt).defaultSplit;
+    raw = { format: fmt, root, ...(split !== undefined ? { split } : {}), ...given('classes') };
+    if (raw.classes !== undefined) raw.classes = Number(raw.classes);
   }
-  const rootArg = (o.root as string | undefined) ?? spec;
-  if (rootArg === undefined) throw new UsageError('which dataset? give a folder, `synthetic`, or --format F --root DIR');
-  if (o.root !== undefined && spec !== undefined) throw new UsageError('give the dataset either as a path or with --root, not both');
-  const root = resolve(rootArg);
-  if (!(await isDir(root))) throw new DataError('not-found', `dataset folder ${root} does not exist`, { file: root });
-  const fmt = format ?? (await detectFormat(root));
-  if (fmt === null)
-    throw new UsageError(`cannot tell the format of ${root} (no meta.json, leftImg8bit/, RGB/+GT/LABELS/, {split}annot/ or images/+labels/): pass --format`);
-  const split = o.split as string | undefined;
-  const classes = o.classes === undefined ? undefined : (Number(o.classes) as 19 | 16 | 13);
-  switch (fmt) {
-    case 'folder':
-      return { format: 'folder', root, ...(split ? { split } : {}) };
-    case 'camvid':
-    case 'cityscapes': {
-      const s = split ?? 'train';
-      if (!['train', 'val', 'test'].includes(s)) throw new UsageError(`--split for ${fmt} must be train, val or test, got '${s}'`);
-      if (fmt === 'camvid') return { format: 'camvid', root, split: s as 'train' };
-      return { format: 'cityscapes', root, split: s as 'train', ...(classes ? { classes } : {}) };
-    }
-    case 'gta5':
-    case 'synthia':
-      return { format: fmt, root, ...(split ? { split } : {}), ...(classes ? { classes } : {}) };
-    default:
-      throw new UsageError(`unknown format '${fmt}'`);
+  try {
+    return parseDatasetConfig(raw);
+  } catch (e) {
+    if (e instanceof DataError && e.code === 'bad-config') throw new UsageError(`${raw.format}: ${e.message}`);
+    throw e;
   }
 }
 

@@ -25,6 +25,7 @@ export async function loadCamvid(config: CamvidConfig): Promise<DatasetDescripti
 export const camvidFormat = {
   format: 'camvid',
   hasRoot: true,
+  defaultSplit: 'train',
   parse(o): CamvidConfig {
     keys(o, COMMON);
     return { format: 'camvid', root: str(o, 'root'), split: oneOf(o, 'split', ['train', 'val', 'test'] as const), ...common(o) };

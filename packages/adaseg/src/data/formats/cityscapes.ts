@@ -50,6 +50,7 @@ export async function loadCityscapes(config: CityscapesConfig): Promise<DatasetD
 export const cityscapesFormat = {
   format: 'cityscapes',
   hasRoot: true,
+  defaultSplit: 'train',
   parse(o): CityscapesConfig {
     keys(o, [...COMMON, 'classes']);
     return {

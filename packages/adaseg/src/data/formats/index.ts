@@ -32,15 +32,18 @@ export const DATASET_FORMATS: readonly DatasetConfigFormat[] = FORMATS.map((f) =
 /** The entries as generic code sees them (each is typed by its own config: this is the one cast). */
 const ENTRIES = FORMATS as readonly DatasetFormatEntry<{ format: string }>[] as readonly DatasetFormatEntry<DatasetConfig>[];
 
-function entryOf(format: string): DatasetFormatEntry<DatasetConfig> {
-  return ENTRIES.find((f) => f.format === format)!;
+/** The registry entry of a format (a bad-config DataError naming the known ones for any other). */
+export function formatEntry(format: string): DatasetFormatEntry<DatasetConfig> {
+  const entry = ENTRIES.find((f) => f.format === format);
+  if (entry === undefined) fail(`'format' must be one of ${DATASET_FORMATS.join(', ')}, got ${JSON.stringify(format)}`);
+  return entry;
 }
 
 /** Checks a config given as plain data and returns it typed; throws a bad-config DataError. */
 export function parseDatasetConfig(value: unknown): DatasetConfig {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) fail(`expected an object with a 'format', got ${JSON.stringify(value)}`);
   const o = value as Obj;
-  return entryOf(oneOf(o, 'format', DATASET_FORMATS)).parse(o);
+  return formatEntry(oneOf(o, 'format', DATASET_FORMATS)).parse(o);
 }
 
 /**
@@ -49,7 +52,7 @@ export function parseDatasetConfig(value: unknown): DatasetConfig {
  */
 export async function loadDataset(config: DatasetConfig | unknown): Promise<DatasetDescription> {
   const c = parseDatasetConfig(config);
-  const entry = entryOf(c.format);
+  const entry = formatEntry(c.format);
   if (entry.hasRoot && !(await isDir((c as { root: string }).root))) {
     const root = (c as { root: string }).root;
     throw new DataError('not-found', `dataset root ${root} is not a folder`, { file: root });

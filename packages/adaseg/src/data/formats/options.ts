@@ -28,6 +28,8 @@ export interface DatasetFormatEntry<C extends { format: string }> {
   readonly format: C['format'];
   /** Whether the config names a `root` folder (checked to exist before `load`). */
   readonly hasRoot: boolean;
+  /** The split `adaseg data` takes when none is given (formats whose split is required). */
+  readonly defaultSplit?: string;
   /** Reads the config section (a plain object with this `format`) and fills in defaults. */
   parse(o: Obj): C;
   /** Lists the samples (files only; decoding and checks happen when samples are loaded). */
