@@ -67,15 +67,40 @@ export const serveCommand: Command = {
   },
 };
 
-/** Runs `work` on the run's user store, closed afterwards whatever happens. */
-async function withUsers(options: Parsed['options'], work: (users: UserStore) => number): Promise<number> {
-  const { UserStore } = await import('../annotate/users.js');
-  const users = UserStore.open(storeFile(options));
-  try {
-    return work(users);
-  } finally {
-    users.close();
-  }
+/**
+ * A `users` subcommand: checks it got its NAME (or none), then runs `work` on the run's user store,
+ * closed afterwards whatever happens.
+ */
+function usersSubcommand(spec: {
+  name: string;
+  summary: string;
+  usage: string;
+  options: OptionSpec[];
+  /** Whether it takes one user NAME (else no positional). */
+  takesName: boolean;
+  /** Checks the NAME before the store is opened (a bad name is a usage error, whatever the folder). */
+  checkName?(name: string): Promise<void>;
+  work(users: UserStore, name: string, options: Parsed['options'], io: Io): Promise<void> | void;
+}): Command {
+  return {
+    name: spec.name,
+    summary: spec.summary,
+    usage: spec.usage,
+    options: spec.options,
+    async run({ positionals, options }: Parsed, io: Io): Promise<number> {
+      if (spec.takesName && positionals.length !== 1) throw new UsageError('expected one user NAME');
+      if (!spec.takesName) noPositionals(positionals);
+      await spec.checkName?.(positionals[0]);
+      const { UserStore } = await import('../annotate/users.js');
+      const users = UserStore.open(storeFile(options));
+      try {
+        await spec.work(users, positionals[0], options, io);
+      } finally {
+        users.close();
+      }
+      return 0;
+    },
+  };
 }
 
 const USERS_OPTIONS: OptionSpec[] = [
@@ -88,53 +113,46 @@ export const usersCommand: Command = {
   summary: 'access tokens of the annotation server',
   usage: 'adaseg users add|list|remove [NAME] --run DIR [--role annotator|readonly]',
   subcommands: [
-    {
+    usersSubcommand({
       name: 'add',
       summary: 'add a user and print their token (shown once)',
       usage: 'adaseg users add NAME --run DIR [--role annotator|readonly]',
       options: USERS_OPTIONS,
-      async run({ positionals, options }: Parsed, io: Io): Promise<number> {
-        if (positionals.length !== 1) throw new UsageError('expected one user NAME');
+      takesName: true,
+      async checkName(name) {
         const { userNameProblem } = await import('../annotate/users.js');
-        const problem = userNameProblem(positionals[0]);
+        const problem = userNameProblem(name);
         if (problem !== null) throw new UsageError(problem);
-        return withUsers(options, (users) => {
-          const role = ((options.role as string | undefined) ?? 'annotator') as 'annotator' | 'readonly';
-          const token = users.add(positionals[0], role);
-          if (io.json) io.out(JSON.stringify({ name: positionals[0], role, token }));
-          else io.out(`user ${positionals[0]} (${role}); token (shown once, keep it secret):\n${token}`);
-          return 0;
-        });
       },
-    },
-    {
+      work(users, name, options, io) {
+        const role = ((options.role as string | undefined) ?? 'annotator') as 'annotator' | 'readonly';
+        const token = users.add(name, role);
+        if (io.json) io.out(JSON.stringify({ name, role, token }));
+        else io.out(`user ${name} (${role}); token (shown once, keep it secret):\n${token}`);
+      },
+    }),
+    usersSubcommand({
       name: 'list',
       summary: 'list the users',
       usage: 'adaseg users list --run DIR',
       options: labelStoreGroup.options,
-      async run({ positionals, options }: Parsed, io: Io): Promise<number> {
-        noPositionals(positionals);
-        return withUsers(options, (users) => {
-          const list = users.list();
-          if (io.json) io.out(JSON.stringify({ users: list }));
-          else io.out(list.length === 0 ? 'no users' : list.map((u) => `${u.name}\t${u.role}\t${u.createdAt}`).join('\n'));
-          return 0;
-        });
+      takesName: false,
+      work(users, _name, _options, io) {
+        const list = users.list();
+        if (io.json) io.out(JSON.stringify({ users: list }));
+        else io.out(list.length === 0 ? 'no users' : list.map((u) => `${u.name}\t${u.role}\t${u.createdAt}`).join('\n'));
       },
-    },
-    {
+    }),
+    usersSubcommand({
       name: 'remove',
       summary: 'remove a user (their token stops working)',
       usage: 'adaseg users remove NAME --run DIR',
       options: labelStoreGroup.options,
-      async run({ positionals, options }: Parsed, io: Io): Promise<number> {
-        if (positionals.length !== 1) throw new UsageError('expected one user NAME');
-        return withUsers(options, (users) => {
-          if (!users.remove(positionals[0])) throw new CliError('not-found', `no user '${positionals[0]}'`);
-          io.out(io.json ? JSON.stringify({ removed: positionals[0] }) : `removed ${positionals[0]}`);
-          return 0;
-        });
+      takesName: true,
+      work(users, name, _options, io) {
+        if (!users.remove(name)) throw new CliError('not-found', `no user '${name}'`);
+        io.out(io.json ? JSON.stringify({ removed: name }) : `removed ${name}`);
       },
-    },
+    }),
   ],
 };
