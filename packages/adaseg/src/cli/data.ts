@@ -70,18 +70,16 @@ export async function datasetConfigFromArgs(spec: string | undefined, o: Record<
   }
 }
 
-const INSPECT_OPTIONS: OptionSpec[] = [
-  ...DATASET_OPTIONS,
-  { name: 'limit', type: 'integer', value: 'N', description: 'inspect only the first N samples' },
-  { name: 'headers-only', type: 'boolean', description: 'read image headers instead of decoding images (faster, misses truncated files)' },
-];
-
 const inspect: Command = {
   name: 'inspect',
   summary: 'counts, image sizes, class pixel frequencies, label values and problems of a dataset',
   usage:
     'adaseg data inspect <dataset> [options]\n\n<dataset> is a dataset folder (format detected: meta.json → folder, leftImg8bit/ → cityscapes,\nRGB/ + GT/LABELS/ → synthia, trainannot/ → camvid, images/ + labels/ → gta5), `synthetic`,\nor given by --format F --root DIR.\n\nExit code 1 when problems are found.',
-  options: INSPECT_OPTIONS,
+  options: [
+    ...DATASET_OPTIONS,
+    { name: 'limit', type: 'integer', value: 'N', description: 'inspect only the first N samples' },
+    { name: 'headers-only', type: 'boolean', description: 'read image headers instead of decoding images (faster, misses truncated files)' },
+  ],
   async run({ positionals, options }: Parsed, io: Io): Promise<number> {
     if (positionals.length > 1) throw new UsageError(`one dataset at a time, got: ${positionals.join(' ')}`);
     const config = await datasetConfigFromArgs(positionals[0], options);

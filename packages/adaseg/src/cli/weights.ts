@@ -5,20 +5,18 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { type OptionSpec, type Parsed, UsageError } from './args.js';
+import { type Parsed, UsageError } from './args.js';
 import { CliError, type Command, type Io, mustExist } from './command.js';
-
-const CONVERT_OPTIONS: OptionSpec[] = [
-  { name: 'python', type: 'string', value: 'EXE', description: 'Python with torch (default: /usr/bin/python3, else python3)' },
-  { name: 'print-snippet', type: 'boolean', description: 'print the conversion script instead of running it' },
-];
 
 const convert: Command = {
   name: 'convert',
   summary: 'convert a PyTorch checkpoint (.pth) into a safetensors weights file',
   usage:
     'adaseg weights convert IN.pth OUT.safetensors [options]\n\nKeys keep their PyTorch names (state_dict / model wrappers are unpacked). Load the result with\n`adaseg train --weights OUT.safetensors` or `weights:` in a config; missing and unexpected keys are reported.',
-  options: CONVERT_OPTIONS,
+  options: [
+    { name: 'python', type: 'string', value: 'EXE', description: 'Python with torch (default: /usr/bin/python3, else python3)' },
+    { name: 'print-snippet', type: 'boolean', description: 'print the conversion script instead of running it' },
+  ],
   async run({ positionals, options }: Parsed, io: Io): Promise<number> {
     const { CONVERT_SNIPPET } = await import('../models/weights.js');
     if (options['print-snippet']) {
