@@ -4,7 +4,7 @@
 // selection.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as torch from '@adaseg/torch';
@@ -205,6 +205,19 @@ test('an adversarial run stopped mid-way and resumed ends identical to a straigh
   });
   main.dispose();
   assert.ok(existsSync(join(straight, 'config.json')));
+
+  // The checkpoint alone is enough: it records the discriminators' input and objective.
+  const alone = mkdtempSync(join(tmpdir(), 'adaseg-d-alone-'));
+  try {
+    const copy = join(alone, 'ckpt.safetensors');
+    copyFileSync(checkpoint, copy);
+    const restored = restoreDiscriminators(copy);
+    assert.equal(restored.main.input, 'probabilities');
+    assert.equal(restored.main.objective, 'vanilla');
+    restored.main.dispose();
+  } finally {
+    rmSync(alone, { recursive: true, force: true });
+  }
 });
 
 test('self-training resumed between pseudo-label refreshes ends identical (teacher and thresholds checkpointed)', async () => {

@@ -7,7 +7,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import * as torch from '@adaseg/torch';
-import { CheckpointManager } from '../train/checkpoint.js';
+import { CheckpointManager, readCheckpointInfo } from '../train/checkpoint.js';
 import { type GanObjective, selfInformation, selfInformationFromLogits } from '../train/losses.js';
 import { type ProvidedDiscriminator, providedDiscriminator } from './registry.js';
 
@@ -132,6 +132,14 @@ export interface RestoredDiscriminators {
  * else latest) or one of its checkpoints. Their input kind and objective come from the run's
  * config.json; sizes from the tensors.
  */
+/** A discriminator description as checkpoints record it, or null when it is not one. */
+function recordedDiscriminator(value: unknown): ProvidedDiscriminator | null {
+  const v = value as Partial<ProvidedDiscriminator> | undefined;
+  if (v === undefined || v === null || typeof v !== 'object') return null;
+  if ((v.input !== 'probabilities' && v.input !== 'self-information') || (v.objective !== 'vanilla' && v.objective !== 'ls')) return null;
+  return { input: v.input, objective: v.objective };
+}
+
 export function restoreDiscriminators(path: string): RestoredDiscriminators {
   if (!existsSync(path)) throw new Error(`restoreDiscriminators: ${path} does not exist`);
   let file = path;
@@ -141,8 +149,9 @@ export function restoreDiscriminators(path: string): RestoredDiscriminators {
     if (found === null) throw new Error(`restoreDiscriminators: run directory ${path} has no checkpoint`);
     file = found;
   }
-  let provided: ProvidedDiscriminator | null = null;
-  for (const dir of [dirname(file), dirname(dirname(file))]) {
+  // What the checkpoint records (since issue 21); else the run's config.json (older checkpoints).
+  let provided = recordedDiscriminator(readCheckpointInfo(file).extra.discriminator);
+  for (const dir of provided === null ? [dirname(file), dirname(dirname(file))] : []) {
     const p = join(dir, 'config.json');
     if (existsSync(p)) {
       provided = providedDiscriminator((JSON.parse(readFileSync(p, 'utf8')) as { adapt?: { method: string } }).adapt);
@@ -151,7 +160,7 @@ export function restoreDiscriminators(path: string): RestoredDiscriminators {
   }
   if (provided === null) {
     throw new Error(
-      `restoreDiscriminators: ${file} is not from an adversarial adaptation run (no config.json with adapt.method 'adaptsegnet' or 'advent-adversarial' beside it)`,
+      `restoreDiscriminators: ${file} is not from an adversarial adaptation run (it records no discriminator, and no config.json with adapt.method 'adaptsegnet' or 'advent-adversarial' is beside it)`,
     );
   }
   const { input, objective } = provided;

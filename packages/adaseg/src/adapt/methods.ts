@@ -30,7 +30,7 @@ import {
 import { type LrScheduler, type Objective, PLAIN_STEP, type StepContext } from '../train/trainer.js';
 import type { AdaptMethodConfig, AdversarialConfig, EntropyConfig, SelfTrainingConfig } from './config.js';
 import { type DiscriminatorInput, FCDiscriminator } from './discriminator.js';
-import { adaptMethodEntry } from './registry.js';
+import { adaptMethodEntry, type ProvidedDiscriminator } from './registry.js';
 import { PseudoLabeler } from './pseudo-labels.js';
 
 type Tensor = torch.Tensor;
@@ -79,6 +79,8 @@ export interface AdaptationMethod {
    * not send gradients into the segmenter.
    */
   updateAuxiliary(source: OutputLevels, target: OutputLevels, ctx?: StepContext): Record<string, number>;
+  /** What its checkpoints record about its modules (as Objective.checkpointInfo). */
+  checkpointInfo?(): Record<string, unknown>;
   dispose(): void;
 }
 
@@ -174,6 +176,10 @@ export class AdaptationObjective implements Objective<AdaptationStreams> {
     return this.method.prepare(iteration);
   }
 
+  checkpointInfo(): Record<string, unknown> {
+    return this.method.checkpointInfo?.() ?? {};
+  }
+
   step(batches: AdaptationStreams, ctx: StepContext): Record<string, number> {
     const { source, target, labelledTarget } = batches;
     return adaptationStep(
@@ -230,7 +236,7 @@ export class AdversarialMethod implements AdaptationMethod {
   constructor(
     readonly config: AdversarialConfig,
     ctx: MethodContext,
-    input: DiscriminatorInput,
+    private readonly input: DiscriminatorInput,
   ) {
     this.kind = config.method;
     const levels = ctx.multiLevel ? ['aux', 'main'] : ['main'];
@@ -248,6 +254,11 @@ export class AdversarialMethod implements AdaptationMethod {
       this.optimizers[name] = opt;
       this.schedulers[name] = new torch.optim.PolynomialLR(opt, { totalIters: ctx.iterations, power: config.discriminator.power });
     }
+  }
+
+  /** Its discriminators' input and objective, so restoreDiscriminators rebuilds them from a checkpoint alone. */
+  checkpointInfo(): { discriminator: ProvidedDiscriminator } {
+    return { discriminator: { input: this.input, objective: this.config.gan } };
   }
 
   /** The discriminator of a level ('main', or 'aux' when multi-level). */

@@ -59,6 +59,10 @@ export class RoundMethod implements AdaptationMethod {
     return this.inner?.updateAuxiliary(source, target, ctx) ?? {};
   }
 
+  checkpointInfo(): Record<string, unknown> {
+    return this.inner?.checkpointInfo?.() ?? {};
+  }
+
   dispose(): void {
     this.inner?.dispose();
   }
@@ -129,7 +133,7 @@ export async function trainRound(setup: RoundTraining): Promise<LoopResult> {
       target: { dataset: setup.target, loader: { ...common, shuffle: true, seed: hashSeed(setup.seed, 2), transforms: [...resize, ...data.targetTransforms] } },
     },
     output: setup.output,
-    // What restoreModel / restoreDiscriminators read beside the checkpoints.
+    // The run's manifest: what restoreModel reads beside the checkpoints (model, normalisation), and the round's settings.
     runConfig: {
       name: setup.label ?? 'round',
       model: model.config,

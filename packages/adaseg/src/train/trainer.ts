@@ -88,6 +88,11 @@ export interface Objective<B extends Record<string, Batch> = Record<string, Batc
   prepare(iteration: number): Promise<Record<string, unknown> | null>;
   /** One (micro-)batch of every stream: losses go through ctx; returns the scalars to log. */
   step(batches: B, ctx: StepContext): Record<string, number>;
+  /**
+   * What every checkpoint records about the modules (JSON), so that they can be rebuilt from the
+   * checkpoint alone (a discriminator's input and objective).
+   */
+  checkpointInfo?(): Record<string, unknown>;
   dispose(): void;
 }
 
@@ -320,7 +325,7 @@ async function runLoop(
   let stopped = false;
   let iteration = start;
   const save = (metric?: number) => {
-    checkpoints.save(parts, { iteration, extra: options.extra ?? {} }, metric);
+    checkpoints.save(parts, { iteration, extra: { ...options.extra, ...options.objective.checkpointInfo?.() } }, metric);
   };
   while (iteration < iterations) {
     // Let timers and signal handlers run (Ctrl-C): with in-thread data loading an iteration may
