@@ -48,6 +48,8 @@ export type ErrorCode =
   | 'unavailable'
   | 'not-implemented'
   | 'internal'
+  // training met a NaN or infinite loss
+  | 'non-finite'
   // anything else adaseg reports itself
   | 'error';
 

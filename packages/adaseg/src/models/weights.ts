@@ -1,6 +1,7 @@
 // Weights in and out of models as safetensors files, with PyTorch's dotted state-dict names.
 // A PyTorch checkpoint becomes safetensors with CONVERT_SNIPPET (plain Python + torch, no
 // `safetensors` package) or scripts/pth_to_safetensors.py.
+import { AdasegError } from '../errors.js';
 import * as torch from '@adaseg/torch';
 
 type Tensor = torch.Tensor;
@@ -60,6 +61,18 @@ export function loadWeights(model: torch.nn.Module, file: string, options: LoadW
       );
     }
     for (const k of mismatched) entries.delete(k);
+    // NaN or infinite weights would train to NaN without a word: refused, naming the tensors.
+    const nonFinite = [...entries].filter(([k, t]) => own[k] !== undefined && FLOATING.has(t.dtype) && !(t.isfinite().all().item() as boolean)).map(([k]) => k);
+    if (nonFinite.length > 0) {
+      throw new AdasegError(
+        'non-finite',
+        `loadWeights: ${file}: ${nonFinite.length} tensor(s) hold NaN or infinite values: ${nonFinite.slice(0, SHOW).join(', ')}${nonFinite.length > SHOW ? ', ...' : ''}`,
+        {
+          file,
+          op: 'loadWeights',
+        },
+      );
+    }
     const skippedMismatched = described;
     const result = target.loadStateDict(entries, { strict: false });
     const report: LoadWeightsReport = {
@@ -75,6 +88,8 @@ export function loadWeights(model: torch.nn.Module, file: string, options: LoadW
     return report;
   });
 }
+
+const FLOATING = new Set(['float16', 'bfloat16', 'float32', 'float64']);
 
 function sameShape(a: Tensor, b: Tensor): boolean {
   return a.shape.length === b.shape.length && a.shape.every((d, i) => d === b.shape[i]);

@@ -68,6 +68,12 @@ export interface TrainSection {
   checkpointEvery: number;
   keepLast: number;
   logEvery: number;
+  /**
+   * A NaN or infinite loss: 'error' (absent, the default) stops the run naming the iteration and
+   * the loss term, before the optimiser step, so no checkpoint holds what it did; 'skip' drops that
+   * iteration's update and counts it in train.jsonl.
+   */
+  nanPolicy?: 'error' | 'skip';
 }
 
 export interface EvalSection {
@@ -238,8 +244,10 @@ export function parseTrainSection(t: ConfigReader): TrainSection {
     'checkpointEvery',
     'keepLast',
     'logEvery',
+    'nanPolicy',
   ]);
   const iterations = t.integer('iterations', 1000, 1);
+  const nanPolicy = t.oneOf('nanPolicy', ['error', 'skip'] as const, 'error');
   const train: TrainSection = {
     iterations,
     optimizer: parseOptimizer(t.object('optimizer', true) ?? ConfigReader.root({ kind: 'sgd' }, `${t.path}.optimizer`)),
@@ -254,6 +262,8 @@ export function parseTrainSection(t: ConfigReader): TrainSection {
     checkpointEvery: t.integer('checkpointEvery', Math.max(1, Math.floor(iterations / 4)), 1),
     keepLast: t.integer('keepLast', 2, 1),
     logEvery: t.integer('logEvery', 10, 1),
+    // Left out at its default, so that runs made before the option keep their config fingerprint.
+    ...(nanPolicy === 'error' ? {} : { nanPolicy }),
   };
   if (train.warmupIterations >= iterations) t.fail('warmupIterations', `must be smaller than iterations (${iterations})`);
   return train;

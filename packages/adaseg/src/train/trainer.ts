@@ -11,6 +11,7 @@ import type { DatasetDescription } from '../data/dataset.js';
 import { type Batch, DataLoader, type LoaderOptions } from '../data/loader.js';
 import type { EvaluationResult } from '../eval/evaluate.js';
 import type { SegmentationModel } from '../models/base.js';
+import { AdasegError } from '../errors.js';
 import { writeJsonAtomic } from '../util/atomic.js';
 import { ProgressBar } from '../util/progress.js';
 import { CheckpointManager, loadCheckpoint, type Schedulable } from './checkpoint.js';
@@ -55,7 +56,9 @@ function updateAuxiliary(optimizer: Optimizer, compute: () => Tensor): number {
     backpropagate(loss);
     return loss.item() as number;
   });
-  stepOptimizer(optimizer);
+  // A non-finite loss leaves the network as it was; the Trainer's guard sees the value.
+  if (Number.isFinite(value)) stepOptimizer(optimizer);
+  else optimizer.zeroGrad();
   return value;
 }
 
@@ -143,6 +146,7 @@ export type TrainerSchedule = Pick<
   | 'checkpointEvery'
   | 'keepLast'
   | 'logEvery'
+  | 'nanPolicy'
 >;
 
 export interface TrainingSpec<B extends Record<string, Batch>> {
@@ -230,6 +234,7 @@ export async function train<B extends Record<string, Batch>>(spec: TrainingSpec<
     const opt = optimizer;
     let latest: { iteration: number; results: Record<string, EvaluationResult> } | undefined;
     const validation = spec.validation;
+    let skipped = 0;
     const result = await runLoop(
       spec,
       { model, optimizer: opt, scheduler, modules: objective.modules, optimizers: objective.optimizers },
@@ -251,6 +256,20 @@ export async function train<B extends Record<string, Batch>>(spec: TrainingSpec<
             } finally {
               for (const b of drawn) b.dispose();
             }
+          }
+          const bad = Object.entries(sums).find(([, v]) => !Number.isFinite(v));
+          if (bad !== undefined) {
+            if (schedule.nanPolicy !== 'skip') {
+              throw new AdasegError(
+                'non-finite',
+                `${spec.label ?? 'training'}: the loss term '${bad[0]}' is ${bad[1]} at iteration ${iteration + 1}; stopped before the optimiser step, so the checkpoints hold the last good weights (train.nanPolicy: skip drops such steps instead)`,
+                { op: 'train' },
+              );
+            }
+            opt.zeroGrad();
+            skipped++;
+            log({ iteration: iteration + 1, event: 'non-finite-skipped', term: bad[0], skipped });
+            return {};
           }
           stepOptimizer(opt);
           return accumulation === 1 ? sums : Object.fromEntries(Object.entries(sums).map(([key, v]) => [key, v / accumulation]));
