@@ -8,7 +8,7 @@ import { loadDataset } from '../data/formats/index.js';
 import { hashSeed } from '../data/rng.js';
 import type { SegmentationModel } from '../models/base.js';
 import { buildModel, describeModel, type ModelConfig } from '../models/config.js';
-import { formatLoadReport, loadWeights } from '../models/weights.js';
+import { loadInitialWeights } from '../models/weights.js';
 import { resolveClassWeights } from '../train/class-weights.js';
 import { restoreModel } from '../train/restore.js';
 import { type TrainRunOptions, validationOf } from '../train/supervised.js';
@@ -55,7 +55,14 @@ function startingModel(
     return { model: restored.model, owned: true };
   }
   const model = buildModel(config.model, classes);
-  if (config.weights !== undefined) log(formatLoadReport(loadWeights(model, config.weights)));
+  if (config.weights !== undefined) {
+    try {
+      loadInitialWeights(model, config.weights, { allowPartial: options.allowPartialWeights, log });
+    } catch (e) {
+      model.dispose();
+      throw e;
+    }
+  }
   return { model, owned: true };
 }
 

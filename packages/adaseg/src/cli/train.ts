@@ -16,6 +16,7 @@ export const TRAIN_OPTIONS: OptionSpec[] = [
   { name: 'iterations', type: 'integer', value: 'N', description: 'training iterations (overrides the config)' },
   ...seedGroup.options,
   { name: 'weights', type: 'string', value: 'FILE', description: 'initial weights, safetensors with PyTorch names (see adaseg weights convert)' },
+  { name: 'allow-partial', type: 'boolean', description: 'train on from initial weights that match under half of the model tensors' },
   ...threadsGroup.options,
   { name: 'no-resume', type: 'boolean', description: 'start over even if the run directory has checkpoints' },
   { name: 'no-progress', type: 'boolean', description: 'no progress bar' },
@@ -70,6 +71,7 @@ export async function runConfiguredTraining<Config, Result extends TrainRunResul
   try {
     const result = await engine.run(config, {
       resume: !options['no-resume'],
+      allowPartialWeights: options['allow-partial'] === true,
       signal: interrupt.signal,
       progress: !options['no-progress'] && !io.json,
       log: (line) => io.err(line),

@@ -57,7 +57,7 @@ export function loadWeights(model: torch.nn.Module, file: string, options: LoadW
     const described = mismatched.map((k) => `${k}: file [${entries.get(k)!.shape.join(', ')}], model [${own[k].shape.join(', ')}]`);
     if (mismatched.length > 0 && !options.skipMismatched) {
       throw new Error(
-        `loadWeights: ${file}: ${mismatched.length} tensor(s) have another shape than the model's (use skipMismatched to skip them):\n  ${described.join('\n  ')}`,
+        `loadWeights: ${file}: ${mismatched.length} tensor(s) have another shape than the model's (a head for other classes? leave such tensors out of the file, e.g. with adaseg weights inspect to see them):\n  ${described.join('\n  ')}`,
       );
     }
     for (const k of mismatched) entries.delete(k);
@@ -87,6 +87,65 @@ export function loadWeights(model: torch.nn.Module, file: string, options: LoadW
     }
     return report;
   });
+}
+
+export interface InitialWeightsOptions {
+  /** Train on even when under half of the model's tensors match (--allow-partial). */
+  allowPartial?: boolean;
+  log?: (line: string) => void;
+}
+
+/** The prefix of adaseg's own checkpoints: their model tensors are `model.<PyTorch name>`. */
+const CHECKPOINT_PREFIX = 'model.';
+
+/**
+ * The initial weights of a training run (`--weights`, `weights:`): loads them and refuses what would
+ * silently train from scratch. A file none of whose tensors match is a usage error naming the
+ * nearest names; an adaseg checkpoint (`model.` names) is recognised and its prefix stripped, with a
+ * log line; under half of the model's tensors matched needs `allowPartial`.
+ */
+export function loadInitialWeights(model: torch.nn.Module, file: string, options: InitialWeightsOptions = {}): LoadWeightsReport {
+  const log = options.log ?? (() => {});
+  let report = loadWeights(model, file);
+  if (report.loaded === 0 && report.unexpectedKeys.some((k) => k.startsWith(CHECKPOINT_PREFIX))) {
+    report = loadWeights(model, file, { stripPrefix: CHECKPOINT_PREFIX });
+    if (report.loaded > 0) log(`weights: ${file} is an adaseg checkpoint: its '${CHECKPOINT_PREFIX}' prefix was stripped from the tensor names`);
+  }
+  const names = torch.tidy(() => Object.keys(model.stateDict())).filter((k) => !k.endsWith('num_batches_tracked'));
+  if (report.loaded === 0) {
+    throw new AdasegError(
+      'usage',
+      `weights ${file}: none of its ${report.unexpectedKeys.length} tensors matches the model's ${names.length} names, so training would start from scratch; nearest names: ${nearestNames(report.unexpectedKeys, names)}`,
+      { file, op: 'loadWeights' },
+    );
+  }
+  if (report.loaded < names.length / 2 && !options.allowPartial) {
+    throw new AdasegError(
+      'usage',
+      `weights ${file}: only ${report.loaded} of the model's ${names.length} tensors match; pass --allow-partial to train from a partial load (e.g. a backbone only)\n${formatLoadReport(report)}`,
+      { file, op: 'loadWeights' },
+    );
+  }
+  log(formatLoadReport(report));
+  return report;
+}
+
+/** 'file name ~ model name' for a few file names, each with the model name sharing its longest dotted tail. */
+function nearestNames(fileKeys: string[], modelKeys: string[]): string {
+  const tail = (a: string, b: string) => {
+    const x = a.split('.').reverse();
+    const y = b.split('.').reverse();
+    let n = 0;
+    while (n < x.length && n < y.length && x[n] === y[n]) n++;
+    return n;
+  };
+  return fileKeys
+    .slice(0, 3)
+    .map((k) => {
+      const best = modelKeys.reduce((b, m) => (tail(k, m) > tail(k, b) ? m : b), modelKeys[0] ?? '');
+      return `'${k}' ~ '${best}'`;
+    })
+    .join(', ');
 }
 
 const FLOATING = new Set(['float16', 'bfloat16', 'float32', 'float64']);

@@ -7,7 +7,7 @@ import type { Batch } from '../data/loader.js';
 import { evaluate, type EvaluationResult } from '../eval/evaluate.js';
 import type { SegmentationModel } from '../models/base.js';
 import { buildModel } from '../models/config.js';
-import { formatLoadReport, loadWeights } from '../models/weights.js';
+import { loadInitialWeights } from '../models/weights.js';
 import { resolveClassWeights } from './class-weights.js';
 import type { TrainConfig } from './config.js';
 import { levelsOf, segmentationLoss } from './losses.js';
@@ -21,17 +21,23 @@ export interface TrainRunOptions {
   /** Where human-readable notes go (weights report, evaluation tables). */
   log?: (line: string) => void;
   onIteration?: (iteration: number) => void;
+  /** Train on from initial weights matching under half of the model's tensors (--allow-partial). */
+  allowPartialWeights?: boolean;
 }
 
 export type TrainRunResult = TrainingResult;
 
 /** Builds the model for a config and dataset (seeded, weights loaded, BN frozen). */
-export function prepareModel(config: TrainConfig, classes: number, log: (line: string) => void = () => {}): SegmentationModel {
+export function prepareModel(config: TrainConfig, classes: number, log: (line: string) => void = () => {}, allowPartialWeights = false): SegmentationModel {
   torch.manualSeed(config.seed);
   const model = buildModel(config.model, classes);
   if (config.weights !== undefined) {
-    const report = loadWeights(model, config.weights);
-    log(formatLoadReport(report));
+    try {
+      loadInitialWeights(model, config.weights, { allowPartial: allowPartialWeights, log });
+    } catch (e) {
+      model.dispose();
+      throw e;
+    }
   }
   if (config.train.freezeBatchNorm !== 'none') model.freezeBatchNorm(config.train.freezeBatchNorm);
   return model;
@@ -109,7 +115,7 @@ export async function trainSupervised(config: TrainConfig, options: TrainRunOpti
     if (numClasses(v.dataset) !== classes) throw new Error(`validation set '${v.name}' has ${numClasses(v.dataset)} classes, the training set ${classes}`);
   }
   const weights = await resolveClassWeights(config.train.classWeights ?? 'none', trainSet, log);
-  const model = prepareModel(config, classes, log);
+  const model = prepareModel(config, classes, log, options.allowPartialWeights);
   try {
     return await train({
       model,
