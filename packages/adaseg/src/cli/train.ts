@@ -3,6 +3,7 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { TrainRunOptions, TrainRunResult } from '../train/supervised.js';
+import type { Transform } from '../data/transforms.js';
 import type { ConfigOverrides } from '../util/config-reader.js';
 import { type OptionSpec, type Parsed, UsageError } from './args.js';
 import { CliError, type Command, type Io, mustExist } from './command.js';
@@ -135,8 +136,28 @@ const EVAL_OPTIONS: OptionSpec[] = [
   { name: 'flip', type: 'boolean', description: 'flip test-time augmentation' },
   { name: 'predictions', type: 'string', value: 'DIR', description: 'write predictions as palette PNGs here' },
   { name: 'batch-size', type: 'integer', value: 'N', description: 'images per batch (default 4)' },
+  {
+    name: 'resolution',
+    type: 'string',
+    value: 'WxH|native',
+    description: "evaluate at WxH, or at the images' own size (native); default: the working resolution recorded with the checkpoint's run",
+  },
   ...threadsGroup.options,
 ];
+
+/** --resolution as eval transforms: WxH a resize, native none, absent undefined. */
+function resolutionTransforms(value: string | undefined): Transform[] | undefined {
+  if (value === undefined) return undefined;
+  if (value === 'native') return [];
+  const m = /^(\d+)x(\d+)$/.exec(value);
+  if (m === null || Number(m[1]) < 1 || Number(m[2]) < 1) throw new UsageError(`--resolution must be WxH (e.g. 120x90) or native, got '${value}'`);
+  return [{ kind: 'resize', width: Number(m[1]), height: Number(m[2]) }];
+}
+
+function describeTransforms(transforms: Transform[]): string {
+  const resize = transforms.find((t) => t.kind === 'resize') as { width: number; height: number } | undefined;
+  return resize ? `${resize.width}x${resize.height}` : "the images' own size";
+}
 
 /** --model is checked as a flag (a usage error naming it), before any data or weights are read. */
 async function checkModelOption(json: string): Promise<void> {
@@ -162,6 +183,7 @@ const evalCommand: Command = {
   async run({ positionals, options }: Parsed, io: Io): Promise<number> {
     if (positionals.length > 1) throw new UsageError(`one dataset at a time, got: ${positionals.join(' ')}`);
     if (options.model !== undefined) await checkModelOption(options.model as string);
+    const asked = resolutionTransforms(options.resolution as string | undefined);
     const datasetConfig = await datasetConfigFromArgs(positionals[0], options);
     const checkpointPath = resolve(options.checkpoint as string);
     mustExist(checkpointPath, 'checkpoint');
@@ -170,9 +192,19 @@ const evalCommand: Command = {
     const { evaluate, formatMetrics } = await import('../eval/evaluate.js');
     const { restoreModel } = await import('../train/restore.js');
     const dataset = await loadDataset(datasetConfig);
-    const { model, checkpoint, normalize } = restoreModel(checkpointPath, numClasses(dataset), options.model as string | undefined);
+    const { model, checkpoint, normalize, evalTransforms } = restoreModel(checkpointPath, numClasses(dataset), options.model as string | undefined);
     try {
+      // As the model was trained and evaluated, unless told otherwise; said, either way.
+      const transforms = asked ?? evalTransforms ?? [];
+      const why =
+        asked !== undefined
+          ? '--resolution'
+          : evalTransforms !== undefined
+            ? "the run's working resolution, recorded with the checkpoint"
+            : 'no resolution is recorded with the checkpoint';
+      io.err(`eval: at ${describeTransforms(transforms)} (${why})`);
       const result = await evaluate(model, dataset, {
+        transforms,
         flip: Boolean(options.flip),
         batchSize: (options['batch-size'] as number | undefined) ?? 4,
         ...(normalize ? { normalize } : {}),

@@ -137,7 +137,7 @@ export async function trainRound(setup: RoundTraining): Promise<LoopResult> {
     runConfig: {
       name: setup.label ?? 'round',
       model: model.config,
-      data: { normalize: data.normalize },
+      data: { normalize: data.normalize, evalTransforms: resize },
       train: { ...roundTrain, iterations: setup.iterations },
       ...(rounds.adapt ? { adapt: rounds.adapt as AdaptMethodConfig } : {}),
     },

@@ -2,7 +2,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import * as torch from '@adaseg/torch';
-import type { Normalize } from '../data/transforms.js';
+import type { Normalize, Transform } from '../data/transforms.js';
 import type { SegmentationModel } from '../models/base.js';
 import { buildModel, type ModelConfig, resolveModelConfig } from '../models/config.js';
 import { CheckpointManager, loadModelWeights } from './checkpoint.js';
@@ -12,6 +12,8 @@ export interface RestoredModel {
   model: SegmentationModel;
   checkpoint: string;
   normalize?: Normalize;
+  /** How the run evaluated (its working resolution), when its config.json records it. */
+  evalTransforms?: Transform[];
 }
 
 function runConfigNear(file: string): TrainConfig | undefined {
@@ -52,5 +54,11 @@ export function restoreModel(path: string, numClasses: number, modelJson?: strin
   torch.tidy(() => {
     model.loadStateDict(loadModelWeights(file));
   });
-  return { model, checkpoint: file, ...(runConfig ? { normalize: runConfig.data.normalize } : {}) };
+  const evalTransforms = runConfig?.data?.evalTransforms;
+  return {
+    model,
+    checkpoint: file,
+    ...(runConfig ? { normalize: runConfig.data.normalize } : {}),
+    ...(Array.isArray(evalTransforms) ? { evalTransforms } : {}),
+  };
 }
