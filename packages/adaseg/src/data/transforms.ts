@@ -57,7 +57,7 @@ function num(
     if (opts.optional) return undefined;
     fail(where, `'${key}' is required`);
   }
-  if (typeof v !== 'number' || !Number.isFinite(v)) fail(where, `'${key}' must be a number, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'number' || !Number.isFinite(v)) fail(where, `'${key}' must be a number, got ${typeof v === 'number' ? String(v) : JSON.stringify(v)}`);
   if (opts.int && !Number.isInteger(v)) fail(where, `'${key}' must be an integer, got ${v}`);
   if (opts.min !== undefined && v < opts.min) fail(where, `'${key}' must be >= ${opts.min}, got ${v}`);
   if (opts.max !== undefined && v > opts.max) fail(where, `'${key}' must be <= ${opts.max}, got ${v}`);

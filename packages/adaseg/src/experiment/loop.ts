@@ -26,7 +26,7 @@ import { buildModel } from '../models/config.js';
 import { CheckpointManager, loadModelWeights, readCheckpointInfo } from '../train/checkpoint.js';
 import type { TrainConfig } from '../train/config.js';
 import { trainSupervised } from '../train/supervised.js';
-import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
+import { ensureOutputFolder, writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
 import { ConfigError } from '../util/config-reader.js';
 import { type Annotator, HumanAnnotator, poolGroundTruth, SimulatedAnnotator } from './annotators.js';
 import { roundBudget, seededRandom } from '../active/budget.js';
@@ -624,7 +624,7 @@ export function clearExperimentOutput(output: string): void {
 
 export async function runExperiment(config: ExperimentConfig, options: ExperimentRunOptions = {}): Promise<ExperimentRunResult> {
   const started = performance.now();
-  mkdirSync(config.output, { recursive: true });
+  ensureOutputFolder(config.output);
   checkOutput(config);
   const logFile = join(config.output, 'run.log');
   const log = (line: string) => {

@@ -1,6 +1,7 @@
 // Weights in and out of models as safetensors files, with PyTorch's dotted state-dict names.
 // A PyTorch checkpoint becomes safetensors with CONVERT_SNIPPET (plain Python + torch, no
 // `safetensors` package) or scripts/pth_to_safetensors.py.
+import { existsSync } from 'node:fs';
 import { AdasegError } from '../errors.js';
 import * as torch from '@adaseg/torch';
 
@@ -106,6 +107,7 @@ const CHECKPOINT_PREFIX = 'model.';
  */
 export function loadInitialWeights(model: torch.nn.Module, file: string, options: InitialWeightsOptions = {}): LoadWeightsReport {
   const log = options.log ?? (() => {});
+  if (!existsSync(file)) throw new AdasegError('not-found', `weights ${file} do not exist`, { file, op: 'loadWeights' });
   let report = loadWeights(model, file);
   if (report.loaded === 0 && report.unexpectedKeys.some((k) => k.startsWith(CHECKPOINT_PREFIX))) {
     report = loadWeights(model, file, { stripPrefix: CHECKPOINT_PREFIX });

@@ -4,7 +4,7 @@
 // place), the optimiser steps (the one place), schedules, logging, periodic evaluation,
 // checkpoints that resume exactly (model, optimisers, schedule, RNG, data position) and a graceful
 // stop on an AbortSignal. A device, mixed precision, clipping or a gradient all-reduce goes here once.
-import { appendFileSync, mkdirSync } from 'node:fs';
+import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as torch from '@adaseg/torch';
 import type { DatasetDescription } from '../data/dataset.js';
@@ -12,7 +12,7 @@ import { type Batch, DataLoader, type LoaderOptions } from '../data/loader.js';
 import type { EvaluationResult } from '../eval/evaluate.js';
 import type { SegmentationModel } from '../models/base.js';
 import { AdasegError } from '../errors.js';
-import { writeJsonAtomic } from '../util/atomic.js';
+import { ensureOutputFolder, writeJsonAtomic } from '../util/atomic.js';
 import { ProgressBar } from '../util/progress.js';
 import { CheckpointManager, loadCheckpoint, type Schedulable } from './checkpoint.js';
 import type { OptimizerConfig, ScheduleConfig, TrainSection } from './config.js';
@@ -227,7 +227,7 @@ export async function train<B extends Record<string, Batch>>(spec: TrainingSpec<
       loaders.push(loader);
       return { name, loader };
     });
-    mkdirSync(spec.output, { recursive: true });
+    ensureOutputFolder(spec.output);
     writeJsonAtomic(join(spec.output, 'config.json'), spec.runConfig);
     const accumulation = schedule.gradAccumulation;
     const ctx = stepContext(accumulation);

@@ -15,6 +15,11 @@ export class ConfigError extends AdasegError {
 
 type Obj = Record<string, unknown>;
 
+/** A config value as a message shows it: NaN and the infinities by name (JSON would say null). */
+function shown(v: unknown): string {
+  return typeof v === 'number' && !Number.isFinite(v) ? String(v) : JSON.stringify(v);
+}
+
 export class ConfigReader {
   constructor(
     private readonly value: Obj,
@@ -76,7 +81,7 @@ export class ConfigReader {
 
   number(key: string, fallback?: number, range: { min?: number; max?: number; exclusiveMin?: boolean } = {}): number {
     const v = this.value[key] ?? fallback;
-    if (typeof v !== 'number' || !Number.isFinite(v)) this.fail(key, `must be a number, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'number' || !Number.isFinite(v)) this.fail(key, `must be a number, got ${shown(v)}`);
     if (range.min !== undefined && (range.exclusiveMin ? v <= range.min : v < range.min)) {
       this.fail(key, `must be ${range.exclusiveMin ? '>' : '>='} ${range.min}, got ${v}`);
     }
@@ -90,7 +95,7 @@ export class ConfigReader {
 
   integer(key: string, fallback?: number, min = 0): number {
     const v = this.value[key] ?? fallback;
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) this.fail(key, `must be an integer >= ${min}, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) this.fail(key, `must be an integer >= ${min}, got ${shown(v)}`);
     return v;
   }
 
