@@ -160,7 +160,7 @@ const evalCommand: Command = {
   async run({ positionals, options }: Parsed, io: Io): Promise<number> {
     if (positionals.length > 1) throw new UsageError(`one dataset at a time, got: ${positionals.join(' ')}`);
     if (options.model !== undefined) await checkModelOption(options.model as string);
-    const datasetConfig = await datasetConfigFromArgs(positionals[0], options);
+    const datasetConfig = await datasetConfigFromArgs(positionals[0], options, (line) => io.err(line));
     const checkpointPath = resolve(options.checkpoint as string);
     mustExist(checkpointPath, 'checkpoint');
     const { loadDataset } = await import('../data/formats/index.js');
