@@ -3,14 +3,23 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { run } from '../src/cli/run.js';
 import type { InspectReport } from '../src/data/index.js';
-import { CAMVID_DAY2DUSK, type Fixtures, makeFixtures, makeTinyFolder } from './helpers/data-fixtures.js';
+import {
+  CAMVID_DAY2DUSK,
+  type Fixtures,
+  makeFixtures,
+  makeTinyFolder,
+  makeUndescribedFolder,
+  noiseImage,
+  writeGray,
+  writeRgb,
+} from './helpers/data-fixtures.js';
 
 const MAIN = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
 const DIST = fileURLToPath(new URL('../dist/', import.meta.url));
@@ -81,6 +90,66 @@ describe('adaseg data inspect', () => {
     const text = await inProcess(['data', 'inspect', fx.synthia.root]);
     assert.match(text.out, /dataset {3}synthia-16 \(synthia, split all\)/);
     assert.match(text.out, /problems {2}none/);
+  });
+
+  test('prints the detected format; images/ + labels/ is GTA5 only with palette labels, else an error asking for meta.json (issue 26)', async () => {
+    // (a) GTA5's palette labels: detected as gta5, and said so (stdout in text, stderr beside --json).
+    const gta = await inProcess(['data', 'inspect', fx.gta5.root, '--split', 'train']);
+    assert.equal(gta.code, 0, gta.err);
+    assert.match(gta.out, /^format: gta5 \(detected: images\/ \+ labels\/ with palette labels\)$/m);
+    const json = await inProcess(['data', 'inspect', fx.gta5.root, '--split', 'train', '--json']);
+    assert.equal((JSON.parse(json.out) as InspectReport).dataset.format, 'gta5');
+    assert.match(json.err, /format: gta5 \(detected: /);
+    assert.match((await inProcess(['data', 'inspect', fx.folder.root, '--split', 'source_train'])).out, /^format: folder \(detected: meta\.json\)$/m);
+    assert.doesNotMatch((await inProcess(['data', 'inspect', '--format', 'gta5', '--root', fx.gta5.root])).out, /detected/);
+    // (b) A CamVid-style folder: 11 classes as plain 8-bit values, no meta.json: refused, not 19 Cityscapes classes.
+    const root = await makeUndescribedFolder(dir, 'camvid-style');
+    const r = await inProcess(['data', 'inspect', root]);
+    assert.equal(r.code, 1);
+    assert.doesNotMatch(r.out, /problems {2}none|gta5/);
+    assert.match(
+      r.err,
+      /cannot tell the format of .*camvid-style: it has images\/ and labels\/ as GTA5 does, but labels\/0001TP_006690\.png is not a palette PNG/,
+    );
+    assert.match(r.err, /add .*camvid-style\/meta\.json with "classes"/);
+    assert.match(r.err, /"Bring your own data" in the README/);
+    assert.doesNotMatch(r.err, /\n\s+at /);
+    // Given its meta.json, the same folder is a folder dataset with its 11 classes.
+    const names = ['sky', 'building', 'pole', 'road', 'pavement', 'tree', 'sign', 'fence', 'car', 'pedestrian', 'bicyclist'];
+    await writeFile(join(root, 'meta.json'), JSON.stringify({ classes: names }));
+    const ok = await inProcess(['data', 'inspect', root, '--json']);
+    assert.equal(ok.code, 0, ok.err);
+    assert.equal((JSON.parse(ok.out) as InspectReport).classPixels.length, 11);
+  });
+
+  test('inspect reports every problem, not the first: two missing labels and a corrupt image (issue 26)', async () => {
+    const root = await makeTinyFolder(dir, 'many-problems');
+    for (const name of ['b', 'c', 'd']) await writeRgb(join(root, 'images', `${name}.png`), noiseImage(40));
+    await writeGray(join(root, 'labels', 'd.png'), new Array(16 * 12).fill(0));
+    // d.png: a truncated image (its label is fine); b.png and c.png: no label.
+    const whole = await readFile(join(root, 'images', 'd.png'));
+    await writeFile(join(root, 'images', 'd.png'), whole.subarray(0, Math.floor(whole.length / 2)));
+    for (const json of [false, true]) {
+      const r = await inProcess(['data', 'inspect', root, ...(json ? ['--json'] : [])]);
+      assert.equal(r.code, 1, r.err);
+      if (json) {
+        const report = JSON.parse(r.out) as InspectReport;
+        assert.deepEqual(
+          report.problems.map((p) => [p.code, p.file]),
+          [
+            ['missing-label', join(root, 'images', 'b.png')],
+            ['missing-label', join(root, 'images', 'c.png')],
+            ['unreadable', join(root, 'images', 'd.png')],
+          ],
+        );
+        assert.equal(report.counts.samples, 4);
+      } else {
+        assert.match(r.out, /problems {2}3:/);
+        assert.match(r.out, /\[missing-label\] image .*b\.png has no label: expected .*labels\/b\.png/);
+        assert.match(r.out, /\[missing-label\] image .*c\.png has no label: expected .*labels\/c\.png/);
+        assert.match(r.out, /\[unreadable\] .*images\/d\.png/);
+      }
+    }
   });
 
   test('--help on every command; usage errors exit 2; failures exit 1 without a stack unless --verbose', async () => {

@@ -6,7 +6,9 @@ import sharp from 'sharp';
 import {
   CAMVID_CLASSES,
   cityscapesClasses,
+  DataError,
   type DatasetDescription,
+  detectDatasetFormat,
   detectFormat,
   IMAGENET_NORMALIZE,
   loadDataset,
@@ -14,7 +16,7 @@ import {
   SYNTHIA_13,
   SYNTHIA_16,
 } from '../src/data/index.js';
-import { type FixtureSample, type Fixtures, H, makeFixtures, W } from './helpers/data-fixtures.js';
+import { type FixtureSample, type Fixtures, H, makeFixtures, makeUndescribedFolder, W } from './helpers/data-fixtures.js';
 
 let fx: Fixtures;
 before(async () => {
@@ -124,6 +126,25 @@ describe('formats', () => {
     assert.equal(await detectFormat(fx.gta5.root), 'gta5');
     assert.equal(await detectFormat(fx.synthia.root), 'synthia');
     assert.equal(await detectFormat(fx.dir), null);
+  });
+
+  test('detection does not guess GTA5: palette labels are GTA5, gray ones without meta.json an error asking for it (issue 26)', async () => {
+    // (a) images/ + labels/ with palette PNG labels: GTA5, saying by what.
+    assert.deepEqual(await detectDatasetFormat(fx.gta5.root), { format: 'gta5', layout: 'images/ + labels/ with palette labels' });
+    // (b) a CamVid-style folder (plain 8-bit labels 0..10 and 255, no meta.json): not taken for GTA5.
+    const root = await makeUndescribedFolder(fx.dir, 'camvid-style');
+    for (const detect of [detectFormat, detectDatasetFormat]) {
+      await assert.rejects(detect(root), (e: unknown) => {
+        assert.ok(e instanceof DataError, String(e));
+        assert.equal(e.code, 'not-found');
+        assert.equal(e.file, `${root}/meta.json`);
+        assert.match(e.message, /cannot tell the format of .*camvid-style/);
+        assert.match(e.message, /labels\/0001TP_006690\.png is not a palette PNG \(it is gray, 8-bit\)/);
+        assert.match(e.message, /add .*meta\.json with "classes"/);
+        assert.match(e.message, /Bring your own data/);
+        return true;
+      });
+    }
   });
 
   test('labels: optional and none give unlabelled samples; limit keeps the first N', async () => {

@@ -3,9 +3,9 @@ import { resolve } from 'node:path';
 // Imported module by module, not through data/index.js: inspecting needs no tensors, so the CLI
 // does not load libtorch for it.
 import type { DatasetConfig } from '../data/config.js';
-import { DataError } from '../data/errors.js';
+import { DataError, type DataErrorInfo } from '../data/errors.js';
 import { isDir } from '../data/formats/common.js';
-import { DATASET_FORMATS, detectableLayouts, detectFormat, formatEntry, loadDataset, parseDatasetConfig } from '../data/formats/index.js';
+import { DATASET_FORMATS, detectableLayouts, detectDatasetFormat, formatEntry, loadDataset, parseDatasetConfig } from '../data/formats/index.js';
 import { formatReport, inspectDataset } from '../data/inspect.js';
 import { type OptionSpec, type Parsed, UsageError } from './args.js';
 import type { Command, Io } from './command.js';
@@ -31,9 +31,12 @@ export const DATASET_OPTIONS: OptionSpec[] = [
 
 /**
  * A dataset config from `<dataset>` plus flags: a folder path, `synthetic`, or --format/--root;
- * checked by the format's own parser (its registry entry), whose refusal is a usage error.
+ * checked by the format's own parser (its registry entry), whose refusal is a usage error. A format
+ * detected from the folder's layout is told to `note` ("format: gta5 (detected: ...)"); a folder
+ * that detection refuses to guess (images/ + labels/ without GTA5's labels) is a DataError asking
+ * for meta.json.
  */
-export async function datasetConfigFromArgs(spec: string | undefined, o: Record<string, unknown>): Promise<DatasetConfig> {
+export async function datasetConfigFromArgs(spec: string | undefined, o: Record<string, unknown>, note?: (line: string) => void): Promise<DatasetConfig> {
   const given = (key: string) => (o[key] === undefined ? {} : { [key]: o[key] });
   let raw: Record<string, unknown>;
   const format = (o.format as string | undefined) ?? (spec === 'synthetic' ? 'synthetic' : undefined);
@@ -56,8 +59,13 @@ export async function datasetConfigFromArgs(spec: string | undefined, o: Record<
     if (o.root !== undefined && spec !== undefined) throw new UsageError('give the dataset either as a path or with --root, not both');
     const root = resolve(rootArg);
     if (!(await isDir(root))) throw new DataError('not-found', `dataset folder ${root} does not exist`, { file: root });
-    const fmt = format ?? (await detectFormat(root));
-    if (fmt === null) throw new UsageError(`cannot tell the format of ${root} (no ${detectableLayouts().join(', ')}): pass --format`);
+    let fmt = format;
+    if (fmt === undefined) {
+      const detected = await detectDatasetFormat(root);
+      if (detected === null) throw new UsageError(`cannot tell the format of ${root} (no ${detectableLayouts().join(', ')}): pass --format`);
+      fmt = detected.format;
+      note?.(`format: ${fmt} (detected: ${detected.layout})`);
+    }
     const split = (o.split as string | undefined) ?? formatEntry(fmt).defaultSplit;
     raw = { format: fmt, root, ...(split !== undefined ? { split } : {}), ...given('classes') };
     if (raw.classes !== undefined) raw.classes = Number(raw.classes);
@@ -74,7 +82,7 @@ const inspect: Command = {
   name: 'inspect',
   summary: 'counts, image sizes, class pixel frequencies, label values and problems of a dataset',
   usage:
-    'adaseg data inspect <dataset> [options]\n\n<dataset> is a dataset folder (format detected: meta.json → folder, leftImg8bit/ → cityscapes,\nRGB/ + GT/LABELS/ → synthia, trainannot/ → camvid, images/ + labels/ → gta5), `synthetic`,\nor given by --format F --root DIR.\n\nExit code 1 when problems are found.',
+    'adaseg data inspect <dataset> [options]\n\n<dataset> is a dataset folder (format detected: meta.json → folder, leftImg8bit/ → cityscapes,\nRGB/ + GT/LABELS/ → synthia, trainannot/ → camvid, images/ + labels/ with palette PNG labels → gta5;\nimages/ + labels/ with other labels needs a meta.json), `synthetic`, or given by --format F --root DIR.\nThe detected format is printed.\n\nEvery problem is reported (images without labels, unreadable files, size mismatches, undeclared\nvalues), not only the first; exit code 1 when there are any.',
   options: [
     ...DATASET_OPTIONS,
     { name: 'limit', type: 'integer', value: 'N', description: 'inspect only the first N samples' },
@@ -82,11 +90,15 @@ const inspect: Command = {
   ],
   async run({ positionals, options }: Parsed, io: Io): Promise<number> {
     if (positionals.length > 1) throw new UsageError(`one dataset at a time, got: ${positionals.join(' ')}`);
-    const config = await datasetConfigFromArgs(positionals[0], options);
-    const ds = await loadDataset(config);
+    // The detected format: in the text report, on stderr beside --json.
+    const config = await datasetConfigFromArgs(positionals[0], options, (line) => (io.json ? io.err(line) : io.out(line)));
+    // Every image without its label is a problem reported with the others, not the end of it.
+    const missing: DataErrorInfo[] = [];
+    const ds = await loadDataset(config, { onMissingLabel: (err) => missing.push(err.toInfo()) });
     const report = await inspectDataset(ds, {
       ...(options.limit !== undefined ? { limit: options.limit as number } : {}),
       decodeImages: !options['headers-only'],
+      problems: missing,
     });
     if (io.json) io.out(JSON.stringify(report, null, 2));
     else io.out(formatReport(report));

@@ -184,7 +184,7 @@ const evalCommand: Command = {
     if (positionals.length > 1) throw new UsageError(`one dataset at a time, got: ${positionals.join(' ')}`);
     if (options.model !== undefined) await checkModelOption(options.model as string);
     const asked = resolutionTransforms(options.resolution as string | undefined);
-    const datasetConfig = await datasetConfigFromArgs(positionals[0], options);
+    const datasetConfig = await datasetConfigFromArgs(positionals[0], options, (line) => io.err(line));
     const checkpointPath = resolve(options.checkpoint as string);
     mustExist(checkpointPath, 'checkpoint');
     const { loadDataset } = await import('../data/formats/index.js');

@@ -7,9 +7,11 @@ export { DataError, type DataErrorCode, type DataErrorInfo } from './errors.js';
 export {
   loadDataset,
   detectFormat,
+  detectDatasetFormat,
   detectableLayouts,
   FORMATS,
   type DatasetFormatEntry,
+  type LoadOptions,
   type DetectedFormat,
   readFolderMeta,
   type FolderMeta,

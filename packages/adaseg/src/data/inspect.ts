@@ -16,6 +16,11 @@ export interface InspectOptions {
   /** Decode images fully (default true: finds truncated files); false reads headers only. */
   decodeImages?: boolean;
   onProgress?: (done: number, total: number) => void;
+  /**
+   * Problems found before inspecting, reported with the others: the images without their label
+   * that loadDataset's onMissingLabel collected.
+   */
+  problems?: readonly DataErrorInfo[];
 }
 
 export interface InspectReport {
@@ -45,7 +50,7 @@ export async function inspectDataset(ds: DatasetDescription, options: InspectOpt
   const rawHist = new Float64Array(65536);
   const trainHist = new Float64Array(256);
   const sizes = new Map<string, { width: number; height: number; count: number }>();
-  const problems: DataErrorInfo[] = [];
+  const problems: DataErrorInfo[] = [...(options.problems ?? [])];
   let labelled = 0;
   for (const s of ds.samples) if (s.label.kind !== 'none') labelled++;
 

@@ -288,3 +288,18 @@ export async function makeTinyFolder(
 }
 
 export const CAMVID_DAY2DUSK = new URL('../../../../../shared/datasets/camvid-day2dusk', import.meta.url).pathname;
+
+/**
+ * A CamVid-style folder without meta.json (issue 26): images/ and labels/ as GTA5 has them, but the
+ * labels are plain 8-bit gray PNGs of class values 0..10 and 255 (11 classes); returns its root.
+ */
+export async function makeUndescribedFolder(dir: string, name: string): Promise<string> {
+  const root = join(dir, name);
+  await mkdir(join(root, 'images'), { recursive: true });
+  await mkdir(join(root, 'labels'), { recursive: true });
+  for (const [i, stem] of ['0001TP_006690', '0006R0_f00930'].entries()) {
+    await writeRgb(join(root, 'images', `${stem}.png`), noiseImage(20 + i));
+    await writeGray(join(root, 'labels', `${stem}.png`), rawLabel([...Array.from({ length: 11 }, (_, v) => v), 255], 30 + i));
+  }
+  return root;
+}

@@ -3,17 +3,17 @@
 import { join } from 'node:path';
 import { CAMVID_CLASSES, CAMVID_MAPPING } from '../classes.js';
 import type { DatasetDescription } from '../dataset.js';
-import { finish, isDir, listImages, pairByStem } from './common.js';
+import { finish, isDir, listImages, type LoadOptions, pairByStem } from './common.js';
 import { COMMON, type CommonOptions, common, type DatasetFormatEntry, keys, oneOf, str } from './options.js';
 
 /** SegNet's CamVid: train/ trainannot/ val/ valannot/ test/ testannot/; 11 classes, 11 = void. */
 export type CamvidConfig = { format: 'camvid'; root: string; split: 'train' | 'val' | 'test' } & CommonOptions;
 
-export async function loadCamvid(config: CamvidConfig): Promise<DatasetDescription> {
+export async function loadCamvid(config: CamvidConfig, options: LoadOptions = {}): Promise<DatasetDescription> {
   const imagesDir = join(config.root, config.split);
   const labelsDir = join(config.root, `${config.split}annot`);
   const names = await listImages(imagesDir, `CamVid (SegNet layout) keeps ${config.split} images in ${config.split}/ and labels in ${config.split}annot/`);
-  const samples = await pairByStem(names, imagesDir, labelsDir, config);
+  const samples = await pairByStem(names, imagesDir, labelsDir, config, options);
   return finish(
     { name: 'camvid', format: 'camvid', split: config.split, root: config.root, classes: CAMVID_CLASSES, mapping: CAMVID_MAPPING },
     samples,

@@ -4,7 +4,7 @@
 import { join } from 'node:path';
 import { CITYSCAPES_CLASSES, CITYSCAPES_MAPPING, cityscapesClasses, type CityscapesProtocol, projectMapping } from '../classes.js';
 import type { DatasetDescription, Sample } from '../dataset.js';
-import { existingFiles, finish, isDir, listDir, listImages, pairSamples } from './common.js';
+import { existingFiles, finish, isDir, listDir, listImages, type LoadOptions, pairSamples } from './common.js';
 import { COMMON, type CityscapesClasses, type CommonOptions, common, type DatasetFormatEntry, keys, oneOf, protocol, str } from './options.js';
 
 const IMAGE_SUFFIX = '_leftImg8bit.png';
@@ -23,7 +23,7 @@ export function cityscapesIds<F extends 'cityscapes' | 'gta5'>(format: F, protoc
   return { name: protocol === 19 ? format : `${format}-${protocol}`, format, classes: cityscapesClasses(protocol), mapping: cityscapesMapping(protocol) };
 }
 
-export async function loadCityscapes(config: CityscapesConfig): Promise<DatasetDescription> {
+export async function loadCityscapes(config: CityscapesConfig, options: LoadOptions = {}): Promise<DatasetDescription> {
   const imagesRoot = join(config.root, 'leftImg8bit', config.split);
   const labelsRoot = join(config.root, 'gtFine', config.split);
   const cities = [];
@@ -40,6 +40,7 @@ export async function loadCityscapes(config: CityscapesConfig): Promise<DatasetD
         (id) => join(labelDir, `${id}${LABEL_SUFFIX}`),
         await existingFiles(labelDir),
         config,
+        options,
       ),
     );
   }

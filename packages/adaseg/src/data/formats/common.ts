@@ -4,7 +4,9 @@ import { basename, extname, join } from 'node:path';
 import { IGNORE_INDEX } from '../classes.js';
 import type { DatasetDescription, Sample } from '../dataset.js';
 import { DataError } from '../errors.js';
-import type { CommonOptions } from './options.js';
+import type { CommonOptions, LoadOptions } from './options.js';
+
+export type { LoadOptions } from './options.js';
 
 export const IMAGE_EXTENSIONS = ['.png', '.jpg', '.jpeg', '.webp', '.tif', '.tiff', '.bmp'];
 
@@ -66,6 +68,7 @@ export function pairSamples(
   labelFor: (id: string, image: string) => string,
   existing: Set<string>,
   options: CommonOptions,
+  load: LoadOptions = {},
 ): Sample[] {
   const policy = options.labels ?? 'required';
   return images.map(({ id, image }) => {
@@ -73,17 +76,21 @@ export function pairSamples(
     const label = labelFor(id, image);
     if (existing.has(label)) return { id, image: { kind: 'file', path: image }, label: { kind: 'file', path: label } };
     if (policy === 'optional') return { id, image: { kind: 'file', path: image }, label: { kind: 'none' } };
-    throw new DataError('missing-label', `image ${image} has no label: expected ${label}`, { file: image });
+    const missing = new DataError('missing-label', `image ${image} has no label: expected ${label}`, { file: image });
+    if (load.onMissingLabel === undefined) throw missing;
+    load.onMissingLabel(missing);
+    return { id, image: { kind: 'file', path: image }, label: { kind: 'none' } };
   });
 }
 
 /** Samples of the images `names` of imagesDir, each labelled by labelsDir/{its stem}.png. */
-export async function pairByStem(names: string[], imagesDir: string, labelsDir: string, options: CommonOptions): Promise<Sample[]> {
+export async function pairByStem(names: string[], imagesDir: string, labelsDir: string, options: CommonOptions, load: LoadOptions = {}): Promise<Sample[]> {
   return pairSamples(
     names.map((n) => ({ id: stem(n), image: join(imagesDir, n) })),
     (id) => join(labelsDir, `${id}.png`),
     await existingFiles(labelsDir),
     options,
+    load,
   );
 }
 
@@ -141,11 +148,12 @@ export async function loadFlatFolders(
   config: { root: string; split?: string } & CommonOptions,
   layout: { images: string[]; labels: string[]; expected: string },
   base: Pick<DatasetDescription, 'name' | 'format' | 'classes' | 'mapping'>,
+  load: LoadOptions = {},
 ): Promise<DatasetDescription> {
   const imagesDir = join(config.root, ...layout.images);
   const labelsDir = join(config.root, ...layout.labels);
   const { names, where } = await splitNames(config.root, imagesDir, config.split, layout.expected);
-  const samples = await pairByStem(names, imagesDir, labelsDir, config);
+  const samples = await pairByStem(names, imagesDir, labelsDir, config, load);
   return finish(
     { name: base.name, format: base.format, split: config.split ?? 'all', root: config.root, classes: base.classes, mapping: base.mapping },
     samples,

@@ -5,7 +5,7 @@ import { basename, extname, join, resolve } from 'node:path';
 import { type ClassList, defaultPalette, type LabelMapping, type RGB, UNLABELLED_RAW } from '../classes.js';
 import type { DatasetDescription } from '../dataset.js';
 import { DataError } from '../errors.js';
-import { finish, IMAGE_EXTENSIONS, isFile, listImages, pairByStem, readList } from './common.js';
+import { finish, IMAGE_EXTENSIONS, isFile, listImages, type LoadOptions, pairByStem, readList } from './common.js';
 import { COMMON, type CommonOptions, common, type DatasetFormatEntry, keys, str } from './options.js';
 
 /** images/, labels/, {split}.txt lists, meta.json (class names, palette, void value). */
@@ -97,7 +97,7 @@ export async function readFolderMeta(root: string): Promise<FolderMeta> {
   };
 }
 
-export async function loadFolder(config: FolderConfig): Promise<DatasetDescription> {
+export async function loadFolder(config: FolderConfig, options: LoadOptions = {}): Promise<DatasetDescription> {
   const root = config.root;
   const meta = await readFolderMeta(root);
   const imagesDir = join(root, 'images');
@@ -124,7 +124,7 @@ export async function loadFolder(config: FolderConfig): Promise<DatasetDescripti
       throw new DataError('not-found', `split list ${list} names ${entry}, which is not in ${imagesDir}`, { file: list });
     });
   }
-  const samples = await pairByStem(names, imagesDir, labelsDir, config);
+  const samples = await pairByStem(names, imagesDir, labelsDir, config, options);
   return finish(
     { name: meta.name, format: 'folder', split: config.split ?? 'all', root, classes: meta.classes, mapping: meta.mapping },
     samples,

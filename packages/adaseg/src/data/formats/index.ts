@@ -9,7 +9,7 @@ import { cityscapesFormat } from './cityscapes.js';
 import { isDir } from './common.js';
 import { folderFormat } from './folder.js';
 import { gta5Format } from './gta5.js';
-import { type DatasetFormatEntry, fail, type Obj, oneOf } from './options.js';
+import { type DatasetFormatEntry, fail, type LoadOptions, type Obj, oneOf } from './options.js';
 import { syntheticFormat } from './synthetic.js';
 import { synthiaFormat } from './synthia.js';
 
@@ -19,7 +19,7 @@ export { synthiaMapping, type SynthiaConfig } from './synthia.js';
 export type { CamvidConfig } from './camvid.js';
 export type { Gta5Config } from './gta5.js';
 export type { SyntheticConfig } from './synthetic.js';
-export type { CityscapesClasses, CommonOptions, DatasetFormatEntry, LabelPolicy } from './options.js';
+export type { CityscapesClasses, CommonOptions, DatasetFormatEntry, LabelPolicy, LoadOptions } from './options.js';
 
 /** Every dataset format, in the order error messages list them. */
 export const FORMATS = [folderFormat, camvidFormat, cityscapesFormat, gta5Format, synthiaFormat, syntheticFormat] as const;
@@ -49,15 +49,16 @@ export function parseDatasetConfig(value: unknown): DatasetConfig {
 /**
  * Reads a dataset's sample list from its config (checked first: a plain object from JSON works).
  * Lists files only; decoding, size and value checks happen when samples are loaded (or inspected).
+ * `options.onMissingLabel` collects images without their label instead of throwing at the first.
  */
-export async function loadDataset(config: DatasetConfig | unknown): Promise<DatasetDescription> {
+export async function loadDataset(config: DatasetConfig | unknown, options: LoadOptions = {}): Promise<DatasetDescription> {
   const c = parseDatasetConfig(config);
   const entry = formatEntry(c.format);
   if (entry.hasRoot && !(await isDir((c as { root: string }).root))) {
     const root = (c as { root: string }).root;
     throw new DataError('not-found', `dataset root ${root} is not a folder`, { file: root });
   }
-  return entry.load(c);
+  return entry.load(c, options);
 }
 
 /** The formats recognised from a folder's layout, most specific first. */
@@ -65,10 +66,19 @@ const DETECTABLE = ENTRIES.flatMap((f) => (f.detect ? [{ format: f.format, ...f.
 
 export type DetectedFormat = Extract<(typeof FORMATS)[number], { detect: object }>['format'];
 
-/** The format of a dataset folder from its layout, or null when it matches none. */
-export async function detectFormat(root: string): Promise<DetectedFormat | null> {
-  for (const d of DETECTABLE) if (await d.matches(root)) return d.format as DetectedFormat;
+/**
+ * The format of a dataset folder and the layout it was recognised by ('leftImg8bit/'), or null when
+ * it matches none. Refuses to guess: a folder that looks like a format but is not known to be
+ * one (images/ + labels/ whose labels are not GTA5's palette PNGs) is a DataError asking for meta.json.
+ */
+export async function detectDatasetFormat(root: string): Promise<{ format: DetectedFormat; layout: string } | null> {
+  for (const d of DETECTABLE) if (await d.matches(root)) return { format: d.format as DetectedFormat, layout: d.layout };
   return null;
+}
+
+/** The format of a dataset folder from its layout, or null when it matches none (see detectDatasetFormat). */
+export async function detectFormat(root: string): Promise<DetectedFormat | null> {
+  return (await detectDatasetFormat(root))?.format ?? null;
 }
 
 /** The layouts detectFormat recognises, most specific first: 'meta.json, leftImg8bit/, ...'. */

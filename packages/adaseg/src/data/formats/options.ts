@@ -20,6 +20,15 @@ export interface CommonOptions {
   limit?: number;
 }
 
+/** How a dataset is listed, besides its config. */
+export interface LoadOptions {
+  /**
+   * Called for each image without its label file when labels are required (the sample is kept,
+   * unlabelled, so that every such image is found: `data inspect`); without it the first throws.
+   */
+  onMissingLabel?: (err: DataError) => void;
+}
+
 export type CityscapesClasses = 19 | 16 | 13;
 
 /** A dataset format: how its config section is read, its samples listed, its folder recognised. */
@@ -33,12 +42,18 @@ export interface DatasetFormatEntry<C extends { format: string }> {
   /** Reads the config section (a plain object with this `format`) and fills in defaults. */
   parse(o: Obj): C;
   /** Lists the samples (files only; decoding and checks happen when samples are loaded). */
-  load(config: C): Promise<DatasetDescription> | DatasetDescription;
+  load(config: C, options?: LoadOptions): Promise<DatasetDescription> | DatasetDescription;
   /**
    * Recognises a folder of this format by its layout (detectFormat): layouts are tried in
    * ascending `rank`, the most specific first.
    */
-  readonly detect?: { rank: number; layout: string; matches(root: string): Promise<boolean> };
+  readonly detect?: {
+    rank: number;
+    /** The layout in words, as detection reports it ('leftImg8bit/'). */
+    layout: string;
+    /** Whether the folder has this layout; may throw a DataError for a folder that looks like it but must not be guessed. */
+    matches(root: string): Promise<boolean>;
+  };
 }
 
 export type Obj = Record<string, unknown>;

@@ -4,7 +4,7 @@
 import { join } from 'node:path';
 import { CITYSCAPES_CLASSES, cityscapesClasses, type CityscapesProtocol, projectMapping, SYNTHIA_MAPPING_19 } from '../classes.js';
 import type { DatasetDescription } from '../dataset.js';
-import { isDir, loadFlatFolders } from './common.js';
+import { isDir, type LoadOptions, loadFlatFolders } from './common.js';
 import { type CityscapesClasses, type CommonOptions, type DatasetFormatEntry, parseSplitListConfig } from './options.js';
 
 /** SYNTHIA-RAND-CITYSCAPES: RGB/*.png, GT/LABELS/*.png (16-bit, first channel = class id). */
@@ -14,15 +14,20 @@ export function synthiaMapping(protocol: CityscapesProtocol) {
   return protocol === 19 ? SYNTHIA_MAPPING_19 : projectMapping(SYNTHIA_MAPPING_19, CITYSCAPES_CLASSES.names, cityscapesClasses(protocol).names);
 }
 
-export async function loadSynthia(config: SynthiaConfig): Promise<DatasetDescription> {
+export async function loadSynthia(config: SynthiaConfig, options: LoadOptions = {}): Promise<DatasetDescription> {
   const protocol = config.classes ?? 16;
   const layout = { images: ['RGB'], labels: ['GT', 'LABELS'], expected: 'SYNTHIA-RAND-CITYSCAPES keeps images in RGB/ and labels in GT/LABELS/' };
-  return loadFlatFolders(config, layout, {
-    name: `synthia-${protocol}`,
-    format: 'synthia',
-    classes: cityscapesClasses(protocol),
-    mapping: synthiaMapping(protocol),
-  });
+  return loadFlatFolders(
+    config,
+    layout,
+    {
+      name: `synthia-${protocol}`,
+      format: 'synthia',
+      classes: cityscapesClasses(protocol),
+      mapping: synthiaMapping(protocol),
+    },
+    options,
+  );
 }
 
 export const synthiaFormat = {
