@@ -4,7 +4,7 @@
 // place), the optimiser steps (the one place), schedules, logging, periodic evaluation,
 // checkpoints that resume exactly (model, optimisers, schedule, RNG, data position) and a graceful
 // stop on an AbortSignal. A device, mixed precision, clipping or a gradient all-reduce goes here once.
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import * as torch from '@adaseg/torch';
 import type { DatasetDescription } from '../data/dataset.js';
@@ -12,7 +12,7 @@ import { type Batch, DataLoader, type LoaderOptions } from '../data/loader.js';
 import type { EvaluationResult } from '../eval/evaluate.js';
 import type { SegmentationModel } from '../models/base.js';
 import { AdasegError } from '../errors.js';
-import { ensureOutputFolder, writeJsonAtomic } from '../util/atomic.js';
+import { ensureOutputFolder, removeStaleTempFiles, writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
 import { ProgressBar } from '../util/progress.js';
 import { CheckpointManager, loadCheckpoint, type Schedulable } from './checkpoint.js';
 import type { OptimizerConfig, ScheduleConfig, TrainSection } from './config.js';
@@ -317,6 +317,44 @@ interface LoopParts {
   optimizers: Record<string, Optimizer>;
 }
 
+/** The checkpoint's `extra` key for the length of train.jsonl when the checkpoint was written. */
+const LOG_BYTES = 'trainLogBytes';
+
+/**
+ * Makes train.jsonl end where the checkpoint the run resumes from was written, so that the
+ * iterations replayed since (after a kill) are not logged twice. The file is truncated (rewritten
+ * atomically) rather than left for readers to deduplicate by iteration: every reader (report,
+ * scripts/compare_runs.py, a user's pandas) then sees one series, as an uninterrupted run writes
+ * it, plus the `resumed` record, and needs no rule for which of two copies counts. Checkpoints
+ * record the file's length (`trainLogBytes`), so the cut is exact, events logged after the
+ * checkpoint at its own iteration included (a pseudo-label refresh logs `iteration: n` before
+ * iteration n+1); for a checkpoint without it (older runs), or a file shorter than recorded (edited
+ * since), the records with an iteration greater than the checkpoint's go, and lines cut short by
+ * the kill. Without a checkpoint the run starts at 0, and the records of the attempt that wrote
+ * none go.
+ */
+function rewindLog(logFile: string, iteration: number, recordedBytes: unknown): void {
+  if (!existsSync(logFile)) return;
+  const bytes = readFileSync(logFile);
+  if (typeof recordedBytes === 'number' && Number.isInteger(recordedBytes) && recordedBytes >= 0 && recordedBytes <= bytes.length) {
+    if (recordedBytes < bytes.length) writeFileAtomic(logFile, bytes.subarray(0, recordedBytes));
+    return;
+  }
+  const lines = bytes
+    .toString('utf8')
+    .split('\n')
+    .filter((line) => line.trim() !== '');
+  const kept = lines.filter((line) => {
+    try {
+      const record = JSON.parse(line) as Record<string, unknown>;
+      return !(typeof record.iteration === 'number' && record.iteration > iteration);
+    } catch {
+      return false; // cut short by the kill
+    }
+  });
+  if (kept.length < lines.length) writeFileAtomic(logFile, kept.map((line) => `${line}\n`).join(''));
+}
+
 /**
  * Restores the latest checkpoint (if resuming), then calls `makeStep(startIteration)` so the data
  * streams start where the run stopped, and runs the iterations.
@@ -329,12 +367,33 @@ async function runLoop(
 ): Promise<LoopResult> {
   const started = performance.now();
   const iterations = options.train.iterations;
-  const checkpoints = new CheckpointManager(join(options.output, 'checkpoints'), { keepLast: options.train.keepLast });
-  let start = 0;
-  const latest = options.resume === false ? null : checkpoints.latest();
-  if (latest !== null) start = loadCheckpoint(latest, parts).iteration;
   const logFile = join(options.output, 'train.jsonl');
+  // What the checkpoints repaired or skipped is told as a process warning and, once train.jsonl is
+  // settled below, as a record there.
+  let logReady = false;
+  const pending: string[] = [];
   const log = (record: Record<string, unknown>) => appendFileSync(logFile, `${JSON.stringify({ time: new Date().toISOString(), ...record })}\n`);
+  const warn = (message: string) => {
+    process.emitWarning(message, { code: 'ADASEG_CHECKPOINT' });
+    if (logReady) log({ event: 'warning', message });
+    else pending.push(message);
+  };
+  const checkpoints = new CheckpointManager(join(options.output, 'checkpoints'), { keepLast: options.train.keepLast, onWarning: warn });
+  checkpoints.removeStaleTempFiles();
+  const removedLogTemps = removeStaleTempFiles(options.output, (target) => target === 'train.jsonl');
+  if (removedLogTemps.length > 0) warn(`${options.output}: removed temp file(s) left by an interrupted rewrite of train.jsonl: ${removedLogTemps.join(', ')}`);
+  let start = 0;
+  const resume = options.resume !== false;
+  const latest = resume ? checkpoints.latest() : null;
+  let logBytes: unknown = 0;
+  if (latest !== null) {
+    const info = loadCheckpoint(latest, parts);
+    start = info.iteration;
+    logBytes = info.extra[LOG_BYTES];
+  }
+  if (resume) rewindLog(logFile, start, logBytes);
+  logReady = true;
+  for (const message of pending) log({ event: 'warning', message });
   if (latest !== null) log({ event: 'resumed', iteration: start, checkpoint: latest });
   const step = makeStep(start, log);
   const bar = new ProgressBar({ total: iterations, label: options.label ?? 'train', start, enabled: options.progress ?? false });
@@ -344,7 +403,8 @@ async function runLoop(
   let stopped = false;
   let iteration = start;
   const save = (metric?: number) => {
-    checkpoints.save(parts, { iteration, extra: { ...options.extra, ...options.objective.checkpointInfo?.() } }, metric);
+    const extra = { ...options.extra, ...options.objective.checkpointInfo?.(), [LOG_BYTES]: existsSync(logFile) ? statSync(logFile).size : 0 };
+    checkpoints.save(parts, { iteration, extra }, metric);
   };
   while (iteration < iterations) {
     // Let timers and signal handlers run (Ctrl-C): with in-thread data loading an iteration may
@@ -352,8 +412,9 @@ async function runLoop(
     await new Promise<void>((resolve) => setImmediate(resolve));
     if (options.signal?.aborted) {
       stopped = true;
-      save();
+      // Logged before the checkpoint, so that the checkpoint's train.jsonl length includes it.
       log({ event: 'stopped', iteration });
+      save();
       break;
     }
     const scalars = await step(iteration);

@@ -1,7 +1,8 @@
 // The one atomic write of adaseg: the bytes go to a temp file beside the target (same folder, so
 // the rename stays on one file system), which is then renamed over it. A reader sees the old file
 // or the new one, never half of one; a write that fails leaves no temp file behind.
-import { mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { AdasegError } from '../errors.js';
 
 /** The temp file of a write to `file` (`<file>.tmp-<pid>`; readers of a folder skip them by TEMP_FILE). */
@@ -48,4 +49,38 @@ export function ensureOutputFolder(dir: string, what = 'output'): void {
     }
     throw err;
   }
+}
+
+/** `<target>.tmp-<pid>` (writeFileAtomic) or `<target>.tmp-<pid>-<hex>` (the engine's safetensors writes). */
+const TEMP_OF = /^(.+)\.tmp-(\d+)(?:-[0-9a-f]+)?$/;
+
+/** Whether a process with this id runs now (one of another user counts as running). */
+function running(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes the temp files in `dir` of atomic writes that a killed process left behind: names
+ * `<target>.tmp-<pid>[-<hex>]` whose target passes `isTarget`, written by a process that no longer
+ * runs, or under this process's own pid (reused after the kill; the caller must have no write of
+ * its own in progress in `dir`). A temp file of another live process (a write in progress) and
+ * every other file stay. Returns the names removed.
+ */
+export function removeStaleTempFiles(dir: string, isTarget: (target: string) => boolean): string[] {
+  if (!existsSync(dir)) return [];
+  const removed: string[] = [];
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const m = TEMP_OF.exec(entry.name);
+    if (m === null || !entry.isFile() || !isTarget(m[1])) continue;
+    const pid = Number(m[2]);
+    if (pid !== process.pid && running(pid)) continue;
+    rmSync(join(dir, entry.name), { force: true });
+    removed.push(entry.name);
+  }
+  return removed.sort();
 }
