@@ -50,6 +50,18 @@ export function checkTensor(op: string, name: string, value: unknown): Tensor {
   return value as Tensor;
 }
 
+/**
+ * Batch statistics need more than one value per channel (N * H * W > 1): with one, the variance is
+ * 0 / 0, the output ~0 and the running variance NaN. PyTorch's F.batch_norm refuses it the same way.
+ */
+export function checkValuesPerChannel(op: string, input: Tensor): void {
+  const shape = input.shape;
+  if (shape.length < 2) return;
+  let values = shape[0];
+  for (let i = 2; i < shape.length; i++) values *= shape[i];
+  if (values === 1) argError(op, `expected more than 1 value per channel when training, got input size [${shape.join(', ')}]`);
+}
+
 /** Shape of `dims` given either as one array or as separate integers (PyTorch accepts both). */
 function dimsArg(op: string, dims: (number | number[])[]): number[] {
   const flat = dims.length === 1 && Array.isArray(dims[0]) ? (dims[0] as number[]) : (dims as number[]);
