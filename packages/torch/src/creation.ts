@@ -2,7 +2,7 @@
 // random numbers (so a manualSeed gives the same numbers as torch.manual_seed).
 import { call } from './dispatch.js';
 import { argError, describe } from './errors.js';
-import { type DType, dtypeOfTypedArray, isDType, typedArrayFrom } from './dtype.js';
+import { type AnyTypedArray, type DType, dtypeOfTypedArray, isDType, typedArrayFrom } from './dtype.js';
 import { native } from './native.js';
 import { checkInt, checkShape, checkTensor, type Device, type NestedArray, type Scalar, Tensor } from './tensor.js';
 
@@ -64,7 +64,11 @@ export function tensor(data: NestedArray<number | boolean> | ArrayBufferView, op
     const numel = shape.reduce((a, b) => a * b, 1);
     const length = (data as unknown as ArrayLike<number>).length;
     if (numel !== length) argError(op, `shape [${shape}] needs ${numel} values, data has ${length}`);
-    const bytes = dtype === inferred ? data : typedArrayFrom(Array.from(data as unknown as ArrayLike<number>, Number), dtype, op);
+    let bytes: ArrayBufferView;
+    if (dtype !== inferred) bytes = typedArrayFrom(Array.from(data as unknown as ArrayLike<number>, Number), dtype, op);
+    // libtorch copies from an ArrayBuffer only: a view of a SharedArrayBuffer is copied out first.
+    else if (typeof SharedArrayBuffer !== 'undefined' && data.buffer instanceof SharedArrayBuffer) bytes = (data as AnyTypedArray).slice();
+    else bytes = data;
     return finish(new Tensor(native.fromBuffer(bytes, shape, dtype, options.device)), options);
   }
   if (!Array.isArray(data) && typeof data !== 'number' && typeof data !== 'boolean') {

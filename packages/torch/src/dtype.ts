@@ -65,6 +65,22 @@ export function dtypeOfTypedArray(data: ArrayBufferView): DType | undefined {
   return undefined;
 }
 
+/** The integers each integer dtype holds, [lowest, highest + 1), as PyTorch checks them ("... without overflow"). */
+const INT_RANGES = {
+  int64: [-(2 ** 63), 2 ** 63],
+  int32: [-(2 ** 31), 2 ** 31],
+  int16: [-(2 ** 15), 2 ** 15],
+  int8: [-(2 ** 7), 2 ** 7],
+  uint8: [0, 2 ** 8],
+} as const;
+
+function badInt(op: string, dtype: keyof typeof INT_RANGES, v: number, raw: unknown, i: number): never {
+  if (!Number.isInteger(v)) argError(op, `value ${raw} at index ${i} is not an integer (dtype ${dtype})`);
+  const [lo, end] = INT_RANGES[dtype];
+  const range = dtype === 'int64' ? '[-2^63, 2^63 - 1]' : `[${lo}, ${end - 1}]`;
+  argError(op, `value ${raw} at index ${i} cannot be converted to dtype ${dtype} without overflow (range ${range})`);
+}
+
 /** Converts plain numbers to the typed array of `dtype`, checking what cannot be represented. */
 export function typedArrayFrom(values: ArrayLike<number | boolean>, dtype: DType, op: string): AnyTypedArray {
   const n = values.length;
@@ -75,9 +91,11 @@ export function typedArrayFrom(values: ArrayLike<number | boolean>, dtype: DType
       return Float64Array.from(values as ArrayLike<number>, Number);
     case 'int64': {
       const out = new BigInt64Array(n);
+      const lo = INT_RANGES.int64[0];
+      const end = INT_RANGES.int64[1];
       for (let i = 0; i < n; i++) {
         const v = Number(values[i]);
-        if (!Number.isInteger(v)) argError(op, `value ${values[i]} at index ${i} is not an integer (dtype int64)`);
+        if (!(v >= lo && v < end && Number.isInteger(v))) badInt(op, dtype, v, values[i], i);
         out[i] = BigInt(v);
       }
       return out;
@@ -87,9 +105,11 @@ export function typedArrayFrom(values: ArrayLike<number | boolean>, dtype: DType
     case 'int8':
     case 'uint8': {
       const out = dtype === 'int32' ? new Int32Array(n) : dtype === 'int16' ? new Int16Array(n) : dtype === 'int8' ? new Int8Array(n) : new Uint8Array(n);
+      const lo: number = INT_RANGES[dtype][0];
+      const end: number = INT_RANGES[dtype][1];
       for (let i = 0; i < n; i++) {
         const v = Number(values[i]);
-        if (!Number.isInteger(v)) argError(op, `value ${values[i]} at index ${i} is not an integer (dtype ${dtype})`);
+        if (!(v >= lo && v < end && Number.isInteger(v))) badInt(op, dtype, v, values[i], i);
         out[i] = v;
       }
       return out;

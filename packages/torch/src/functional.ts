@@ -2,7 +2,7 @@
 import { call } from './dispatch.js';
 import { argError, TorchError } from './errors.js';
 import { isFloating } from './dtype.js';
-import { checkInt, checkTensor, type Tensor } from './tensor.js';
+import { checkInt, checkTensor, checkValuesPerChannel, type Tensor } from './tensor.js';
 
 export type Pair = number | [number, number];
 export type Reduction = 'none' | 'mean' | 'sum';
@@ -188,6 +188,7 @@ export function batchNorm(input: Tensor, runningMean: Tensor | null, runningVar:
   checkTensor(op, 'input', input);
   const training = options.training ?? false;
   if (!training && (runningMean === null || runningVar === null)) argError(op, 'running statistics are needed when not training');
+  if (training) checkValuesPerChannel(op, input);
   return call('batch_norm', [
     input,
     options.weight ?? null,

@@ -50,6 +50,23 @@ export function checkTensor(op: string, name: string, value: unknown): Tensor {
   return value as Tensor;
 }
 
+/**
+ * Batch statistics need more than one value per channel (N * H * W > 1): with one, the variance is
+ * 0 / 0, the output ~0 and the running variance NaN. PyTorch's F.batch_norm refuses it the same way.
+ */
+export function checkValuesPerChannel(op: string, input: Tensor): void {
+  const shape = input.shape;
+  if (shape.length < 2) return;
+  let values = shape[0];
+  for (let i = 2; i < shape.length; i++) values *= shape[i];
+  if (values === 1) argError(op, `expected more than 1 value per channel when training, got input size [${shape.join(', ')}]`);
+}
+
+function leafOnly(t: Tensor, flag: boolean): string {
+  const detach = flag ? '' : " If you want to use a computed tensor in a subgraph that doesn't require differentiation use t.detach().";
+  return `you can only change requiresGrad flags of leaf tensors, this one was computed by ${t.gradFn}.${detach}`;
+}
+
 /** Shape of `dims` given either as one array or as separate integers (PyTorch accepts both). */
 function dimsArg(op: string, dims: (number | number[])[]): number[] {
   const flat = dims.length === 1 && Array.isArray(dims[0]) ? (dims[0] as number[]) : (dims as number[]);
@@ -131,9 +148,13 @@ export class Tensor {
     return this.native.requiresGrad();
   }
   set requiresGrad(flag: boolean) {
+    // As PyTorch's setter: a computed tensor's flag follows its graph and cannot be changed.
+    if (!this.native.isLeaf()) argError('requiresGrad', leafOnly(this, flag));
     this.native.setRequiresGrad(flag);
   }
   requiresGrad_(flag = true): this {
+    // As PyTorch's requires_grad_: turning it off on a computed tensor would be silently ignored.
+    if (!flag && !this.native.isLeaf()) argError('requiresGrad_', leafOnly(this, flag));
     this.native.setRequiresGrad(flag);
     return this;
   }

@@ -3,7 +3,7 @@ import { argError } from '../errors.js';
 import { empty, ones, zeros, tensor } from '../creation.js';
 import * as F from '../functional.js';
 import { noGrad } from '../autograd.js';
-import { checkInt, checkTensor, type Tensor } from '../tensor.js';
+import { checkInt, checkTensor, checkValuesPerChannel, type Tensor } from '../tensor.js';
 import * as init from './init.js';
 import { Module } from './module.js';
 
@@ -272,12 +272,14 @@ export class BatchNorm2d extends Module {
     const o = this.options;
     const training = this.training && !this.frozen;
     let factor = o.momentum ?? 0;
+    const useBatchStats = training || (this.runningMean === null && this.runningVar === null);
+    // Before num_batches_tracked counts a batch that cannot be used.
+    if (useBatchStats) checkValuesPerChannel('BatchNorm2d', x);
     if (training && o.trackRunningStats) {
       const tracked = this.getBuffer('num_batches_tracked')!;
       noGrad(() => tracked.add_(1));
       if (o.momentum === null) factor = 1 / (tracked.item() as number);
     }
-    const useBatchStats = training || (this.runningMean === null && this.runningVar === null);
     const track = !training || o.trackRunningStats;
     return F.batchNorm(x, track ? this.runningMean : null, track ? this.runningVar : null, {
       weight: this.weight,
