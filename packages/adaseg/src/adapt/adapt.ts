@@ -5,6 +5,7 @@
 import * as torch from '@adaseg/torch';
 import { type DatasetDescription, numClasses } from '../data/dataset.js';
 import { loadDataset } from '../data/formats/index.js';
+import { preflightDatasets } from '../data/inspect.js';
 import { hashSeed } from '../data/rng.js';
 import type { SegmentationModel } from '../models/base.js';
 import { buildModel, describeModel, type ModelConfig } from '../models/config.js';
@@ -82,6 +83,17 @@ export async function adaptModel(config: AdaptConfig, options: AdaptRunOptions =
     if (numClasses(ds) !== classes) throw new Error(`the ${what} has ${numClasses(ds)} classes, the source set ${classes}`);
   }
 
+  if (!options.skipPreflight) {
+    await preflightDatasets(
+      [
+        { what: 'data.source', dataset: sourceSet },
+        { what: 'data.target', dataset: targetSet },
+        ...(labelledTargetSet !== undefined && options.labelledTarget === undefined ? [{ what: 'data.labelledTarget', dataset: labelledTargetSet }] : []),
+        ...valSets.map((v) => ({ what: `data.val '${v.name}'`, dataset: v.dataset })),
+      ],
+      { log },
+    );
+  }
   torch.manualSeed(config.seed);
   const { model, owned } = startingModel(config, classes, options, log);
   try {

@@ -69,6 +69,7 @@ export const RUN_OPTIONS: OptionSpec[] = [
   ...threadsGroup.options,
   { name: 'no-resume', type: 'boolean', description: 'delete what an earlier run left in the output folder and start over' },
   { name: 'no-progress', type: 'boolean', description: 'no progress bars' },
+  { name: 'skip-preflight', type: 'boolean', description: 'do not read every image and label before the run (they are checked as they load)' },
 ];
 
 export const runCommand: Command = {
@@ -101,6 +102,7 @@ export const runCommand: Command = {
       const result = await runExperiment(config, {
         signal: interrupt.signal,
         progress: !options['no-progress'] && !io.json,
+        skipPreflight: options['skip-preflight'] === true,
         log: (line) => io.err(line),
       });
       if (io.json) io.out(JSON.stringify(resultsSummary(result), null, 2));

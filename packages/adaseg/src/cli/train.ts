@@ -21,6 +21,7 @@ export const TRAIN_OPTIONS: OptionSpec[] = [
   ...threadsGroup.options,
   { name: 'no-resume', type: 'boolean', description: 'start over even if the run directory has checkpoints' },
   { name: 'no-progress', type: 'boolean', description: 'no progress bar' },
+  { name: 'skip-preflight', type: 'boolean', description: 'do not read every image and label before training (they are checked as they load)' },
 ];
 
 /** Ctrl-C once: finish the iteration, write a checkpoint and stop (resume later); twice: exit now. */
@@ -73,6 +74,7 @@ export async function runConfiguredTraining<Config, Result extends TrainRunResul
     const result = await engine.run(config, {
       resume: !options['no-resume'],
       allowPartialWeights: options['allow-partial'] === true,
+      skipPreflight: options['skip-preflight'] === true,
       signal: interrupt.signal,
       progress: !options['no-progress'] && !io.json,
       log: (line) => io.err(line),

@@ -20,6 +20,7 @@ import { providedDiscriminator } from '../adapt/registry.js';
 import type { DatasetConfig } from '../data/config.js';
 import { type DatasetDescription, numClasses, withoutLabel, withSamples } from '../data/dataset.js';
 import { loadDataset } from '../data/formats/index.js';
+import { preflightDatasets } from '../data/inspect.js';
 import { hashSeed, hashString } from '../data/rng.js';
 import type { SegmentationModel } from '../models/base.js';
 import { buildModel } from '../models/config.js';
@@ -58,6 +59,8 @@ export interface ExperimentRunOptions {
   onEvent?: (event: LoopEvent) => void;
   /** Called after every training iteration, with what is training ('seed-0/entropy/round-2'). */
   onIteration?: (where: string, iteration: number) => void;
+  /** Skip reading every image and label before the run (--skip-preflight). */
+  skipPreflight?: boolean;
 }
 
 export interface ExperimentRunResult {
@@ -213,6 +216,7 @@ async function sourceModel(ctx: Context, seed: number): Promise<string | null> {
   };
   ctx.log(`seed ${seed}: source training (${config.source.train.iterations} iterations) in ${dir}`);
   const result = await trainSupervised(trainConfig, {
+    skipPreflight: true,
     resume: true,
     signal: ctx.options.signal,
     progress: ctx.options.progress,
@@ -249,6 +253,7 @@ async function warmupModel(ctx: Context, seed: number, sourceCheckpoint: string)
   };
   ctx.log(`seed ${seed}: UDA warm-up (${warmup.adapt.method}, ${warmup.train.iterations} iterations) in ${dir}`);
   const result = await adaptModel(adaptConfig, {
+    skipPreflight: true,
     resume: true,
     signal: ctx.options.signal,
     progress: ctx.options.progress,
@@ -638,6 +643,16 @@ export async function runExperiment(config: ExperimentConfig, options: Experimen
     ['val', val],
   ] as const) {
     if (numClasses(ds) !== classes) throw new Error(`config.data.${what} has ${numClasses(ds)} classes, config.data.source ${classes}`);
+  }
+  if (!options.skipPreflight) {
+    await preflightDatasets(
+      [
+        { what: 'data.source', dataset: source },
+        { what: 'data.pool', dataset: poolLabelled },
+        { what: 'data.val', dataset: val },
+      ],
+      { log },
+    );
   }
   const pool = withSamples(poolLabelled, poolLabelled.samples.map(withoutLabel));
   const native = await nativeSizes(poolLabelled);

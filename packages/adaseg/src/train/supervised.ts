@@ -4,6 +4,7 @@ import * as torch from '@adaseg/torch';
 import { numClasses, type DatasetDescription } from '../data/dataset.js';
 import { loadDataset } from '../data/formats/index.js';
 import type { Batch } from '../data/loader.js';
+import { preflightDatasets } from '../data/inspect.js';
 import { evaluate, type EvaluationResult } from '../eval/evaluate.js';
 import type { SegmentationModel } from '../models/base.js';
 import { buildModel } from '../models/config.js';
@@ -23,6 +24,8 @@ export interface TrainRunOptions {
   onIteration?: (iteration: number) => void;
   /** Train on from initial weights matching under half of the model's tensors (--allow-partial). */
   allowPartialWeights?: boolean;
+  /** Skip reading every image and label before training (--skip-preflight; an experiment does its own). */
+  skipPreflight?: boolean;
 }
 
 export type TrainRunResult = TrainingResult;
@@ -114,6 +117,10 @@ export async function trainSupervised(config: TrainConfig, options: TrainRunOpti
   for (const v of valSets) {
     if (numClasses(v.dataset) !== classes) throw new Error(`validation set '${v.name}' has ${numClasses(v.dataset)} classes, the training set ${classes}`);
   }
+  if (!options.skipPreflight)
+    await preflightDatasets([{ what: 'data.train', dataset: trainSet }, ...valSets.map((v) => ({ what: `data.val '${v.name}'`, dataset: v.dataset }))], {
+      log,
+    });
   const weights = await resolveClassWeights(config.train.classWeights ?? 'none', trainSet, log);
   const model = prepareModel(config, classes, log, options.allowPartialWeights);
   try {
