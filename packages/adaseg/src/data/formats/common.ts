@@ -59,6 +59,18 @@ export async function readList(file: string): Promise<string[]> {
     .filter((l) => l.length > 0 && !l.startsWith('#'));
 }
 
+/** A split list's images, each once: an image listed twice would count twice in every epoch and metric. */
+export function uniqueListed(names: string[], list: string): string[] {
+  const seen = new Map<string, number>();
+  names.forEach((n, i) => {
+    const first = seen.get(n);
+    if (first !== undefined)
+      throw new DataError('bad-config', `split list ${list} names image ${n} twice (entries ${first + 1} and ${i + 1}); list each image once`, { file: list });
+    seen.set(n, i);
+  });
+  return names;
+}
+
 /**
  * Pairs images with label files by the policy: `labelFor` gives the expected label path, and
  * `labelNames` the label files that exist (one listing, not a stat per image).
@@ -137,7 +149,7 @@ export async function splitNames(root: string, imagesDir: string, split: string 
     }
     return found;
   });
-  return { names, where: list };
+  return { names: uniqueListed(names, list), where: list };
 }
 
 /**

@@ -5,7 +5,7 @@ import { basename, extname, join, resolve } from 'node:path';
 import { type ClassList, defaultPalette, type LabelMapping, type RGB, UNLABELLED_RAW } from '../classes.js';
 import type { DatasetDescription } from '../dataset.js';
 import { DataError } from '../errors.js';
-import { finish, IMAGE_EXTENSIONS, isFile, listImages, type LoadOptions, pairByStem, readList } from './common.js';
+import { finish, IMAGE_EXTENSIONS, isFile, listImages, type LoadOptions, pairByStem, readList, uniqueListed } from './common.js';
 import { COMMON, type CommonOptions, common, type DatasetFormatEntry, keys, str } from './options.js';
 
 /** images/, labels/, {split}.txt lists, meta.json (class names, palette, void value). */
@@ -123,6 +123,7 @@ export async function loadFolder(config: FolderConfig, options: LoadOptions = {}
       }
       throw new DataError('not-found', `split list ${list} names ${entry}, which is not in ${imagesDir}`, { file: list });
     });
+    uniqueListed(names, list);
   }
   const samples = await pairByStem(names, imagesDir, labelsDir, config, options);
   return finish(
