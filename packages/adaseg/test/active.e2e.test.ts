@@ -10,7 +10,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, type DefaultTreeAdapterMap } from 'parse5';
 import * as torch from '@adaseg/torch';
-import { run } from '../src/cli/run.js';
 import { parseExperimentConfig } from '../src/experiment/config.js';
 import { SELECTION_ERRORS_INFO_KEY } from '../src/active/selection-errors.js';
 import { clearExperimentOutput, runExperiment, type LoopEvent } from '../src/experiment/loop.js';
@@ -20,6 +19,7 @@ import { readPngHeader } from '../src/data/png.js';
 import { loadDataset } from '../src/data/formats/index.js';
 import { inspectDataset } from '../src/data/inspect.js';
 import { parseTrainConfig } from '../src/train/config.js';
+import { cli } from './helpers/cli.js';
 
 torch.setNumThreads(1);
 
@@ -31,13 +31,6 @@ before(() => {
   dir = mkdtempSync(join(tmpdir(), 'adaseg-active-e2e-'));
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
-
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await run(args, { out: (t) => (out += `${t}\n`), err: (t) => (err += `${t}\n`) });
-  return { code, out, err };
-}
 
 const synthetic = (style: string, count: number, seed: number) => ({ format: 'synthetic', style, count, width: 32, height: 24, seed });
 

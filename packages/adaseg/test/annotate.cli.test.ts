@@ -7,14 +7,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { LabelStore } from '../src/labels/store.js';
-import { run } from '../src/cli/run.js';
-
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await run(args, { out: (t) => (out += `${t}\n`), err: (t) => (err += `${t}\n`) });
-  return { code, out, err };
-}
+import { cli } from './helpers/cli.js';
 
 test('adaseg users add/list/remove and adaseg serve: tokens open the API, Ctrl-C stops it', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'adaseg-serve-'));

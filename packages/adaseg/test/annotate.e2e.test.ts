@@ -17,7 +17,7 @@ import { parseExperimentConfig } from '../src/experiment/config.js';
 import { runExperiment } from '../src/experiment/loop.js';
 import { LabelStore } from '../src/labels/store.js';
 import { decodePng } from '../src/data/png.js';
-import { run } from '../src/cli/run.js';
+import { cli } from './helpers/cli.js';
 
 torch.setNumThreads(1);
 
@@ -25,13 +25,6 @@ const RUN = 'entropy/seed-0';
 const W = 32;
 const H = 24;
 const CLASSES = 6;
-
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await run(args, { out: (t) => (out += `${t}\n`), err: (t) => (err += `${t}\n`) });
-  return { code, out, err };
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const synthetic = (style: string, count: number, seed: number) => ({ format: 'synthetic', style, count, width: W, height: H, seed });

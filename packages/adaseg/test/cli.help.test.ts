@@ -20,18 +20,12 @@ import * as torch from '@adaseg/torch';
 import { LabelStore } from '../src/labels/store.js';
 import type { OptionSpec } from '../src/cli/args.js';
 import type { Command } from '../src/cli/command.js';
-import { ROOT, run } from '../src/cli/run.js';
+import { ROOT } from '../src/cli/run.js';
 import { buildModel } from '../src/models/config.js';
 import { makeTinyFolder } from './helpers/data-fixtures.js';
+import { cli } from './helpers/cli.js';
 
 torch.setNumThreads(1);
-
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await run(args, { out: (t) => (out += `${t}\n`), err: (t) => (err += `${t}\n`) });
-  return { code, out, err };
-}
 
 const MAIN = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
 /** The real entry point in a child process, as a shell runs it. */

@@ -7,16 +7,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as torch from '@adaseg/torch';
-import { run } from '../src/cli/run.js';
+import { cli } from './helpers/cli.js';
 
 torch.setNumThreads(1);
-
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await run(args, { out: (t) => (out += `${t}\n`), err: (t) => (err += `${t}\n`) });
-  return { code, out, err };
-}
 
 // Trained and evaluated at 16x12 on 48x36 scenes (as `adaseg run` does with data.resolution).
 const CONFIG = `

@@ -13,7 +13,7 @@ import sharp from 'sharp';
 import { LabelStore, type RunSpec, type UnitLabels } from '../src/labels/store.js';
 import { maskStem, unlabelledColour, type MasksManifest } from '../src/labels/mask-files.js';
 import { decodePng, encodeGrayPng, encodeIndexedPng } from '../src/data/png.js';
-import { run } from '../src/cli/run.js';
+import { cli } from './helpers/cli.js';
 
 const W = 16;
 const H = 12;
@@ -34,13 +34,6 @@ before(() => {
   dir = mkdtempSync(join(tmpdir(), 'adaseg-labels-'));
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
-
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await run(args, { out: (t) => (out += `${t}\n`), err: (t) => (err += `${t}\n`) });
-  return { code, out, err };
-}
 
 const spec = (strategy: string): RunSpec => ({
   strategy,

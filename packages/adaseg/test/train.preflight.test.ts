@@ -7,17 +7,10 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as torch from '@adaseg/torch';
-import { run } from '../src/cli/run.js';
+import { cli } from './helpers/cli.js';
 import { makeTinyFolder, noiseImage, rawLabel, writeGray, writeRgb } from './helpers/data-fixtures.js';
 
 torch.setNumThreads(1);
-
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await run(args, { out: (t) => (out += `${t}\n`), err: (t) => (err += `${t}\n`) });
-  return { code, out, err };
-}
 
 test('a truncated image among many: reported before iteration 1, with the others; --skip-preflight trains into it', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'adaseg-preflight-'));

@@ -7,17 +7,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as torch from '@adaseg/torch';
-import { run } from '../src/cli/run.js';
+import { cli } from './helpers/cli.js';
 import { buildModel } from '../src/models/config.js';
 
 torch.setNumThreads(1);
-
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await run(args, { out: (t) => (out += `${t}\n`), err: (t) => (err += `${t}\n`) });
-  return { code, out, err };
-}
 
 const MODEL = { kind: 'unet', baseWidth: 4, depth: 2 } as const;
 const CONFIG = `
