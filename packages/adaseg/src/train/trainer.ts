@@ -335,9 +335,13 @@ const LOG_BYTES = 'trainLogBytes';
  */
 function rewindLog(logFile: string, iteration: number, recordedBytes: unknown): void {
   if (!existsSync(logFile)) return;
+  const size = statSync(logFile).size;
+  const exact = typeof recordedBytes === 'number' && Number.isInteger(recordedBytes) && recordedBytes >= 0 && recordedBytes <= size;
+  // The usual resume: the log ends where the checkpoint was written; nothing to read.
+  if (exact && recordedBytes === size) return;
   const bytes = readFileSync(logFile);
-  if (typeof recordedBytes === 'number' && Number.isInteger(recordedBytes) && recordedBytes >= 0 && recordedBytes <= bytes.length) {
-    if (recordedBytes < bytes.length) writeFileAtomic(logFile, bytes.subarray(0, recordedBytes));
+  if (exact) {
+    writeFileAtomic(logFile, bytes.subarray(0, recordedBytes));
     return;
   }
   const lines = bytes
@@ -421,7 +425,8 @@ async function runLoop(
     parts.scheduler.step();
     iteration++;
     for (const [k, v] of Object.entries(scalars)) sums[k] = (sums[k] ?? 0) + v;
-    count++;
+    // A step skipped for a non-finite loss (nanPolicy: skip) returns nothing: it is not averaged in.
+    if (Object.keys(scalars).length > 0) count++;
     const lr = parts.optimizer.paramGroups[0]?.lr;
     bar.update(iteration, { ...scalars, ...(lr !== undefined ? { lr } : {}) });
     if (iteration % options.train.logEvery === 0 || iteration === iterations) {
